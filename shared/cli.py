@@ -1,0 +1,109 @@
+"""``taops``: the command line for TA managers and the engineers who run taops.
+
+Verbs so far: ``import`` (a book of business into a store), ``schema`` (the book's JSON
+Schema), ``policy check`` (validate a policy file). Exit 0 on success, 1 when the input is
+invalid (each problem on its own line, naming the field), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.exceptions import BookError, PolicyError, StoreError
+
+DEFAULT_SCHEMA_PATH = Path("docs/book.schema.json")
+
+
+def _schema_text() -> str:
+    from shared.book import book_schema
+
+    return json.dumps(book_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from shared.book import import_book, load_book
+    from shared.policy import load_policy
+    from shared.store import open_store
+
+    policy = load_policy(args.policy)
+    book = load_book(args.book)  # validates everything before the store is even opened
+    store = open_store(args.store)
+    try:
+        people, accounts = import_book(store, book, policy)
+    finally:
+        store.close()
+    print(f"imported {people} people and {accounts} accounts from {args.book}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    text = _schema_text()
+    out = Path(args.out)
+    if args.check:
+        if not out.exists() or out.read_text(encoding="utf-8") != text:
+            print(f"{out} is out of date: run `taops schema --write`", file=sys.stderr)
+            return 1
+        print(f"{out} is current")
+        return 0
+    if args.write:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        print(f"wrote {out}")
+        return 0
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_policy_check(args: argparse.Namespace) -> int:
+    from shared.policy import load_policy, policy_path
+
+    policy = load_policy(args.file)
+    print(f"{policy_path(args.file)} is valid: {len(policy.cadences)} cadences, "
+          f"{len(policy.segmentation.tiers)} segmentation tiers")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taops", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = sub.add_parser("import", help="validate a book of business and write it to the store")
+    p.add_argument("book", metavar="BOOK.json")
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE, "
+                                  "else embedded:.taops/state.json)")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("schema", help="print, write or check the book file's JSON Schema")
+    p.add_argument("--out", default=str(DEFAULT_SCHEMA_PATH))
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true", help="write it to --out")
+    mode.add_argument("--check", action="store_true", help="fail if --out is not current")
+    p.set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("policy", help="policy file tools")
+    psub = p.add_subparsers(dest="policy_verb", required=True, metavar="ACTION")
+    pc = psub.add_parser("check", help="validate a policy file (default: $TAOPS_POLICY or the bundled one)")
+    pc.add_argument("file", nargs="?")
+    pc.set_defaults(func=cmd_policy_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (BookError, PolicyError) as exc:
+        print(f"taops {args.verb}: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"taops {args.verb}: store: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,61 @@
+"""Single-line JSON logs in the structure Cloud Logging reads from stdout.
+
+Each line has ``severity``, ``message``, ``time`` and whatever fields the caller adds
+(``event_id``, ``function``, ``reason``...). A trace id, when the request carried one, goes
+in ``logging.googleapis.com/trace`` so Cloud Logging groups the lines of one request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+_context: ContextVar[dict[str, Any] | None] = ContextVar("taops_log_context", default=None)
+SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
+
+
+def trace_field(trace_id: str | None) -> dict[str, str]:
+    """The Cloud Logging trace field for a W3C ``traceparent`` or ``X-Cloud-Trace-Context``."""
+    if not trace_id:
+        return {}
+    if trace_id.count("-") == 3:  # traceparent: version-traceid-spanid-flags
+        trace_id = trace_id.split("-")[1]
+    trace_id = trace_id.split("/")[0].split(";")[0]
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT", "taops-local")
+    return {"logging.googleapis.com/trace": f"projects/{project}/traces/{trace_id}"}
+
+
+class bind:
+    """Fields added to every log line inside a ``with`` block (function, event id, trace)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+        self._token: Any = None
+
+    def __enter__(self) -> None:
+        merged = {**(_context.get() or {}), **{k: v for k, v in self._fields.items() if v is not None}}
+        self._token = _context.set(merged)
+
+    def __exit__(self, *exc: object) -> None:
+        _context.reset(self._token)
+
+
+def log(severity: str, message: str, *, stream: TextIO | None = None, **fields: Any) -> dict[str, Any]:
+    """Write one JSON line and return it (handy for tests and the CLI)."""
+    if severity not in SEVERITIES:
+        raise ValueError(f"unknown severity {severity!r}")
+    entry: dict[str, Any] = {
+        "severity": severity,
+        "message": message,
+        "time": datetime.now(UTC).isoformat(),
+        **(_context.get() or {}),
+        **fields,
+    }
+    out = stream or sys.stdout
+    out.write(json.dumps(entry, default=str, sort_keys=False) + "\n")
+    out.flush()
+    return entry

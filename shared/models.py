@@ -1,0 +1,268 @@
+"""The domain as the handbook names it: people, the book of business, absences and
+their coverage plans, pooled-mailbox threads, health category changes, actions.
+
+Models validate at the boundary and reject bad data with the field's name in the
+message. Documents are stored in their JSON form (``model_dump(mode="json")``):
+ISO-8601 strings for dates and times, always UTC for times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    value = value.strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Berlin)") from None
+    return value
+
+
+Email = Annotated[str, AfterValidator(_email)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+
+
+class _Model(BaseModel):
+    # Unknown fields are refused: a misspelt column must not silently vanish.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Role(StrEnum):
+    TA = "TA"
+    AE = "AE"
+    CE = "CE"
+    IE = "IE"
+    TA_MANAGER = "TA_MANAGER"
+    TA_DIRECTOR = "TA_DIRECTOR"
+    TS_VP = "TS_VP"
+
+
+class HealthCategory(StrEnum):
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+
+
+class Segment(StrEnum):
+    STRATEGIC = "Strategic"
+    ENTERPRISE = "Enterprise"
+    COMMERCIAL = "Commercial"
+
+
+class Person(_Model):
+    """Someone in the directory. The email is the id everywhere."""
+
+    email: Email
+    name: str = Field(min_length=1)
+    role: Role
+    manager: Email | None = None
+    timezone: TimeZoneName | None = None
+    slack_id: str | None = None
+    coverage_peers: list[Email] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ta_needs_timezone(self) -> Person:
+        # A TA's absences and cadences are read in their own time zone.
+        if self.role is Role.TA and self.timezone is None:
+            raise ValueError("timezone: a TA needs an IANA time zone")
+        if self.email in self.coverage_peers:
+            raise ValueError("coverage_peers: a person cannot cover for themselves")
+        return self
+
+
+class SavePlan(_Model):
+    """A Lighthouse (churn save) plan on an unhealthy account."""
+
+    opened_at: date | None = None
+    owner: Email | None = None
+    summary: str | None = None
+    vitally_task_id: str | None = None
+
+
+class Account(_Model):
+    """One customer in the book of business."""
+
+    id: str = Field(min_length=1)
+    salesforce_id: str | None = None
+    vitally_id: str | None = None
+    name: str = Field(min_length=1)
+    ta: Email | None = None
+    ae: Email | None = None
+    ce: Email | None = None
+    ie: Email | None = None
+    champions: list[Email] = Field(default_factory=list)
+    segment: Segment | None = None
+    managed: bool | None = None
+    arr: float = Field(default=0, ge=0)
+    developers: int = Field(default=0, ge=0)
+    seats_licensed: int = Field(default=0, ge=0)
+    seats_used: int = Field(default=0, ge=0)
+    contract_start: date | None = None
+    contract_end: date | None = None
+    renewal_date: date | None = None
+    renewal_stage: str | None = None
+    renewal_opportunity_id: str | None = None
+    expansion_opportunity: bool = False
+    health_score: float | None = Field(default=None, ge=0, le=10)
+    health_category: HealthCategory | None = None
+    lighthouse_active: bool = False
+    save_plan: SavePlan | None = None
+    slack_channel: str | None = None
+    slack_last_activity: AwareDatetime | None = None
+    open_tickets: int = Field(default=0, ge=0)
+    deployed_version: str | None = None
+    versions_behind: int = Field(default=0, ge=0)
+    last_contact: date | None = None
+
+    @model_validator(mode="after")
+    def _contract_term_in_order(self) -> Account:
+        if self.contract_start and self.contract_end and self.contract_end < self.contract_start:
+            raise ValueError("contract_end: before contract_start")
+        return self
+
+
+class AbsenceStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+    CANCELED = "CANCELED"
+    USED = "USED"
+
+
+class Absence(_Model):
+    """Time off logged in Deel, resolved to UTC instants in the person's time zone."""
+
+    id: str = Field(min_length=1)
+    person: Email
+    start_date: date
+    end_date: date
+    start_half_day: bool = False
+    end_half_day: bool = False
+    type: str | None = None
+    status: AbsenceStatus
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    source_version: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Absence:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date: before start_date")
+        return self
+
+
+class CoverReason(StrEnum):
+    RENEWING = "renewing"
+    LIGHTHOUSE = "lighthouse"
+    SLACK_ACTIVE_WITH_TICKETS = "slack_active_with_tickets"
+
+
+class CoverageItem(_Model):
+    account_id: str
+    reasons: list[CoverReason] = Field(min_length=1)
+    cover: Email
+
+
+class CoveragePlan(_Model):
+    """Which accounts need cover during an absence, and who covers each."""
+
+    absence_id: str
+    ta: Email
+    start: AwareDatetime
+    end: AwareDatetime
+    status: Literal["draft", "shared", "withdrawn"]
+    items: list[CoverageItem] = Field(default_factory=list)
+    accounts_without_cover_needs: int = 0
+
+
+class MailThread(_Model):
+    """A customer thread in the pooled TA mailbox (metadata only, never bodies)."""
+
+    thread_id: str
+    mailbox: Email
+    subject: str = ""
+    customer_address: Email | None = None
+    account_id: str | None = None
+    waiting_since: AwareDatetime | None = None
+    last_customer_message_at: AwareDatetime | None = None
+    last_team_reply_at: AwareDatetime | None = None
+    escalation_level: int = 0
+
+
+class HealthChange(_Model):
+    """One line of the handbook's "List of Health Score Category Changes"."""
+
+    account_id: str
+    at: AwareDatetime
+    old_category: HealthCategory | None
+    new_category: HealthCategory
+    score: float | None = None
+    event_id: str | None = None
+
+
+def action_id(idempotency_key: str) -> str:
+    """A stable document id for an action, derived from its business meaning."""
+    return "act_" + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+
+
+class Action(BaseModel):
+    """Something taops will do in the world. Kind-specific fields ride along as extras."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = ""
+    kind: str = Field(pattern=r"^[a-z]+\.[a-z_]+$")
+    at: AwareDatetime
+    not_before: AwareDatetime | None = None
+    recipients: list[Email] = Field(default_factory=list)
+    account_id: str | None = None
+    reason: str = Field(min_length=1)
+    idempotency_key: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _id_from_key(self) -> Action:
+        expected = action_id(self.idempotency_key)
+        if not self.id:
+            self.id = expected
+        elif self.id != expected:
+            raise ValueError("id: must be derived from idempotency_key")
+        return self
+
+
+class Book(_Model):
+    """The book file: the directory of people and the book of business."""
+
+    people: list[Person]
+    accounts: list[Account]
+
+    @field_validator("people", "accounts", mode="before")
+    @classmethod
+    def _list_required(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("must be a list")
+        return value

@@ -1,0 +1,263 @@
+"""The policy file: every threshold, window, ladder step and calendar rule.
+
+``load_policy()`` reads the file named by ``--policy`` / ``TAOPS_POLICY`` or the bundled
+default, validates it completely and raises ``PolicyError`` listing every bad field by its
+dotted path (``health.red_below: ...``). The result is cached per path: a policy is loaded
+once per process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from shared.exceptions import PolicyError
+from shared.models import HealthCategory, Segment, TimeZoneName
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
+_CRON_FIELD = re.compile(r"^[\d*/,\-]+$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tier(_Section):
+    name: Segment
+    min_developers: int = Field(ge=0)
+    unmanaged_from_arr: float | None = Field(default=None, gt=0)
+
+
+class Segmentation(_Section):
+    tiers: list[Tier] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _tiers_cover_from_zero(self) -> Segmentation:
+        mins = [t.min_developers for t in self.tiers]
+        if len(set(mins)) != len(mins):
+            raise ValueError("two tiers start at the same developer count")
+        if 0 not in mins:
+            raise ValueError("one tier must start at 0 developers")
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must be unique")
+        return self
+
+
+class LadderStep(_Section):
+    level: int = Field(ge=1)
+    after_hours: float = Field(gt=0)
+    to: Literal["team", "ta", "ta_manager", "ta_director", "ts_vp"]
+
+
+class GroupMail(_Section):
+    address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    company_domains: list[str] = Field(min_length=1)
+    sla_hours: float = Field(gt=0)
+    remind_before_breach_hours: float = Field(ge=0)
+    escalation_ladder: list[LadderStep] = Field(min_length=1)
+    resync_days: int = Field(ge=1, le=30)
+
+    @model_validator(mode="after")
+    def _ladder_climbs(self) -> GroupMail:
+        hours = [s.after_hours for s in self.escalation_ladder]
+        levels = [s.level for s in self.escalation_ladder]
+        if hours != sorted(hours) or len(set(hours)) != len(hours):
+            raise ValueError("escalation_ladder: after_hours must strictly increase")
+        if levels != list(range(1, len(levels) + 1)):
+            raise ValueError("escalation_ladder: levels must be 1, 2, 3, ... in order")
+        if self.remind_before_breach_hours >= self.sla_hours:
+            raise ValueError("remind_before_breach_hours: must be shorter than sla_hours")
+        return self
+
+
+class Renewal(_Section):
+    process_starts_days_before: int = Field(ge=1, le=730)
+    opportunity_types: list[str] = Field(min_length=1)
+    expansion_types: list[str] = Field(default_factory=list)
+
+
+class Health(_Section):
+    red_below: float = Field(ge=0, le=10)
+    yellow_below: float = Field(ge=0, le=10)
+    debounce_hours: float = Field(ge=0)
+    lighthouse_categories: list[HealthCategory]
+    save_plan_categories: list[HealthCategory]
+    last_activity_healthy_days: int = Field(ge=0)
+    last_activity_poor_days: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Health:
+        if self.red_below > self.yellow_below:
+            raise ValueError("red_below: must not exceed yellow_below")
+        if self.last_activity_healthy_days >= self.last_activity_poor_days:
+            raise ValueError("last_activity_healthy_days: must be below last_activity_poor_days")
+        return self
+
+
+class ScaledSuccess(_Section):
+    seat_alert_percents: list[int] = Field(min_length=1)
+    upgrade_lag_versions: int = Field(ge=1)
+    call_offer_minutes: int = Field(ge=5)
+
+    @field_validator("seat_alert_percents")
+    @classmethod
+    def _percents(cls, value: list[int]) -> list[int]:
+        if any(p <= 0 or p > 200 for p in value) or value != sorted(set(value)):
+            raise ValueError("must be increasing percentages between 1 and 200")
+        return value
+
+
+class Contact(_Section):
+    staleness_days: int = Field(ge=1)
+
+
+class BusinessHours(_Section):
+    start: time
+    end: time
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> BusinessHours:
+        if self.start >= self.end:
+            raise ValueError("start: must be before end")
+        return self
+
+
+class CalendarPolicy(_Section):
+    fiscal_year_start_month: int = Field(ge=1, le=12)
+    fiscal_year_named_by: Literal["start", "end"]
+    week_rule: Literal["nth_monday", "calendar"]
+    business_hours: BusinessHours
+    working_days: list[int] = Field(min_length=1)
+    holiday_country: str | None = Field(default=None, min_length=2, max_length=3)
+    holiday_subdivision: str | None = None
+    skip_holidays: bool
+
+    @field_validator("working_days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct weekdays 0 (Monday) to 6 (Sunday)")
+        return sorted(value)
+
+    @model_validator(mode="after")
+    def _holiday_country_known(self) -> CalendarPolicy:
+        if self.skip_holidays and self.holiday_country:
+            import holidays
+
+            if self.holiday_country not in holidays.list_supported_countries():
+                raise ValueError(f"holiday_country: {self.holiday_country!r} is not a supported country")
+        return self
+
+
+class AbsencePolicy(_Section):
+    half_day_split: time
+
+
+class Coverage(_Section):
+    renewal_margin_days: int = Field(ge=0)
+    slack_activity_window_days: int = Field(ge=1)
+    min_open_tickets: int = Field(ge=1)
+    unhealthy_categories: list[HealthCategory] = Field(min_length=1)
+    share_at: Literal["requested", "approved"]
+    customer_notice_days_before: int = Field(ge=0)
+
+
+class Cadence(_Section):
+    job: str = Field(pattern=r"^[a-z][a-z0-9-]*$")
+    schedule: str
+    time_zone: TimeZoneName
+    description: str
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        parts = value.split()
+        if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+            raise ValueError("must be a five-field cron expression")
+        return value
+
+
+class Events(_Section):
+    marker_retention_days: int = Field(ge=1)
+
+
+class Policy(_Section):
+    segmentation: Segmentation
+    group_mail: GroupMail
+    renewal: Renewal
+    health: Health
+    scaled_success: ScaledSuccess
+    contact: Contact
+    calendar: CalendarPolicy
+    absence: AbsencePolicy
+    coverage: Coverage
+    cadences: list[Cadence]
+    events: Events
+
+    @field_validator("cadences")
+    @classmethod
+    def _unique_jobs(cls, value: list[Cadence]) -> list[Cadence]:
+        jobs = [c.job for c in value]
+        dupes = sorted({j for j in jobs if jobs.count(j) > 1})
+        if dupes:
+            raise ValueError(f"job names must be unique: {', '.join(dupes)}")
+        return value
+
+    def cadence(self, job: str) -> Cadence | None:
+        return next((c for c in self.cadences if c.job == job), None)
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def validation_problems(error: ValidationError) -> list[str]:
+    """One line per bad field, each starting with its dotted path."""
+    return [f"{_dotted(e['loc'])}: {e['msg']}" for e in error.errors()]
+
+
+def parse_policy(data: Any, source: str = "<policy>") -> Policy:
+    """Validate already-parsed policy data; raise ``PolicyError`` naming every bad field."""
+    if not isinstance(data, dict):
+        raise PolicyError(source, ["(top level): must be a mapping of sections"])
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(source, validation_problems(exc)) from None
+
+
+@lru_cache(maxsize=8)
+def _load(path: str) -> Policy:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(path, [f"(file): cannot read: {exc.strerror}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(path, [f"(file): not valid YAML: {exc}"]) from None
+    return parse_policy(data, path)
+
+
+def policy_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    chosen = explicit or os.environ.get("TAOPS_POLICY") or DEFAULT_POLICY_PATH
+    return Path(chosen).resolve()
+
+
+def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
+    """The policy at ``path``, else ``$TAOPS_POLICY``, else the bundled default; cached.
+
+    Raises ``PolicyError`` when the file is missing, not YAML, or invalid.
+    """
+    return _load(str(policy_path(path)))

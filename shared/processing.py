@@ -1,0 +1,218 @@
+"""Exactly-once effects from at-least-once delivery: the one ``process`` path.
+
+Every handler runs inside ``process``, which in a single store transaction
+
+1. skips an event whose processed-event marker exists (a duplicate changes nothing);
+2. ignores an update older than the stored version of the same entity (stale: the
+   marker records it, nothing else changes);
+3. otherwise asks the handler for a decision and commits, together, its state changes,
+   the actions not already in the outbox (the action id derives from its idempotency
+   key), the entity's new version and the marker.
+
+``run_event`` wraps it for entry points: a permanent error is acknowledged, logged and
+its raw input kept in ``dead_letters``; a transient one is logged and raised so the
+platform retries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from shared.events import EventEnvelope
+from shared.exceptions import PermanentError, TransientError
+from shared.logs import bind, log
+from shared.models import Action
+from shared.store import Store, Transaction, Where
+from shared.store.base import Document
+
+PROCESSED = "processed_events"
+VERSIONS = "entity_versions"
+OUTBOX = "outbox"
+DEAD_LETTERS = "dead_letters"
+RAW_KEEP_BYTES = 512 * 1024
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Put:
+    collection: str
+    doc_id: str
+    doc: Document
+
+
+@dataclass(frozen=True)
+class Delete:
+    collection: str
+    doc_id: str
+
+
+@dataclass
+class Decision:
+    """What a rule decided: state changes, actions, and notes a person can read."""
+
+    changes: list[Put | Delete] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class ReadView:
+    """The read half of a transaction: handlers look, ``process`` writes."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        return self._tx.get(collection, doc_id)
+
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        return self._tx.query(collection, *where, limit=limit)
+
+
+Handler = Callable[[ReadView, EventEnvelope, datetime], Decision]
+
+
+@dataclass
+class ProcessResult:
+    outcome: Outcome
+    event_id: str
+    new_actions: list[Action] = field(default_factory=list)
+    decision: Decision | None = None
+    reason: str = ""
+
+
+def outbox_document(action: Action, event: EventEnvelope) -> Document:
+    doc = action.model_dump(mode="json")
+    doc.update(status="pending", published_at=None, event_id=event.event_id)
+    return doc
+
+
+def process(store: Store, event: EventEnvelope, handler: Handler, now: datetime, *, retention_days: int = 30) -> ProcessResult:
+    """Apply ``event`` once. See the module docstring; raises what the handler raises."""
+    marker_expiry = (now + timedelta(days=retention_days)).isoformat()
+
+    def marker(outcome: Outcome, **extra: Any) -> Document:
+        return {
+            "event_id": event.event_id,
+            "source": event.source,
+            "type": event.type,
+            "entity_key": event.entity_key,
+            "outcome": outcome.value,
+            "processed_at": now.isoformat(),
+            "expire_at": marker_expiry,
+            **extra,
+        }
+
+    def body(tx: Transaction) -> ProcessResult:
+        if tx.get(PROCESSED, event.marker_id) is not None:
+            return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="already processed")
+        stored = tx.get(VERSIONS, event.version_id) if event.source_version else None
+        if stored and event.source_version and datetime.fromisoformat(stored["source_version"]) > event.source_version:
+            reason = f"stale: {event.source_version.isoformat()} is older than {stored['source_version']}"
+            tx.set(PROCESSED, event.marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
+            return ProcessResult(Outcome.STALE, event.event_id, reason=reason)
+
+        decision = handler(ReadView(tx), event, now)
+        unique: dict[str, Action] = {}
+        for action in decision.actions:
+            unique.setdefault(action.id, action)
+        already = tx.get_many(OUTBOX, unique)
+        new_actions = [a for a_id, a in unique.items() if already[a_id] is None]
+
+        for change in decision.changes:
+            if isinstance(change, Put):
+                tx.set(change.collection, change.doc_id, change.doc)
+            else:
+                tx.delete(change.collection, change.doc_id)
+        for action in new_actions:
+            tx.create(OUTBOX, action.id, outbox_document(action, event))
+        if event.source_version:
+            tx.set(
+                VERSIONS,
+                event.version_id,
+                {"entity_key": event.entity_key, "source_version": event.source_version.isoformat(),
+                 "event_id": event.event_id},
+            )
+        tx.set(PROCESSED, event.marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
+        return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision)
+
+    return store.run_transaction(body)
+
+
+def dead_letter(
+    store: Store, *, source: str, function: str, reason: str, raw: bytes | str, now: datetime,
+    event_id: str | None = None, attributes: dict[str, str] | None = None,
+) -> str:
+    """Keep a refused input for inspection; returns its document id (stable per body)."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    doc_id = hashlib.sha256(source.encode() + b"\0" + data).hexdigest()[:32]
+    kept = data[:RAW_KEEP_BYTES].decode("utf-8", errors="replace")
+    store.put(
+        DEAD_LETTERS,
+        doc_id,
+        {
+            "source": source,
+            "function": function,
+            "event_id": event_id,
+            "reason": reason,
+            "received_at": now.isoformat(),
+            "raw": kept,
+            "raw_bytes": len(data),
+            "raw_truncated": len(data) > RAW_KEEP_BYTES,
+            "attributes": attributes or {},
+        },
+    )
+    return doc_id
+
+
+def run_event(
+    store: Store,
+    raw: bytes | str,
+    *,
+    function: str,
+    source: str,
+    parse: Callable[[bytes | str], EventEnvelope],
+    handler: Handler,
+    now: datetime,
+    retention_days: int = 30,
+    attributes: dict[str, str] | None = None,
+    trace: dict[str, str] | None = None,
+) -> ProcessResult:
+    """Parse and process one delivery, deciding between acknowledge and retry.
+
+    Returns on success, duplicate, stale and permanent errors (the caller acknowledges);
+    raises ``TransientError`` (and anything unexpected) so the platform retries.
+    """
+    event_id = (attributes or {}).get("event_id")
+    with bind(function=function, **(trace or {})):
+        try:
+            event = parse(raw)
+            event_id = event.event_id
+            with bind(event_id=event_id):
+                result = process(store, event, handler, now, retention_days=retention_days)
+                log("INFO", f"event {result.outcome.value}", outcome=result.outcome.value,
+                    reason=result.reason or None, actions=len(result.new_actions))
+                return result
+        except PermanentError as exc:
+            kept = dead_letter(store, source=source, function=function, reason=exc.reason, raw=raw,
+                               now=now, event_id=event_id, attributes=attributes)
+            log("ERROR", f"event rejected: {exc.reason}", event_id=event_id, reason=exc.reason,
+                outcome=Outcome.REJECTED.value, dead_letter=kept)
+            return ProcessResult(Outcome.REJECTED, event_id or "", reason=exc.reason)
+        except TransientError as exc:
+            log("WARNING", f"transient failure, will retry: {exc}", event_id=event_id, retry=True)
+            raise
+
+
+def outbox_pending(store: Store) -> Sequence[tuple[str, Document]]:
+    return store.query(OUTBOX, Where("status", "==", "pending"))

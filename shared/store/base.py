@@ -1,0 +1,157 @@
+"""The state store port.
+
+State is a set of collections of JSON documents (``{collection: {id: document}}``).
+Both adapters, Firestore and the embedded store, pass the same contract suite
+(``tests/store_contract.py``):
+
+- ``get``/``query`` outside a transaction read committed state;
+- ``run_transaction(fn)`` calls ``fn(tx)``; every read in ``tx`` happens before any write
+  (Firestore's rule, enforced by both adapters); the writes commit atomically or not at
+  all; when a document read in ``tx`` changed before the commit, ``fn`` runs again, up
+  to ``max_attempts`` times, then ``ContentionError`` (transient) is raised;
+- ``create`` fails the transaction with ``AlreadyExistsError`` if the document exists;
+- document ids are non-empty, at most 1,500 bytes, without ``/``, and not ``.`` or ``..``.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from shared.exceptions import StoreError
+
+T = TypeVar("T")
+Document = dict[str, Any]
+Op = Literal["==", "<", "<=", ">", ">=", "in"]
+_OPS: frozenset[str] = frozenset({"==", "<", "<=", ">", ">=", "in"})
+
+
+class AlreadyExistsError(StoreError):
+    """``create`` found the document already there."""
+
+
+@dataclass(frozen=True)
+class Where:
+    field: str
+    op: Op
+    value: Any
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise StoreError(f"unsupported query operator {self.op!r}")
+
+    def matches(self, doc: Mapping[str, Any]) -> bool:
+        if self.field not in doc:
+            return False
+        have = doc[self.field]
+        if self.op == "==":
+            return bool(have == self.value)
+        if self.op == "in":
+            return have in self.value
+        if have is None or type(have) is not type(self.value):
+            # Firestore compares only values of the same type in range filters.
+            if not (isinstance(have, int | float) and isinstance(self.value, int | float)):
+                return False
+        try:
+            if self.op == "<":
+                return bool(have < self.value)
+            if self.op == "<=":
+                return bool(have <= self.value)
+            if self.op == ">":
+                return bool(have > self.value)
+            return bool(have >= self.value)
+        except TypeError:
+            return False
+
+
+def check_id(collection: str, doc_id: str) -> None:
+    for label, value in (("collection", collection), ("document id", doc_id)):
+        if not isinstance(value, str) or not value or "/" in value or value in {".", ".."}:
+            raise StoreError(f"invalid {label} {value!r}: must be non-empty, without '/'")
+        if len(value.encode()) > 1500:
+            raise StoreError(f"invalid {label}: longer than 1,500 bytes")
+
+
+def check_document(doc: Mapping[str, Any]) -> Document:
+    """Documents are JSON objects; anything else is a programming error caught early."""
+    if not isinstance(doc, Mapping):
+        raise StoreError("a document must be a mapping")
+    try:
+        return json.loads(json.dumps(doc, allow_nan=False))  # type: ignore[no-any-return]
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"a document must be JSON-serialisable: {exc}") from None
+
+
+class Transaction(ABC):
+    """Reads, then writes, committed atomically by ``Store.run_transaction``."""
+
+    @abstractmethod
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    @abstractmethod
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        ...
+
+    @abstractmethod
+    def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None: ...
+
+    @abstractmethod
+    def delete(self, collection: str, doc_id: str) -> None: ...
+
+    def get_many(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        return {doc_id: self.get(collection, doc_id) for doc_id in doc_ids}
+
+
+class Store(ABC):
+    """Where taops keeps its state. See the module docstring for the contract."""
+
+    max_attempts: int = 25
+
+    @abstractmethod
+    def get(self, collection: str, doc_id: str) -> Document | None: ...
+
+    @abstractmethod
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        """Documents matching every condition, ordered by id."""
+
+    @abstractmethod
+    def run_transaction(self, fn: Callable[[Transaction], T]) -> T: ...
+
+    @abstractmethod
+    def collections(self) -> list[str]: ...
+
+    def dump(self) -> dict[str, dict[str, Document]]:
+        """Every collection and document, sorted: the shape of ``--state-out``."""
+        return {c: dict(self.query(c)) for c in sorted(self.collections())}
+
+    def put(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
+        """Write one document in its own transaction."""
+        self.run_transaction(lambda tx: tx.set(collection, doc_id, doc))
+
+    def put_many(self, writes: Iterable[tuple[str, str, Mapping[str, Any]]], chunk: int = 400) -> int:
+        """Write documents in transactions of at most ``chunk`` (Firestore allows 500)."""
+        batch: list[tuple[str, str, Mapping[str, Any]]] = []
+        count = 0
+
+        def flush() -> None:
+            items = list(batch)
+            self.run_transaction(lambda tx: [tx.set(c, i, d) for c, i, d in items])
+
+        for write in writes:
+            batch.append(write)
+            count += 1
+            if len(batch) >= chunk:
+                flush()
+                batch.clear()
+        if batch:
+            flush()
+        return count
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""

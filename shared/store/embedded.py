@@ -1,0 +1,192 @@
+"""The embedded store: a working in-process implementation of the store port.
+
+Used by the demo, replay and the fast test tiers. Transactions are optimistic, like
+Firestore's from the client's point of view: reads record each document's revision, the
+commit checks them under a lock and runs the function again when another writer got there
+first. With a ``path`` the state is loaded from, and saved after every commit to, one
+JSON file (``{collection: {id: document}}``), so CLI runs can share it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from shared.exceptions import ContentionError, StoreError
+from shared.store.base import (
+    AlreadyExistsError,
+    Document,
+    Store,
+    Transaction,
+    Where,
+    check_document,
+    check_id,
+)
+
+T = TypeVar("T")
+_Key = tuple[str, str]
+
+
+def _check_limit(where: tuple[Where, ...], limit: int | None) -> None:
+    if limit is not None and any(w.op not in ("==", "in") for w in where):
+        raise StoreError("limit is only supported with equality filters (results are ordered by id)")
+
+
+class _Conflict(Exception):
+    pass
+
+
+class _EmbeddedTransaction(Transaction):
+    def __init__(self, store: EmbeddedStore) -> None:
+        self._store = store
+        self._read: dict[_Key, int] = {}
+        self._queried: dict[str, int] = {}
+        self._writes: dict[_Key, Document | None] = {}
+        self._creates: set[_Key] = set()
+
+    def _before_write_check(self) -> None:
+        if self._writes:
+            raise StoreError("read after write in a transaction: do every read first")
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        check_id(collection, doc_id)
+        self._before_write_check()
+        doc, revision = self._store._snapshot(collection, doc_id)
+        self._read[(collection, doc_id)] = revision
+        return doc
+
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        check_id(collection, "query")
+        _check_limit(where, limit)
+        self._before_write_check()
+        results, revision = self._store._query_snapshot(collection, where, limit)
+        self._queried[collection] = revision
+        for doc_id, _ in results:
+            self._read.setdefault((collection, doc_id), self._store._revision(collection, doc_id))
+        return results
+
+    def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
+        check_id(collection, doc_id)
+        self._writes[(collection, doc_id)] = check_document(doc)
+
+    def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
+        check_id(collection, doc_id)
+        self._writes[(collection, doc_id)] = check_document(doc)
+        self._creates.add((collection, doc_id))
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        check_id(collection, doc_id)
+        self._writes[(collection, doc_id)] = None
+
+
+class EmbeddedStore(Store):
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, max_attempts: int = 25) -> None:
+        self.max_attempts = max_attempts
+        self._lock = threading.RLock()
+        self._docs: dict[str, dict[str, Document]] = {}
+        self._revisions: dict[_Key, int] = {}
+        # A query's result can change without any document it returned changing (a new
+        # match appears), so each collection also carries a revision for queries.
+        self._collection_revisions: dict[str, int] = {}
+        self._clock = 0
+        self._path = Path(path) if path else None
+        if self._path and self._path.exists():
+            self._load(self._path)
+        self.reads = 0
+        self.writes = 0
+
+    # -- persistence -------------------------------------------------------------------
+
+    def _load(self, path: Path) -> None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot load embedded state from {path}: {exc}") from None
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise StoreError(f"{path} is not a {{collection: {{id: document}}}} state file")
+        self._docs = {c: {i: check_document(d) for i, d in docs.items()} for c, docs in data.items()}
+
+    def _save(self) -> None:
+        if not self._path:
+            return
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(self._path.suffix + ".tmp")
+        tmp.write_text(json.dumps(self.dump(), indent=1, sort_keys=True), encoding="utf-8")
+        tmp.replace(self._path)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _revision(self, collection: str, doc_id: str) -> int:
+        return self._revisions.get((collection, doc_id), 0)
+
+    def _snapshot(self, collection: str, doc_id: str) -> tuple[Document | None, int]:
+        with self._lock:
+            self.reads += 1
+            doc = self._docs.get(collection, {}).get(doc_id)
+            return (copy.deepcopy(doc) if doc is not None else None), self._revision(collection, doc_id)
+
+    def _query_snapshot(
+        self, collection: str, where: tuple[Where, ...], limit: int | None
+    ) -> tuple[list[tuple[str, Document]], int]:
+        with self._lock:
+            docs = self._docs.get(collection, {})
+            out = [(i, copy.deepcopy(d)) for i, d in sorted(docs.items()) if all(w.matches(d) for w in where)]
+            if limit is not None:
+                out = out[:limit]
+            self.reads += max(1, len(out))
+            return out, self._collection_revisions.get(collection, 0)
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        check_id(collection, doc_id)
+        return self._snapshot(collection, doc_id)[0]
+
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        check_id(collection, "query")
+        _check_limit(where, limit)
+        return self._query_snapshot(collection, where, limit)[0]
+
+    def collections(self) -> list[str]:
+        with self._lock:
+            return sorted(c for c, docs in self._docs.items() if docs)
+
+    # -- transactions ------------------------------------------------------------------
+
+    def _commit(self, tx: _EmbeddedTransaction) -> None:
+        with self._lock:
+            for key, revision in tx._read.items():
+                if self._revision(*key) != revision:
+                    raise _Conflict
+            for collection, revision in tx._queried.items():
+                if self._collection_revisions.get(collection, 0) != revision:
+                    raise _Conflict
+            for collection, doc_id in tx._creates:
+                if doc_id in self._docs.get(collection, {}):
+                    raise AlreadyExistsError(f"{collection}/{doc_id} already exists")
+            self._clock += 1
+            for (collection, doc_id), doc in tx._writes.items():
+                docs = self._docs.setdefault(collection, {})
+                if doc is None:
+                    docs.pop(doc_id, None)
+                else:
+                    docs[doc_id] = doc
+                self._revisions[(collection, doc_id)] = self._clock
+                self._collection_revisions[collection] = self._clock
+                self.writes += 1
+            if tx._writes:
+                self._save()
+
+    def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
+        for _ in range(self.max_attempts):
+            tx = _EmbeddedTransaction(self)
+            result = fn(tx)
+            try:
+                self._commit(tx)
+            except _Conflict:
+                continue
+            return result
+        raise ContentionError(f"transaction lost to concurrent writers {self.max_attempts} times")

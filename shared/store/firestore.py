@@ -1,0 +1,210 @@
+"""The Firestore adapter of the store port (native mode, real transactions).
+
+Honours ``FIRESTORE_EMULATOR_HOST`` through the client library. The client is built on
+first use, never at import. Failures: ``ContentionError`` when a transaction keeps losing
+to concurrent writers, ``TransientError`` for unavailable / deadline faults (retry later),
+``AlreadyExistsError`` when ``create`` meets an existing document.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from shared.exceptions import ContentionError, StoreError, TransientError
+from shared.store.base import (
+    AlreadyExistsError,
+    Document,
+    Store,
+    Transaction,
+    Where,
+    check_document,
+    check_id,
+)
+
+if TYPE_CHECKING:
+    from google.cloud import firestore
+
+T = TypeVar("T")
+
+# Firestore's TTL policy only deletes documents whose TTL field holds a Timestamp, so this
+# one top-level field is stored as a Timestamp and read back as the ISO string it was.
+TTL_FIELD = "expire_at"
+
+
+def _to_firestore(doc: Mapping[str, Any]) -> Document:
+    out = check_document(doc)
+    if isinstance(out.get(TTL_FIELD), str):
+        out[TTL_FIELD] = datetime.fromisoformat(out[TTL_FIELD])
+    return out
+
+
+def _from_firestore(doc: Document | None) -> Document | None:
+    if doc is not None and isinstance(doc.get(TTL_FIELD), datetime):
+        doc[TTL_FIELD] = doc[TTL_FIELD].astimezone(UTC).isoformat()
+    return doc
+
+
+class _FirestoreTransaction(Transaction):
+    def __init__(self, store: FirestoreStore, tx: firestore.Transaction) -> None:
+        self._store = store
+        self._tx = tx
+        self.writes = 0
+
+    def _before_read(self) -> None:
+        if self.writes:
+            raise StoreError("read after write in a transaction: do every read first")
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        check_id(collection, doc_id)
+        self._before_read()
+        snap = self._store._ref(collection, doc_id).get(transaction=self._tx)
+        self._store.reads += 1
+        return _from_firestore(snap.to_dict()) if snap.exists else None
+
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        self._before_read()
+        return self._store._run_query(collection, where, limit, self._tx)
+
+    def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
+        check_id(collection, doc_id)
+        self.writes += 1
+        self._tx.set(self._store._ref(collection, doc_id), _to_firestore(doc))
+
+    def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
+        check_id(collection, doc_id)
+        self.writes += 1
+        self._tx.create(self._store._ref(collection, doc_id), _to_firestore(doc))
+
+    def delete(self, collection: str, doc_id: str) -> None:
+        check_id(collection, doc_id)
+        self.writes += 1
+        self._tx.delete(self._store._ref(collection, doc_id))
+
+
+class FirestoreStore(Store):
+    def __init__(
+        self,
+        project: str | None = None,
+        database: str | None = None,
+        *,
+        max_attempts: int = 25,
+        client: firestore.Client | None = None,
+    ) -> None:
+        self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or "taops-local"
+        self.database = database or os.environ.get("TAOPS_FIRESTORE_DATABASE") or "(default)"
+        self.max_attempts = max_attempts
+        self._client = client
+        self._client_lock = threading.Lock()
+        self.reads = 0
+        self.writes = 0
+
+    @property
+    def client(self) -> firestore.Client:
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    from google.cloud import firestore
+
+                    self._client = firestore.Client(project=self.project, database=self.database)
+        return self._client
+
+    def _ref(self, collection: str, doc_id: str) -> firestore.DocumentReference:
+        return self.client.collection(collection).document(doc_id)
+
+    def _run_query(
+        self,
+        collection: str,
+        where: tuple[Where, ...],
+        limit: int | None,
+        tx: firestore.Transaction | None = None,
+    ) -> list[tuple[str, Document]]:
+        from google.cloud.firestore_v1.base_query import FieldFilter
+
+        check_id(collection, "query")
+        if limit is not None and any(w.op not in ("==", "in") for w in where):
+            raise StoreError("limit is only supported with equality filters (results are ordered by id)")
+        query: Any = self.client.collection(collection)
+        for w in where:
+            query = query.where(filter=FieldFilter(w.field, w.op, w.value))
+        if limit is not None:
+            query = query.order_by("__name__").limit(limit)
+        snaps = list(query.stream(transaction=tx)) if tx is not None else list(query.stream())
+        self.reads += max(1, len(snaps))
+        # Firestore orders by the inequality field first; the port promises id order.
+        return sorted(((s.id, _from_firestore(s.to_dict()) or {}) for s in snaps), key=lambda pair: pair[0])
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        check_id(collection, doc_id)
+        with _translated_errors():
+            snap = self._ref(collection, doc_id).get()
+        self.reads += 1
+        return _from_firestore(snap.to_dict()) if snap.exists else None
+
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        with _translated_errors():
+            return self._run_query(collection, where, limit)
+
+    def collections(self) -> list[str]:
+        with _translated_errors():
+            return sorted(c.id for c in self.client.collections())
+
+    def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
+        from google.cloud import firestore
+
+        holder: dict[str, _FirestoreTransaction] = {}
+
+        @firestore.transactional
+        def body(tx: firestore.Transaction) -> T:
+            wrapped = _FirestoreTransaction(self, tx)
+            holder["tx"] = wrapped
+            return fn(wrapped)
+
+        with _translated_errors():
+            try:
+                result = body(self.client.transaction(max_attempts=self.max_attempts))
+            except ValueError as exc:
+                # The client library reports exhausted retries as a ValueError.
+                if "attempts" in str(exc).lower():
+                    raise ContentionError(str(exc)) from exc
+                raise
+        tx = holder.get("tx")
+        if tx is not None:
+            self.writes += tx.writes
+        return result
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class _translated_errors:
+    """Map Google API exceptions onto taops' permanent / transient split."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if exc is None:
+            return False
+        from google.api_core import exceptions as gexc
+
+        # Aborted and AlreadyExists are both 409s: tell them apart before anything else.
+        if isinstance(exc, gexc.Aborted):
+            raise ContentionError(str(exc)) from exc
+        if isinstance(exc, gexc.AlreadyExists):
+            raise AlreadyExistsError(str(exc)) from exc
+        if isinstance(
+            exc,
+            gexc.ServiceUnavailable
+            | gexc.DeadlineExceeded
+            | gexc.InternalServerError
+            | gexc.TooManyRequests
+            | gexc.ResourceExhausted,
+        ):
+            raise TransientError(f"Firestore: {exc}") from exc
+        return False
