@@ -29,7 +29,7 @@ def stable_event_id(source: str, *identifying: object) -> str:
 
 def doc_key(*parts: str) -> str:
     """A Firestore-safe document id built from free text (``/`` and the like escaped)."""
-    return ":".join(quote(p, safe="@._-+=") for p in parts)
+    return ":".join(quote(p, safe="@._-+=:") for p in parts)
 
 
 class EventEnvelope(BaseModel):

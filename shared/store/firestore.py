@@ -9,7 +9,9 @@ to concurrent writers, ``TransientError`` for unavailable / deadline faults (ret
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -91,14 +93,22 @@ class FirestoreStore(Store):
         project: str | None = None,
         database: str | None = None,
         *,
-        max_attempts: int = 25,
+        max_rounds: int = 40,
+        attempts_per_round: int = 1,
         client: firestore.Client | None = None,
     ) -> None:
         self.project = project or os.environ.get("GOOGLE_CLOUD_PROJECT") or "taops-local"
         self.database = database or os.environ.get("TAOPS_FIRESTORE_DATABASE") or "(default)"
-        self.max_attempts = max_attempts
+        self.max_rounds = max_rounds
+        self.attempts_per_round = attempts_per_round
+        self.max_attempts = max_rounds * attempts_per_round
         self._client = client
         self._client_lock = threading.Lock()
+        # One transaction at a time per instance. Firestore's server-side locks guard
+        # against other instances; inside one process, threads that collide on the
+        # same documents would only wait on each other's locks (the emulator resolves
+        # such deadlocks by a ~2 s timeout, production by aborting), so they queue here.
+        self._tx_lock = threading.Lock()
         self.reads = 0
         self.writes = 0
 
@@ -163,14 +173,24 @@ class FirestoreStore(Store):
             holder["tx"] = wrapped
             return fn(wrapped)
 
-        with _translated_errors():
+        # The client retries an aborted commit at once, with no pause; under real
+        # contention (and on the emulator) that burns its attempts in a burst. So it
+        # gets a few attempts per round, and rounds are spaced by jittered backoff.
+        for round_ in range(self.max_rounds):
             try:
-                result = body(self.client.transaction(max_attempts=self.max_attempts))
-            except ValueError as exc:
-                # The client library reports exhausted retries as a ValueError.
-                if "attempts" in str(exc).lower():
-                    raise ContentionError(str(exc)) from exc
-                raise
+                with self._tx_lock, _translated_errors():
+                    try:
+                        result = body(self.client.transaction(max_attempts=self.attempts_per_round))
+                    except ValueError as exc:
+                        # The client library reports exhausted retries as a ValueError.
+                        if "attempts" not in str(exc).lower():
+                            raise
+                        raise ContentionError(str(exc)) from exc
+                break
+            except ContentionError:
+                if round_ == self.max_rounds - 1:
+                    raise
+                time.sleep(random.uniform(0, min(1.0, 0.05 * 2**round_)))
         tx = holder.get("tx")
         if tx is not None:
             self.writes += tx.writes

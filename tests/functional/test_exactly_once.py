@@ -1,0 +1,173 @@
+"""The one process path: duplicates change nothing, stale updates are recorded and
+ignored, the rest commit atomically; entry points ack permanent errors and retry transient ones."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from shared.events import EventEnvelope
+from shared.exceptions import PermanentError, TransientError
+from shared.processing import (
+    DEAD_LETTERS,
+    OUTBOX,
+    PROCESSED,
+    Decision,
+    Outcome,
+    Put,
+    process,
+    run_event,
+)
+from shared.store import EmbeddedStore
+from tests.scenarios import (
+    NOW,
+    expected_state,
+    make_events,
+    run_concurrent,
+    run_sequential,
+    tally_handler,
+)
+
+
+def tally(event_id: str, amount: int = 5, account: str = "acme") -> EventEnvelope:
+    return EventEnvelope(source="taops", type="tally", event_id=event_id, entity_key=f"tally:{event_id}",
+                         occurred_at=NOW, received_at=NOW, payload={"account": account, "amount": amount})
+
+
+def score(event_id: str, minutes_ago: int, value: float) -> EventEnvelope:
+    version = NOW - timedelta(minutes=minutes_ago)
+    return EventEnvelope(source="taops", type="score", event_id=event_id, entity_key="score:acme",
+                         source_version=version, occurred_at=version, received_at=NOW,
+                         payload={"account": "acme", "score": value})
+
+
+@pytest.fixture
+def store() -> EmbeddedStore:
+    return EmbeddedStore()
+
+
+def test_a_redelivered_event_changes_nothing(store: EmbeddedStore) -> None:
+    first = process(store, tally("e1"), tally_handler, NOW)
+    before = store.dump()
+    second = process(store, tally("e1"), tally_handler, NOW + timedelta(minutes=5))
+    assert (first.outcome, second.outcome) == (Outcome.APPLIED, Outcome.DUPLICATE)
+    assert store.dump() == before
+    assert store.get("accounts", "acme")["tally"] == 5
+    assert len(store.query(OUTBOX)) == 1
+
+
+def test_an_older_update_arriving_late_is_recorded_and_ignored(store: EmbeddedStore) -> None:
+    process(store, score("new", minutes_ago=10, value=3.0), tally_handler, NOW)
+    late = process(store, score("old", minutes_ago=60, value=9.0), tally_handler, NOW)
+    assert late.outcome is Outcome.STALE
+    assert store.get("accounts", "acme")["score"] == 3.0
+    marker = store.get(PROCESSED, "taops:old")
+    assert marker["outcome"] == "stale" and marker["stale_behind"] == (NOW - timedelta(minutes=10)).isoformat()
+    # and the stale event, redelivered, is now a duplicate
+    assert process(store, score("old", 60, 9.0), tally_handler, NOW).outcome is Outcome.DUPLICATE
+
+
+def test_a_newer_update_replaces_the_stored_version(store: EmbeddedStore) -> None:
+    process(store, score("a", minutes_ago=60, value=9.0), tally_handler, NOW)
+    assert process(store, score("b", minutes_ago=5, value=2.0), tally_handler, NOW).outcome is Outcome.APPLIED
+    assert store.get("accounts", "acme")["score"] == 2.0
+    assert store.get("entity_versions", "taops:score:acme")["event_id"] == "b"
+
+
+def test_an_action_already_in_the_outbox_is_not_queued_again(store: EmbeddedStore) -> None:
+    from shared.models import Action
+
+    def same_action(view, event, now) -> Decision:
+        return Decision(actions=[Action(kind="email.send", at=now, reason="once", idempotency_key="ooo:a1:share")])
+
+    process(store, tally("e1"), same_action, NOW)
+    store.put(OUTBOX, store.query(OUTBOX)[0][0], {**store.query(OUTBOX)[0][1], "status": "published"})
+    again = process(store, tally("e2"), same_action, NOW)
+    assert again.outcome is Outcome.APPLIED and again.new_actions == []
+    [(_, doc)] = store.query(OUTBOX)
+    assert doc["status"] == "published"  # not reset by the second derivation
+
+
+def test_a_handler_failure_commits_nothing(store: EmbeddedStore) -> None:
+    def broken(view, event, now) -> Decision:
+        raise TransientError("Vitally answered 503")
+
+    with pytest.raises(TransientError):
+        process(store, tally("e1"), broken, NOW)
+    assert store.dump() == {}
+
+
+def test_concurrent_delivery_ends_in_the_sequential_state(store: EmbeddedStore) -> None:
+    events = make_events(seed=11)
+    reference = EmbeddedStore()
+    run_sequential(reference, events)
+    run_concurrent([store], events, threads=8)
+    assert store.dump()["accounts"] == reference.dump()["accounts"] == expected_state(events)
+    assert set(store.dump()[PROCESSED]) == {f"taops:{e.event_id}" for e in events}
+    keys = [doc["idempotency_key"] for _, doc in store.query(OUTBOX)]
+    assert len(keys) == len(set(keys)) == len({e.event_id for e in events if e.type == "tally"})
+
+
+# -- run_event: what an entry point does with each outcome ---------------------------------
+
+
+def _parse(raw: bytes | str) -> EventEnvelope:
+    return EventEnvelope.from_json(raw)
+
+
+def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def test_a_malformed_event_is_acknowledged_logged_and_kept(store: EmbeddedStore, capsys) -> None:
+    raw = b'{"source": "taops", "type": "tally"}'
+    result = run_event(store, raw, function="on_test", source="taops", parse=_parse, handler=tally_handler,
+                       now=NOW, attributes={"event_id": "m-1"})
+    assert result.outcome is Outcome.REJECTED
+    [(_, kept)] = store.query(DEAD_LETTERS)
+    assert kept["raw"] == raw.decode() and kept["event_id"] == "m-1" and "event_id" in kept["reason"]
+    [line] = _lines(capsys)
+    assert line["severity"] == "ERROR" and line["event_id"] == "m-1" and line["function"] == "on_test"
+    assert raw.decode() not in json.dumps(line)  # the body is kept, never logged
+    assert set(store.dump()) == {DEAD_LETTERS}
+
+
+def test_an_unknown_person_is_permanent_and_leaves_no_marker(store: EmbeddedStore, capsys) -> None:
+    def unknown(view, event, now) -> Decision:
+        raise PermanentError("requester zed@example.com is not in the directory")
+
+    raw = tally("e9").to_json()
+    result = run_event(store, raw, function="on_test", source="taops", parse=_parse, handler=unknown, now=NOW)
+    assert result.outcome is Outcome.REJECTED and "zed@example.com" in result.reason
+    assert store.query(PROCESSED) == []
+    [(_, kept)] = store.query(DEAD_LETTERS)
+    assert kept["event_id"] == "e9"
+    assert _lines(capsys)[-1]["reason"] == "requester zed@example.com is not in the directory"
+
+
+def test_a_transient_fault_is_raised_for_retry_and_logged(store: EmbeddedStore, capsys) -> None:
+    def flaky(view, event, now) -> Decision:
+        raise TransientError("Firestore contention")
+
+    with pytest.raises(TransientError):
+        run_event(store, tally("e3").to_json(), function="on_test", source="taops", parse=_parse,
+                  handler=flaky, now=NOW)
+    assert store.dump() == {}
+    line = _lines(capsys)[-1]
+    assert line["severity"] == "WARNING" and line["retry"] is True and line["event_id"] == "e3"
+
+
+def test_processed_events_carry_an_expiry_for_the_ttl_policy(store: EmbeddedStore, policy) -> None:
+    process(store, tally("e1"), tally_handler, NOW, retention_days=policy.events.marker_retention_days)
+    marker = store.get(PROCESSED, "taops:e1")
+    assert marker["expire_at"] == (NOW + timedelta(days=30)).isoformat()
+
+
+def test_a_decision_may_write_several_documents_atomically(store: EmbeddedStore) -> None:
+    def two_writes(view, event, now) -> Decision:
+        return Decision([Put("a", "1", {"x": 1}), Put("b", "2", {"y": 2})])
+
+    process(store, tally("e1"), two_writes, NOW)
+    assert store.get("a", "1") == {"x": 1} and store.get("b", "2") == {"y": 2}

@@ -1,0 +1,165 @@
+"""The state store contract, run against every adapter.
+
+A subclass provides a ``store`` fixture (a fresh, empty store) and an ``other_store``
+fixture (a second handle on the same state, as a second function instance would hold);
+every test here then runs on them. The embedded store runs it in ``tests/functional``, Firestore on the emulator in
+``tests/integration``.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from shared.exceptions import StoreError
+from shared.store import AlreadyExistsError, Store, Transaction, Where
+
+DOC = {
+    "name": "Acme Corp",
+    "arr": 420000.5,
+    "developers": 12000,
+    "lighthouse_active": False,
+    "save_plan": None,
+    "champions": ["jo@acme.test", "kim@acme.test"],
+    "nested": {"health": {"category": "green", "score": 8.1}, "empty": []},
+    "unicode": "Zürich – 東京",
+    "expire_at": "2026-12-22T10:00:00.123456+00:00",
+}
+
+
+class StoreContract:
+    def test_a_missing_document_reads_as_none(self, store: Store) -> None:
+        assert store.get("accounts", "nobody") is None
+
+    def test_a_document_round_trips_exactly(self, store: Store) -> None:
+        store.put("accounts", "acme", DOC)
+        assert store.get("accounts", "acme") == DOC
+
+    def test_set_replaces_the_whole_document(self, store: Store) -> None:
+        store.put("accounts", "acme", DOC)
+        store.put("accounts", "acme", {"name": "Acme"})
+        assert store.get("accounts", "acme") == {"name": "Acme"}
+
+    def test_delete_removes_the_document(self, store: Store) -> None:
+        store.put("accounts", "acme", DOC)
+        store.run_transaction(lambda tx: tx.delete("accounts", "acme"))
+        assert store.get("accounts", "acme") is None
+
+    def test_query_filters_and_orders_by_id(self, store: Store) -> None:
+        store.put_many([
+            ("accounts", "c", {"ta": "ana@example.com", "arr": 300, "tier": "x"}),
+            ("accounts", "a", {"ta": "ana@example.com", "arr": 100}),
+            ("accounts", "b", {"ta": "ben@example.com", "arr": 200}),
+            ("accounts", "d", {"ta": "ana@example.com", "arr": 50}),
+        ])
+        ids = [i for i, _ in store.query("accounts", Where("ta", "==", "ana@example.com"))]
+        assert ids == ["a", "c", "d"]
+        assert [i for i, _ in store.query("accounts", Where("arr", ">=", 100))] == ["a", "b", "c"]
+        assert [i for i, _ in store.query("accounts", Where("arr", "<", 200))] == ["a", "d"]
+        assert [i for i, _ in store.query("accounts", Where("ta", "in", ["ben@example.com"]))] == ["b"]
+        assert [i for i, _ in store.query("accounts", Where("tier", "==", "x"))] == ["c"]
+        both = store.query("accounts", Where("ta", "==", "ana@example.com"), Where("arr", ">", 60))
+        assert [i for i, _ in both] == ["a", "c"]
+
+    def test_query_limit_keeps_the_first_ids(self, store: Store) -> None:
+        store.put_many([("outbox", f"a{i}", {"status": "pending"}) for i in range(5)])
+        assert [i for i, _ in store.query("outbox", Where("status", "==", "pending"), limit=2)] == ["a0", "a1"]
+
+    def test_limit_with_a_range_filter_is_refused(self, store: Store) -> None:
+        with pytest.raises(StoreError, match="limit"):
+            store.query("outbox", Where("n", ">", 1), limit=2)
+
+    def test_a_failing_transaction_writes_nothing(self, store: Store) -> None:
+        def body(tx: Transaction) -> None:
+            tx.set("accounts", "acme", DOC)
+            tx.set("people", "ana@example.com", {"name": "Ana"})
+            raise RuntimeError("handler blew up")
+
+        with pytest.raises(RuntimeError):
+            store.run_transaction(body)
+        assert store.get("accounts", "acme") is None
+        assert store.get("people", "ana@example.com") is None
+
+    def test_reading_after_writing_in_a_transaction_is_refused(self, store: Store) -> None:
+        def body(tx: Transaction) -> None:
+            tx.set("accounts", "acme", DOC)
+            tx.get("accounts", "acme")
+
+        with pytest.raises(StoreError, match="read after write"):
+            store.run_transaction(body)
+        assert store.get("accounts", "acme") is None
+
+    def test_create_over_an_existing_document_fails_and_writes_nothing_else(self, store: Store) -> None:
+        store.put("outbox", "act1", {"status": "pending"})
+
+        def body(tx: Transaction) -> None:
+            tx.set("accounts", "acme", DOC)
+            tx.create("outbox", "act1", {"status": "other"})
+
+        with pytest.raises(AlreadyExistsError):
+            store.run_transaction(body)
+        assert store.get("outbox", "act1") == {"status": "pending"}
+        assert store.get("accounts", "acme") is None
+
+    def test_transaction_returns_the_function_result(self, store: Store) -> None:
+        assert store.run_transaction(lambda tx: tx.get("accounts", "none") or "empty") == "empty"
+
+    @pytest.mark.parametrize("bad_id", ["", "a/b", ".", ".."])
+    def test_invalid_document_ids_are_refused(self, store: Store, bad_id: str) -> None:
+        with pytest.raises(StoreError):
+            store.put("accounts", bad_id, {"x": 1})
+
+    def test_a_document_that_is_not_json_is_refused(self, store: Store) -> None:
+        with pytest.raises(StoreError):
+            store.put("accounts", "acme", {"when": object()})
+
+    def test_two_interleaved_increments_lose_no_update(self, store: Store, other_store: Store) -> None:
+        store.put("counters", "c", {"n": 0})
+        barrier = threading.Barrier(2)
+
+        def increment(handle: Store) -> None:
+            first_attempt = [True]
+
+            def body(tx: Transaction) -> None:
+                n = (tx.get("counters", "c") or {})["n"]
+                if first_attempt[0]:
+                    first_attempt[0] = False
+                    try:  # both read before either writes, at least on the first attempt
+                        barrier.wait(timeout=3)
+                    except threading.BrokenBarrierError:
+                        pass
+                tx.set("counters", "c", {"n": n + 1})
+
+            handle.run_transaction(body)
+
+        with ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(increment, handle) for handle in (store, other_store)]:
+                f.result()
+        assert store.get("counters", "c") == {"n": 2}
+
+    def test_many_concurrent_increments_all_count(self, store: Store, other_store: Store) -> None:
+        store.put("counters", "c", {"n": 0})
+
+        def increment(i: int) -> None:
+            def body(tx: Transaction) -> None:
+                n = (tx.get("counters", "c") or {})["n"]
+                tx.set("counters", "c", {"n": n + 1})
+
+            (store, other_store)[i % 2].run_transaction(body)
+
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(increment, range(16)))
+        assert other_store.get("counters", "c") == {"n": 16}
+
+    def test_dump_lists_every_collection_and_document_sorted(self, store: Store) -> None:
+        store.put_many([("people", "b@example.com", {"n": 2}), ("accounts", "x", {"n": 1}),
+                        ("people", "a@example.com", {"n": 1})])
+        dump = store.dump()
+        assert list(dump) == ["accounts", "people"]
+        assert list(dump["people"]) == ["a@example.com", "b@example.com"]
+
+    def test_put_many_writes_more_than_one_transaction_holds(self, store: Store) -> None:
+        assert store.put_many(("bulk", f"d{i:04d}", {"i": i}) for i in range(450)) == 450
+        assert len(store.query("bulk")) == 450

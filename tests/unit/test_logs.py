@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import io
+import json
+
+from shared.logs import bind, log, trace_field
+
+
+def test_a_log_line_is_one_json_object_cloud_logging_reads() -> None:
+    out = io.StringIO()
+    with bind(function="on_pto_logged", event_id="e1", **trace_field("105445aa7843bc8bf206b12000100000/1;o=1")):
+        log("ERROR", "event rejected", stream=out, reason="unknown person")
+    [line] = out.getvalue().splitlines()
+    entry = json.loads(line)
+    assert entry["severity"] == "ERROR" and entry["message"] == "event rejected"
+    assert entry["function"] == "on_pto_logged" and entry["event_id"] == "e1"
+    assert entry["logging.googleapis.com/trace"].endswith("/traces/105445aa7843bc8bf206b12000100000")
+
+
+def test_a_w3c_traceparent_gives_its_trace_id() -> None:
+    field = trace_field("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+    assert field["logging.googleapis.com/trace"].endswith("/traces/4bf92f3577b34da6a3ce929d0e0e4736")
+
+
+def test_bound_fields_end_with_their_block() -> None:
+    out = io.StringIO()
+    with bind(event_id="inside"):
+        pass
+    entry = log("INFO", "after", stream=out)
+    assert "event_id" not in entry
