@@ -83,7 +83,9 @@ def _reference_problems(book: Book) -> list[str]:
             if email not in people:
                 problems.append(f"{where}.{field}: {email} is not in the directory")
             elif people[email].role not in roles:
-                problems.append(f"{where}.{field}: {email} is a {people[email].role.value}, not a {field.upper()}")
+                problems.append(
+                    f"{where}.{field}: {email} is a {people[email].role.value}, not a {field.upper()}"
+                )
         if account.seats_used and account.seats_licensed == 0:
             problems.append(f"{where}.seats_licensed: 0 while {account.seats_used} seats are used")
     return problems
@@ -112,7 +114,9 @@ def load_book(path: str | Path) -> Book:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise BookError(str(path), [f"(file): not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"]) from None
+        raise BookError(
+            str(path), [f"(file): not JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"]
+        ) from None
     return parse_book(data, str(path))
 
 
@@ -134,9 +138,7 @@ def import_book(store: Store, book: Book, policy: Policy) -> tuple[int, int]:
     writes: list[tuple[str, str, dict[str, Any]]] = [
         (PEOPLE, p.email, p.model_dump(mode="json")) for p in book.people
     ]
-    writes += [
-        (ACCOUNTS, a.id, with_segments(a, policy).model_dump(mode="json")) for a in book.accounts
-    ]
+    writes += [(ACCOUNTS, a.id, with_segments(a, policy).model_dump(mode="json")) for a in book.accounts]
     store.put_many(writes)
     return len(book.people), len(book.accounts)
 
@@ -153,4 +155,14 @@ def book_schema() -> dict[str, Any]:
     return schema
 
 
-__all__ = ["ACCOUNTS", "PEOPLE", "Account", "Book", "Person", "book_schema", "import_book", "load_book", "parse_book"]
+__all__ = [
+    "ACCOUNTS",
+    "PEOPLE",
+    "Account",
+    "Book",
+    "Person",
+    "book_schema",
+    "import_book",
+    "load_book",
+    "parse_book",
+]

@@ -62,8 +62,10 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     from shared.policy import load_policy, policy_path
 
     policy = load_policy(args.file)
-    print(f"{policy_path(args.file)} is valid: {len(policy.cadences)} cadences, "
-          f"{len(policy.segmentation.tiers)} segmentation tiers")
+    print(
+        f"{policy_path(args.file)} is valid: {len(policy.cadences)} cadences, "
+        f"{len(policy.segmentation.tiers)} segmentation tiers"
+    )
     return 0
 
 
@@ -73,8 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("import", help="validate a book of business and write it to the store")
     p.add_argument("book", metavar="BOOK.json")
-    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE, "
-                                  "else embedded:.taops/state.json)")
+    p.add_argument(
+        "--store",
+        help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE, "
+        "else embedded:.taops/state.json)",
+    )
     p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
     p.set_defaults(func=cmd_import)
 

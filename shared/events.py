@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -17,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 from shared.exceptions import PermanentError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 Source = Literal["deel", "salesforce", "vitally", "gmail", "tick", "taops"]
 
 
@@ -33,7 +32,7 @@ def doc_key(*parts: str) -> str:
 
 
 class EventEnvelope(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     schema_version: Literal[1] = SCHEMA_VERSION
     source: Source
@@ -79,7 +78,3 @@ class EventEnvelope(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "(body)"
             raise PermanentError(f"not a taops event envelope: {where}: {first['msg']}") from None
-
-
-def utc_iso(moment: datetime) -> str:
-    return moment.isoformat()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,7 +49,7 @@ TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 
 class _Model(BaseModel):
     # Unknown fields are refused: a misspelt column must not silently vanish.
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
 
 
 class Role(StrEnum):
@@ -233,7 +233,7 @@ def action_id(idempotency_key: str) -> str:
 class Action(BaseModel):
     """Something taops will do in the world. Kind-specific fields ride along as extras."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     id: str = ""
     kind: str = Field(pattern=r"^[a-z]+\.[a-z_]+$")

@@ -26,7 +26,7 @@ _CRON_FIELD = re.compile(r"^[\d*/,\-]+$")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Tier(_Section):

@@ -17,7 +17,7 @@ platform retries.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -97,7 +97,9 @@ def outbox_document(action: Action, event: EventEnvelope) -> Document:
     return doc
 
 
-def process(store: Store, event: EventEnvelope, handler: Handler, now: datetime, *, retention_days: int = 30) -> ProcessResult:
+def process(
+    store: Store, event: EventEnvelope, handler: Handler, now: datetime, *, retention_days: int = 30
+) -> ProcessResult:
     """Apply ``event`` once. See the module docstring; raises what the handler raises."""
     marker_expiry = (now + timedelta(days=retention_days)).isoformat()
 
@@ -117,7 +119,11 @@ def process(store: Store, event: EventEnvelope, handler: Handler, now: datetime,
         if tx.get(PROCESSED, event.marker_id) is not None:
             return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="already processed")
         stored = tx.get(VERSIONS, event.version_id) if event.source_version else None
-        if stored and event.source_version and datetime.fromisoformat(stored["source_version"]) > event.source_version:
+        if (
+            stored
+            and event.source_version
+            and datetime.fromisoformat(stored["source_version"]) > event.source_version
+        ):
             reason = f"stale: {event.source_version.isoformat()} is older than {stored['source_version']}"
             tx.set(PROCESSED, event.marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
             return ProcessResult(Outcome.STALE, event.event_id, reason=reason)
@@ -140,8 +146,11 @@ def process(store: Store, event: EventEnvelope, handler: Handler, now: datetime,
             tx.set(
                 VERSIONS,
                 event.version_id,
-                {"entity_key": event.entity_key, "source_version": event.source_version.isoformat(),
-                 "event_id": event.event_id},
+                {
+                    "entity_key": event.entity_key,
+                    "source_version": event.source_version.isoformat(),
+                    "event_id": event.event_id,
+                },
             )
         tx.set(PROCESSED, event.marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
         return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision)
@@ -150,8 +159,15 @@ def process(store: Store, event: EventEnvelope, handler: Handler, now: datetime,
 
 
 def dead_letter(
-    store: Store, *, source: str, function: str, reason: str, raw: bytes | str, now: datetime,
-    event_id: str | None = None, attributes: dict[str, str] | None = None,
+    store: Store,
+    *,
+    source: str,
+    function: str,
+    reason: str,
+    raw: bytes | str,
+    now: datetime,
+    event_id: str | None = None,
+    attributes: dict[str, str] | None = None,
 ) -> str:
     """Keep a refused input for inspection; returns its document id (stable per body)."""
     data = raw.encode() if isinstance(raw, str) else raw
@@ -200,19 +216,34 @@ def run_event(
             event_id = event.event_id
             with bind(event_id=event_id):
                 result = process(store, event, handler, now, retention_days=retention_days)
-                log("INFO", f"event {result.outcome.value}", outcome=result.outcome.value,
-                    reason=result.reason or None, actions=len(result.new_actions))
+                log(
+                    "INFO",
+                    f"event {result.outcome.value}",
+                    outcome=result.outcome.value,
+                    reason=result.reason or None,
+                    actions=len(result.new_actions),
+                )
                 return result
         except PermanentError as exc:
-            kept = dead_letter(store, source=source, function=function, reason=exc.reason, raw=raw,
-                               now=now, event_id=event_id, attributes=attributes)
-            log("ERROR", f"event rejected: {exc.reason}", event_id=event_id, reason=exc.reason,
-                outcome=Outcome.REJECTED.value, dead_letter=kept)
+            kept = dead_letter(
+                store,
+                source=source,
+                function=function,
+                reason=exc.reason,
+                raw=raw,
+                now=now,
+                event_id=event_id,
+                attributes=attributes,
+            )
+            log(
+                "ERROR",
+                f"event rejected: {exc.reason}",
+                event_id=event_id,
+                reason=exc.reason,
+                outcome=Outcome.REJECTED.value,
+                dead_letter=kept,
+            )
             return ProcessResult(Outcome.REJECTED, event_id or "", reason=exc.reason)
         except TransientError as exc:
             log("WARNING", f"transient failure, will retry: {exc}", event_id=event_id, retry=True)
             raise
-
-
-def outbox_pending(store: Store) -> Sequence[tuple[str, Document]]:
-    return store.query(OUTBOX, Where("status", "==", "pending"))

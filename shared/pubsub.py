@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING
 from shared.exceptions import TransientError
 
 if TYPE_CHECKING:
-    from google.cloud import pubsub_v1
+    from google.cloud.pubsub_v1 import PublisherClient
 
 # Design §3: the public topic names. Each has a dead-letter topic named "<topic>-dead-letter".
 TOPICS = ("pto-logged", "renewal-changed", "health-changed", "gmail-push", "cadence-tick", "actions")
 PUBLISH_TIMEOUT_S = 30.0
 
 _lock = threading.Lock()
-_publisher: pubsub_v1.PublisherClient | None = None
+_publisher: PublisherClient | None = None
 
 
 def dead_letter_topic(topic: str) -> str:
@@ -32,14 +32,14 @@ def project_id() -> str:
     return os.environ.get("GOOGLE_CLOUD_PROJECT") or os.environ.get("GCP_PROJECT") or "taops-local"
 
 
-def publisher() -> pubsub_v1.PublisherClient:
+def publisher() -> PublisherClient:
     global _publisher
     if _publisher is None:
         with _lock:
             if _publisher is None:
-                from google.cloud import pubsub_v1
+                from google.cloud.pubsub_v1 import PublisherClient
 
-                _publisher = pubsub_v1.PublisherClient()
+                _publisher = PublisherClient()
     return _publisher
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from shared.policy import Policy, load_policy
 
-FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE_BOOK = Path(__file__).resolve().parents[1] / "examples" / "book.json"
 
 
 @pytest.fixture(scope="session")
@@ -20,4 +20,4 @@ def policy() -> Policy:
 
 @pytest.fixture
 def book_data() -> dict[str, Any]:
-    return json.loads((FIXTURES / "book.json").read_text())
+    return json.loads(EXAMPLE_BOOK.read_text())

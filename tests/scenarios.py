@@ -54,17 +54,31 @@ def make_events(seed: int = 7, count: int = 200) -> list[EventEnvelope]:
     for n in range(int(count * 0.8)):
         account = rng.choice(ACCOUNTS)
         if rng.random() < 0.6:
-            unique.append(EventEnvelope(
-                source="taops", type="tally", event_id=f"t{n}", entity_key=f"tally:{n}",
-                occurred_at=NOW, received_at=NOW, payload={"account": account, "amount": rng.randint(1, 9)},
-            ))
+            unique.append(
+                EventEnvelope(
+                    source="taops",
+                    type="tally",
+                    event_id=f"t{n}",
+                    entity_key=f"tally:{n}",
+                    occurred_at=NOW,
+                    received_at=NOW,
+                    payload={"account": account, "amount": rng.randint(1, 9)},
+                )
+            )
         else:
             version = NOW - timedelta(minutes=rng.randint(0, 10_000))
-            unique.append(EventEnvelope(
-                source="taops", type="score", event_id=f"s{n}", entity_key=f"score:{account}",
-                source_version=version, occurred_at=version, received_at=NOW,
-                payload={"account": account, "score": round(rng.uniform(0, 10), 2)},
-            ))
+            unique.append(
+                EventEnvelope(
+                    source="taops",
+                    type="score",
+                    event_id=f"s{n}",
+                    entity_key=f"score:{account}",
+                    source_version=version,
+                    occurred_at=version,
+                    received_at=NOW,
+                    payload={"account": account, "score": round(rng.uniform(0, 10), 2)},
+                )
+            )
     deliveries = unique + [rng.choice(unique) for _ in range(count - len(unique))]
     rng.shuffle(deliveries)
     return deliveries
@@ -95,7 +109,9 @@ def expected_state(events: list[EventEnvelope]) -> dict[str, dict]:
     unique = {e.event_id: e for e in events}
     state: dict[str, dict] = {}
     for e in unique.values():
-        doc = state.setdefault(e.payload["account"], {"tally": 0, "events": 0, "score": None, "score_version": None})
+        doc = state.setdefault(
+            e.payload["account"], {"tally": 0, "events": 0, "score": None, "score_version": None}
+        )
         if e.type == "tally":
             doc["tally"] += e.payload["amount"]
             doc["events"] += 1

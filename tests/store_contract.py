@@ -2,12 +2,13 @@
 
 A subclass provides a ``store`` fixture (a fresh, empty store) and an ``other_store``
 fixture (a second handle on the same state, as a second function instance would hold);
-every test here then runs on them. The embedded store runs it in ``tests/functional``, Firestore on the emulator in
-``tests/integration``.
+every test here then runs on them. The embedded store runs it in ``tests/functional``,
+Firestore on the emulator in ``tests/integration``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -48,12 +49,14 @@ class StoreContract:
         assert store.get("accounts", "acme") is None
 
     def test_query_filters_and_orders_by_id(self, store: Store) -> None:
-        store.put_many([
-            ("accounts", "c", {"ta": "ana@example.com", "arr": 300, "tier": "x"}),
-            ("accounts", "a", {"ta": "ana@example.com", "arr": 100}),
-            ("accounts", "b", {"ta": "ben@example.com", "arr": 200}),
-            ("accounts", "d", {"ta": "ana@example.com", "arr": 50}),
-        ])
+        store.put_many(
+            [
+                ("accounts", "c", {"ta": "ana@example.com", "arr": 300, "tier": "x"}),
+                ("accounts", "a", {"ta": "ana@example.com", "arr": 100}),
+                ("accounts", "b", {"ta": "ben@example.com", "arr": 200}),
+                ("accounts", "d", {"ta": "ana@example.com", "arr": 50}),
+            ]
+        )
         ids = [i for i, _ in store.query("accounts", Where("ta", "==", "ana@example.com"))]
         assert ids == ["a", "c", "d"]
         assert [i for i, _ in store.query("accounts", Where("arr", ">=", 100))] == ["a", "b", "c"]
@@ -65,7 +68,10 @@ class StoreContract:
 
     def test_query_limit_keeps_the_first_ids(self, store: Store) -> None:
         store.put_many([("outbox", f"a{i}", {"status": "pending"}) for i in range(5)])
-        assert [i for i, _ in store.query("outbox", Where("status", "==", "pending"), limit=2)] == ["a0", "a1"]
+        assert [i for i, _ in store.query("outbox", Where("status", "==", "pending"), limit=2)] == [
+            "a0",
+            "a1",
+        ]
 
     def test_limit_with_a_range_filter_is_refused(self, store: Store) -> None:
         with pytest.raises(StoreError, match="limit"):
@@ -126,10 +132,9 @@ class StoreContract:
                 n = (tx.get("counters", "c") or {})["n"]
                 if first_attempt[0]:
                     first_attempt[0] = False
-                    try:  # both read before either writes, at least on the first attempt
+                    # both read before either writes, at least on the first attempt
+                    with contextlib.suppress(threading.BrokenBarrierError):
                         barrier.wait(timeout=3)
-                    except threading.BrokenBarrierError:
-                        pass
                 tx.set("counters", "c", {"n": n + 1})
 
             handle.run_transaction(body)
@@ -154,8 +159,13 @@ class StoreContract:
         assert other_store.get("counters", "c") == {"n": 16}
 
     def test_dump_lists_every_collection_and_document_sorted(self, store: Store) -> None:
-        store.put_many([("people", "b@example.com", {"n": 2}), ("accounts", "x", {"n": 1}),
-                        ("people", "a@example.com", {"n": 1})])
+        store.put_many(
+            [
+                ("people", "b@example.com", {"n": 2}),
+                ("accounts", "x", {"n": 1}),
+                ("people", "a@example.com", {"n": 1}),
+            ]
+        )
         dump = store.dump()
         assert list(dump) == ["accounts", "people"]
         assert list(dump["people"]) == ["a@example.com", "b@example.com"]

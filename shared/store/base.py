@@ -51,10 +51,10 @@ class Where:
             return bool(have == self.value)
         if self.op == "in":
             return have in self.value
-        if have is None or type(have) is not type(self.value):
+        numbers = isinstance(have, int | float) and isinstance(self.value, int | float)
+        if not numbers and type(have) is not type(self.value):
             # Firestore compares only values of the same type in range filters.
-            if not (isinstance(have, int | float) and isinstance(self.value, int | float)):
-                return False
+            return False
         try:
             if self.op == "<":
                 return bool(have < self.value)
@@ -80,7 +80,7 @@ def check_document(doc: Mapping[str, Any]) -> Document:
     if not isinstance(doc, Mapping):
         raise StoreError("a document must be a mapping")
     try:
-        return json.loads(json.dumps(doc, allow_nan=False))  # type: ignore[no-any-return]
+        return dict(json.loads(json.dumps(doc, allow_nan=False)))
     except (TypeError, ValueError) as exc:
         raise StoreError(f"a document must be JSON-serialisable: {exc}") from None
 
@@ -92,8 +92,9 @@ class Transaction(ABC):
     def get(self, collection: str, doc_id: str) -> Document | None: ...
 
     @abstractmethod
-    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
-        ...
+    def query(
+        self, collection: str, *where: Where, limit: int | None = None
+    ) -> list[tuple[str, Document]]: ...
 
     @abstractmethod
     def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None: ...

@@ -12,7 +12,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -202,29 +203,23 @@ class FirestoreStore(Store):
             self._client = None
 
 
-class _translated_errors:
+@contextmanager
+def _translated_errors() -> Iterator[None]:
     """Map Google API exceptions onto taops' permanent / transient split."""
+    from google.api_core import exceptions as gexc
 
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-        if exc is None:
-            return False
-        from google.api_core import exceptions as gexc
-
-        # Aborted and AlreadyExists are both 409s: tell them apart before anything else.
-        if isinstance(exc, gexc.Aborted):
-            raise ContentionError(str(exc)) from exc
-        if isinstance(exc, gexc.AlreadyExists):
-            raise AlreadyExistsError(str(exc)) from exc
-        if isinstance(
-            exc,
-            gexc.ServiceUnavailable
-            | gexc.DeadlineExceeded
-            | gexc.InternalServerError
-            | gexc.TooManyRequests
-            | gexc.ResourceExhausted,
-        ):
-            raise TransientError(f"Firestore: {exc}") from exc
-        return False
+    try:
+        yield
+    # Aborted and AlreadyExists are both 409s: tell them apart before anything else.
+    except gexc.Aborted as exc:
+        raise ContentionError(str(exc)) from exc
+    except gexc.AlreadyExists as exc:
+        raise AlreadyExistsError(str(exc)) from exc
+    except (
+        gexc.ServiceUnavailable,
+        gexc.DeadlineExceeded,
+        gexc.InternalServerError,
+        gexc.TooManyRequests,
+        gexc.ResourceExhausted,
+    ) as exc:
+        raise TransientError(f"Firestore: {exc}") from exc

@@ -110,11 +110,18 @@ def test_policy_check_names_the_bad_fields(tmp_path: Path, capsys) -> None:
     assert main(["policy", "check"]) == 0
 
 
-def test_import_with_an_invalid_policy_fails_before_touching_the_store(tmp_path: Path, book_data, capsys) -> None:
+def test_import_with_an_invalid_policy_fails_before_touching_the_store(
+    tmp_path: Path, book_data, capsys
+) -> None:
     bad = tmp_path / "policy.yaml"
     bad.write_text("segmentation: {}\n")
     state = tmp_path / "state.json"
-    assert main(["import", str(_write(tmp_path, book_data)), "--store", f"embedded:{state}", "--policy", str(bad)]) == 1
+    assert (
+        main(
+            ["import", str(_write(tmp_path, book_data)), "--store", f"embedded:{state}", "--policy", str(bad)]
+        )
+        == 1
+    )
     assert "segmentation.tiers: Field required" in capsys.readouterr().err
     assert not state.exists()
 

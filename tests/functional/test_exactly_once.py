@@ -32,15 +32,29 @@ from tests.scenarios import (
 
 
 def tally(event_id: str, amount: int = 5, account: str = "acme") -> EventEnvelope:
-    return EventEnvelope(source="taops", type="tally", event_id=event_id, entity_key=f"tally:{event_id}",
-                         occurred_at=NOW, received_at=NOW, payload={"account": account, "amount": amount})
+    return EventEnvelope(
+        source="taops",
+        type="tally",
+        event_id=event_id,
+        entity_key=f"tally:{event_id}",
+        occurred_at=NOW,
+        received_at=NOW,
+        payload={"account": account, "amount": amount},
+    )
 
 
 def score(event_id: str, minutes_ago: int, value: float) -> EventEnvelope:
     version = NOW - timedelta(minutes=minutes_ago)
-    return EventEnvelope(source="taops", type="score", event_id=event_id, entity_key="score:acme",
-                         source_version=version, occurred_at=version, received_at=NOW,
-                         payload={"account": "acme", "score": value})
+    return EventEnvelope(
+        source="taops",
+        type="score",
+        event_id=event_id,
+        entity_key="score:acme",
+        source_version=version,
+        occurred_at=version,
+        received_at=NOW,
+        payload={"account": "acme", "score": value},
+    )
 
 
 @pytest.fixture
@@ -64,7 +78,9 @@ def test_an_older_update_arriving_late_is_recorded_and_ignored(store: EmbeddedSt
     assert late.outcome is Outcome.STALE
     assert store.get("accounts", "acme")["score"] == 3.0
     marker = store.get(PROCESSED, "taops:old")
-    assert marker["outcome"] == "stale" and marker["stale_behind"] == (NOW - timedelta(minutes=10)).isoformat()
+    assert (
+        marker["outcome"] == "stale" and marker["stale_behind"] == (NOW - timedelta(minutes=10)).isoformat()
+    )
     # and the stale event, redelivered, is now a duplicate
     assert process(store, score("old", 60, 9.0), tally_handler, NOW).outcome is Outcome.DUPLICATE
 
@@ -80,7 +96,9 @@ def test_an_action_already_in_the_outbox_is_not_queued_again(store: EmbeddedStor
     from shared.models import Action
 
     def same_action(view, event, now) -> Decision:
-        return Decision(actions=[Action(kind="email.send", at=now, reason="once", idempotency_key="ooo:a1:share")])
+        return Decision(
+            actions=[Action(kind="email.send", at=now, reason="once", idempotency_key="ooo:a1:share")]
+        )
 
     process(store, tally("e1"), same_action, NOW)
     store.put(OUTBOX, store.query(OUTBOX)[0][0], {**store.query(OUTBOX)[0][1], "status": "published"})
@@ -123,8 +141,16 @@ def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
 
 def test_a_malformed_event_is_acknowledged_logged_and_kept(store: EmbeddedStore, capsys) -> None:
     raw = b'{"source": "taops", "type": "tally"}'
-    result = run_event(store, raw, function="on_test", source="taops", parse=_parse, handler=tally_handler,
-                       now=NOW, attributes={"event_id": "m-1"})
+    result = run_event(
+        store,
+        raw,
+        function="on_test",
+        source="taops",
+        parse=_parse,
+        handler=tally_handler,
+        now=NOW,
+        attributes={"event_id": "m-1"},
+    )
     assert result.outcome is Outcome.REJECTED
     [(_, kept)] = store.query(DEAD_LETTERS)
     assert kept["raw"] == raw.decode() and kept["event_id"] == "m-1" and "event_id" in kept["reason"]
@@ -152,8 +178,15 @@ def test_a_transient_fault_is_raised_for_retry_and_logged(store: EmbeddedStore, 
         raise TransientError("Firestore contention")
 
     with pytest.raises(TransientError):
-        run_event(store, tally("e3").to_json(), function="on_test", source="taops", parse=_parse,
-                  handler=flaky, now=NOW)
+        run_event(
+            store,
+            tally("e3").to_json(),
+            function="on_test",
+            source="taops",
+            parse=_parse,
+            handler=flaky,
+            now=NOW,
+        )
     assert store.dump() == {}
     line = _lines(capsys)[-1]
     assert line["severity"] == "WARNING" and line["retry"] is True and line["event_id"] == "e3"

@@ -8,6 +8,7 @@ unless TAOPS_REQUIRE_EMULATORS=1, where a missing emulator fails the run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -52,8 +53,11 @@ class Emulator:
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 ["gcloud", *args, f"--host-port={self.host}"],
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
             )
 
     def wait_ready(self) -> None:
@@ -82,10 +86,8 @@ class Emulator:
             except ProcessLookupError:
                 pass
         # gcloud may exit before its Java child: sweep the group whatever happened.
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def _gcloud_has(component_dir: str) -> bool:

@@ -35,8 +35,15 @@ def test_every_topic_has_its_dead_letter_topic(topics: str) -> None:
 
 def test_an_envelope_published_is_read_back_with_its_attributes(topics: str) -> None:
     sub, path = _pull_one(topics, "pto-logged")
-    event = EventEnvelope(source="deel", type="pto.logged", event_id="evt-1", entity_key="absence:77",
-                          occurred_at=NOW, received_at=NOW, payload={"status": "APPROVED"})
+    event = EventEnvelope(
+        source="deel",
+        type="pto.logged",
+        event_id="evt-1",
+        entity_key="absence:77",
+        occurred_at=NOW,
+        received_at=NOW,
+        payload={"status": "APPROVED"},
+    )
     pubsub.publish("pto-logged", event.to_json(), event.attributes())
     response = sub.pull(subscription=path, max_messages=5, timeout=30)
     [received] = response.received_messages

@@ -9,7 +9,14 @@ from hypothesis import strategies as st
 
 from shared.rules import absence_window
 
-ZONES = ["Europe/Berlin", "America/Los_Angeles", "Australia/Sydney", "Asia/Kolkata", "America/Sao_Paulo", "UTC"]
+ZONES = [
+    "Europe/Berlin",
+    "America/Los_Angeles",
+    "Australia/Sydney",
+    "Asia/Kolkata",
+    "America/Sao_Paulo",
+    "UTC",
+]
 
 
 def test_a_week_off_in_berlin_runs_from_local_midnight_to_the_midnight_after_the_last_day(policy) -> None:
@@ -19,14 +26,22 @@ def test_a_week_off_in_berlin_runs_from_local_midnight_to_the_midnight_after_the
 
 
 def test_half_days_start_and_end_at_the_split(policy) -> None:
-    start, end = absence_window(date(2026, 7, 1), date(2026, 7, 3), "America/Los_Angeles", policy.absence,
-                                start_half_day=True, end_half_day=True)
+    start, end = absence_window(
+        date(2026, 7, 1),
+        date(2026, 7, 3),
+        "America/Los_Angeles",
+        policy.absence,
+        start_half_day=True,
+        end_half_day=True,
+    )
     assert start == datetime(2026, 7, 1, 19, 0, tzinfo=UTC)  # 12:00 PDT
     assert end == datetime(2026, 7, 3, 19, 0, tzinfo=UTC)
 
 
 def test_a_single_half_day_is_the_morning(policy) -> None:
-    start, end = absence_window(date(2026, 7, 1), date(2026, 7, 1), "UTC", policy.absence, start_half_day=True)
+    start, end = absence_window(
+        date(2026, 7, 1), date(2026, 7, 1), "UTC", policy.absence, start_half_day=True
+    )
     assert (start.hour, end.hour, end - start) == (0, 12, timedelta(hours=12))
 
 
@@ -47,10 +62,13 @@ def test_dates_out_of_order_are_refused(policy) -> None:
     start_half=st.booleans(),
     end_half=st.booleans(),
 )
-def test_window_is_ordered_local_and_as_long_as_its_days(policy, start, length, zone, start_half, end_half) -> None:
+def test_window_is_ordered_local_and_as_long_as_its_days(
+    policy, start, length, zone, start_half, end_half
+) -> None:
     end_date = start + timedelta(days=length)
-    starts, ends = absence_window(start, end_date, zone, policy.absence,
-                                  start_half_day=start_half, end_half_day=end_half)
+    starts, ends = absence_window(
+        start, end_date, zone, policy.absence, start_half_day=start_half, end_half_day=end_half
+    )
     assert starts < ends
     local_start = starts.astimezone(ZoneInfo(zone))
     assert local_start.date() == start

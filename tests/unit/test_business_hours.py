@@ -46,7 +46,9 @@ def test_adding_then_measuring_gives_back_the_hours(policy, start, hours, zone) 
 @given(start=moments, a=st.floats(0, 100), b=st.floats(0, 100), zone=zones)
 def test_more_hours_never_end_earlier(policy, start, a, b, zone) -> None:
     lo, hi = sorted((a, b))
-    assert add_business_hours(start, lo, zone, policy.calendar) <= add_business_hours(start, hi, zone, policy.calendar)
+    assert add_business_hours(start, lo, zone, policy.calendar) <= add_business_hours(
+        start, hi, zone, policy.calendar
+    )
 
 
 @given(a=moments, b=moments, zone=zones)

@@ -6,7 +6,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.rules import fiscal_quarter, is_first_week_of_fiscal_quarter, is_second_week_of_month, nth_week_of_month
+from shared.rules import (
+    fiscal_quarter,
+    is_first_week_of_fiscal_quarter,
+    is_second_week_of_month,
+    nth_week_of_month,
+)
 
 days = st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31))
 
@@ -54,7 +59,9 @@ def test_second_week_of_november_2026_is_the_9th_to_the_15th(policy) -> None:
     assert not is_second_week_of_month(date(2026, 11, 8), policy.calendar)
 
 
-@given(year=st.integers(1990, 2100), month=st.integers(1, 12), rule=st.sampled_from(["nth_monday", "calendar"]))
+@given(
+    year=st.integers(1990, 2100), month=st.integers(1, 12), rule=st.sampled_from(["nth_monday", "calendar"])
+)
 def test_the_second_week_is_a_monday_to_sunday_week_overlapping_the_month(year, month, rule) -> None:
     monday, sunday = nth_week_of_month(2, year, month, rule)
     assert monday.weekday() == 0 and sunday - monday == timedelta(days=6)
@@ -66,8 +73,11 @@ def test_the_second_week_is_a_monday_to_sunday_week_overlapping_the_month(year, 
 @given(day=days)
 def test_exactly_one_qbr_week_per_fiscal_quarter(policy, day: date) -> None:
     q = fiscal_quarter(day, policy.calendar)
-    qbr_days = [q.start + timedelta(days=i) for i in range(-7, 14) if is_first_week_of_fiscal_quarter(
-        q.start + timedelta(days=i), policy.calendar)]
+    qbr_days = [
+        q.start + timedelta(days=i)
+        for i in range(-7, 14)
+        if is_first_week_of_fiscal_quarter(q.start + timedelta(days=i), policy.calendar)
+    ]
     assert len(qbr_days) == 7
     assert qbr_days[0].weekday() == 0
     assert qbr_days[0] >= q.start  # nth_monday: the week starts on the quarter's first Monday

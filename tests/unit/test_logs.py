@@ -8,7 +8,9 @@ from shared.logs import bind, log, trace_field
 
 def test_a_log_line_is_one_json_object_cloud_logging_reads() -> None:
     out = io.StringIO()
-    with bind(function="on_pto_logged", event_id="e1", **trace_field("105445aa7843bc8bf206b12000100000/1;o=1")):
+    with bind(
+        function="on_pto_logged", event_id="e1", **trace_field("105445aa7843bc8bf206b12000100000/1;o=1")
+    ):
         log("ERROR", "event rejected", stream=out, reason="unknown person")
     [line] = out.getvalue().splitlines()
     entry = json.loads(line)

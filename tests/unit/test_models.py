@@ -58,7 +58,13 @@ def test_action_id_is_derived_from_its_idempotency_key() -> None:
 
 def test_action_with_a_forged_id_is_refused() -> None:
     with pytest.raises(ValidationError, match="id: must be derived"):
-        Action(id="act_x", kind="email.send", at=datetime(2026, 1, 1, tzinfo=UTC), reason="r", idempotency_key="k")
+        Action(
+            id="act_x",
+            kind="email.send",
+            at=datetime(2026, 1, 1, tzinfo=UTC),
+            reason="r",
+            idempotency_key="k",
+        )
 
 
 def test_action_requires_a_timezone_aware_time() -> None:

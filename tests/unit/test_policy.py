@@ -24,7 +24,12 @@ def test_the_bundled_policy_carries_the_handbook_defaults(policy) -> None:
     assert tiers[Segment.STRATEGIC].min_developers == 10_000
     assert tiers[Segment.ENTERPRISE].min_developers == 1_500
     assert tiers[Segment.COMMERCIAL].unmanaged_from_arr == 100_000
-    assert {c.job for c in policy.cadences} >= {"mbr-reminder", "qbr-reminder", "health-traits", "weekly-digest"}
+    assert {c.job for c in policy.cadences} >= {
+        "mbr-reminder",
+        "qbr-reminder",
+        "health-traits",
+        "weekly-digest",
+    }
 
 
 def test_an_invalid_policy_lists_every_bad_field_by_dotted_path() -> None:

@@ -10,8 +10,14 @@ from shared.rules import segment_for
 
 @pytest.mark.parametrize(
     ("developers", "segment"),
-    [(0, Segment.COMMERCIAL), (1_499, Segment.COMMERCIAL), (1_500, Segment.ENTERPRISE),
-     (9_999, Segment.ENTERPRISE), (10_000, Segment.STRATEGIC), (250_000, Segment.STRATEGIC)],
+    [
+        (0, Segment.COMMERCIAL),
+        (1_499, Segment.COMMERCIAL),
+        (1_500, Segment.ENTERPRISE),
+        (9_999, Segment.ENTERPRISE),
+        (10_000, Segment.STRATEGIC),
+        (250_000, Segment.STRATEGIC),
+    ],
 )
 def test_developer_boundaries_follow_the_handbook(policy, developers: int, segment: Segment) -> None:
     assert segment_for(developers, 50_000, policy.segmentation).segment is segment

@@ -1,0 +1,18 @@
+"""Cloud Functions entry points (design §3): the names terraform deploys.
+
+HTTP: ``deel_webhook``, ``salesforce_webhook``, ``vitally_webhook``. CloudEvent (Pub/Sub):
+``on_pto_logged``, ``on_renewal_changed``, ``on_health_changed``, ``on_group_mail``,
+``on_cadence_tick``, ``deliver_action``. Each arrives with the issue that builds its
+reaction; every one is a few lines that parse the envelope, call ``shared.processing``
+and map the outcome to acknowledge or retry.
+
+Importing this module connects to nothing: Firestore, Pub/Sub and HTTP clients are built
+on first use (``bench/cold_start.py`` measures what the import costs).
+"""
+
+from __future__ import annotations
+
+import functions_framework  # noqa: F401 - the decorators the entry points register with
+
+from shared import processing  # noqa: F401 - the one path every handler runs through
+from shared.policy import load_policy  # noqa: F401 - loaded on the first event, then cached
