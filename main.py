@@ -12,7 +12,13 @@ on first use (``bench/cold_start.py`` measures what the import costs).
 
 from __future__ import annotations
 
-import functions_framework  # noqa: F401 - the decorators the entry points register with
+import flask
+import functions_framework
 
-from shared import processing  # noqa: F401 - the one path every handler runs through
-from shared.policy import load_policy  # noqa: F401 - loaded on the first event, then cached
+from functions import deel
+
+
+@functions_framework.http
+def deel_webhook(request: flask.Request) -> flask.Response:
+    """Deel time-off webhooks → ``pto-logged``."""
+    return deel.deel_webhook(request)
