@@ -15,10 +15,16 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from functions import deel
+from functions import deel, vitally
 
 
 @functions_framework.http
 def deel_webhook(request: flask.Request) -> flask.Response:
     """Deel time-off webhooks → ``pto-logged``."""
     return deel.deel_webhook(request)
+
+
+@functions_framework.http
+def vitally_webhook(request: flask.Request) -> flask.Response:
+    """Vitally playbook pings → ``health-changed``."""
+    return vitally.vitally_webhook(request)

@@ -42,6 +42,7 @@ class Webhook:
     parse: Callable[[bytes], Any]
     normalize: Callable[[Any, datetime], list[EventEnvelope]]
     vendor_event_id: Callable[[Any], str | None] = lambda body: None
+    unauthenticated: str = "missing or invalid signature"
 
 
 def _answer(status: int, **body: Any) -> flask.Response:
@@ -70,7 +71,7 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
             return _answer(413, error="body over 1 MiB")
 
         if not hook.authenticate(request, raw):
-            return _refuse(hook, raw, None, 401, "missing or invalid signature", now)
+            return _refuse(hook, raw, None, 401, hook.unauthenticated, now)
         try:
             body = hook.parse(raw)
             vendor_id = hook.vendor_event_id(body)

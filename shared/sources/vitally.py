@@ -1,0 +1,92 @@
+"""Vitally playbook webhooks ("Ping a webhook"): token check and a health-changed event.
+
+Vitally does not sign these and does not publish their body (``../shared/vendors/README.md``):
+a playbook sends ``{"match": {"account": {...}}}`` with traits flattened onto the account,
+and taops also accepts a bare account object. The webhook is only a trigger: the health
+handler re-reads the account from Vitally's REST API before acting, so the ids are kept
+exactly as sent.
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shared.events import EventEnvelope, stable_event_id
+from shared.exceptions import PermanentError
+
+HEALTH_TOPIC = "health-changed"
+HEALTH_EVENT_TYPE = "health.changed"
+TOKEN_HEADER = "x-taops-token"
+
+
+def token_matches(given: str | None, expected: str | None) -> bool:
+    """Constant-time comparison; an unset secret refuses everything."""
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+class VitallyAccount(BaseModel):
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    # Vitally's own (camelCase) field names.
+    id: str = Field(min_length=1)
+    externalId: str | None = None
+    name: str | None = None
+    healthScore: float | None = Field(default=None, ge=0, le=10)
+    updatedAt: datetime | None = None
+
+
+def account_id_of(body: Any) -> str | None:
+    account = _account(body) if isinstance(body, dict) else None
+    return str(account.get("id")) if isinstance(account, dict) and account.get("id") else None
+
+
+def _account(body: dict[str, Any]) -> Any:
+    match = body.get("match")
+    if isinstance(match, dict) and "account" in match:
+        return match["account"]
+    return body
+
+
+def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
+    """One health-changed event for the account in a playbook body or a bare account."""
+    if not isinstance(body, dict):
+        raise PermanentError("body: must be a JSON object")
+    raw = _account(body)
+    where = "match.account" if raw is not body else "account"
+    try:
+        account = VitallyAccount.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        path = ".".join([where, *(str(p) for p in err["loc"])])
+        raise PermanentError(f"{path}: {err['msg']}") from None
+    known = {"id", "externalId", "name", "healthScore", "updatedAt"}
+    traits = {k: v for k, v in (account.model_extra or {}).items() if k not in known}
+    if isinstance(raw, dict) and isinstance(raw.get("traits"), dict):
+        traits = {**traits, **raw["traits"]}
+        traits.pop("traits", None)
+    version = account.updatedAt if account.updatedAt and account.updatedAt.tzinfo else None
+    payload = {
+        "vitally_id": account.id,
+        "external_id": account.externalId,
+        "name": account.name,
+        "health_score": account.healthScore,
+        "traits": traits,
+    }
+    return [
+        EventEnvelope(
+            source="vitally",
+            type=HEALTH_EVENT_TYPE,
+            event_id=stable_event_id("vitally", account.id, account.healthScore, version),
+            entity_key=f"vitally-account:{account.id}",
+            source_version=version,
+            occurred_at=version or received_at,
+            received_at=received_at,
+            payload=payload,
+        )
+    ]
