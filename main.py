@@ -15,13 +15,19 @@ from __future__ import annotations
 import flask
 import functions_framework
 
-from functions import deel, vitally
+from functions import deel, salesforce, vitally
 
 
 @functions_framework.http
 def deel_webhook(request: flask.Request) -> flask.Response:
     """Deel time-off webhooks → ``pto-logged``."""
     return deel.deel_webhook(request)
+
+
+@functions_framework.http
+def salesforce_webhook(request: flask.Request) -> flask.Response:
+    """Salesforce Opportunity changes (Outbound Messages or CDC) → ``renewal-changed``."""
+    return salesforce.salesforce_webhook(request)
 
 
 @functions_framework.http

@@ -5,7 +5,7 @@ publish nothing, publish good ones, and answer so the vendor retries only what m
 | --- | --- |
 | not POST | 405 |
 | body over 1 MiB | 413 |
-| missing or wrong signature / token | 401 |
+| missing or wrong signature / token, org id not allowed | 401 |
 | malformed body or schema mismatch | 400 with a one-line reason |
 | an event type taops does not use | 200, ignored |
 | publish failed | 503 (the vendor retries; Deel nine times) |
@@ -43,6 +43,11 @@ class Webhook:
     normalize: Callable[[Any, datetime], list[EventEnvelope]]
     vendor_event_id: Callable[[Any], str | None] = lambda body: None
     unauthenticated: str = "missing or invalid signature"
+    # A check that needs the parsed body (Salesforce's org id allowlist): a reason means 401.
+    authorize: Callable[[Any, flask.Request], str | None] = lambda body, request: None
+    # The success answer when the vendor expects its own (Salesforce's SOAP Ack); None
+    # from it means the default JSON answer.
+    respond: Callable[[Any, list[EventEnvelope]], flask.Response | None] = lambda body, events: None
 
 
 def _answer(status: int, **body: Any) -> flask.Response:
@@ -75,13 +80,19 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
         try:
             body = hook.parse(raw)
             vendor_id = hook.vendor_event_id(body)
-            events = hook.normalize(body, now)
         except PermanentError as exc:
             return _refuse(hook, raw, None, 400, exc.reason, now)
+        refusal = hook.authorize(body, request)
+        if refusal:
+            return _refuse(hook, raw, vendor_id, 401, refusal, now)
+        try:
+            events = hook.normalize(body, now)
+        except PermanentError as exc:
+            return _refuse(hook, raw, vendor_id, 400, exc.reason, now)
 
         if not events:
             log("INFO", "ignored: event type not used by taops", vendor_event_id=vendor_id, status=200)
-            return _answer(200, ignored=True)
+            return hook.respond(body, []) or _answer(200, ignored=True)
         try:
             for event in events:
                 pubsub.publish(hook.topic, event.to_json(), event.attributes())
@@ -92,7 +103,7 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
         log(
             "INFO", f"published {len(ids)} event(s) to {hook.topic}", event_ids=ids, vendor_event_id=vendor_id
         )
-        return _answer(200, published=len(ids), event_ids=ids)
+        return hook.respond(body, events) or _answer(200, published=len(ids), event_ids=ids)
 
 
 def _refuse(
