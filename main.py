@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import flask
 import functions_framework
+from cloudevents.http import CloudEvent
 
-from functions import deel, salesforce, vitally
+from functions import consumers, deel, salesforce, vitally
 
 
 @functions_framework.http
@@ -34,3 +35,15 @@ def salesforce_webhook(request: flask.Request) -> flask.Response:
 def vitally_webhook(request: flask.Request) -> flask.Response:
     """Vitally playbook pings → ``health-changed``."""
     return vitally.vitally_webhook(request)
+
+
+@functions_framework.cloud_event
+def on_renewal_changed(cloud_event: CloudEvent) -> None:
+    """``renewal-changed`` → the account's renewal date, stage, amount and expansion kept current."""
+    consumers.on_renewal_changed(cloud_event)
+
+
+@functions_framework.cloud_event
+def on_health_changed(cloud_event: CloudEvent) -> None:
+    """``health-changed`` → score and category kept current; each category change recorded."""
+    consumers.on_health_changed(cloud_event)

@@ -127,6 +127,7 @@ class Account(_Model):
     renewal_date: date | None = None
     renewal_stage: str | None = None
     renewal_opportunity_id: str | None = None
+    renewal_amount: float | None = Field(default=None, ge=0)
     expansion_opportunity: bool = False
     health_score: float | None = Field(default=None, ge=0, le=10)
     health_category: HealthCategory | None = None

@@ -10,13 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays as holidays_lib
-
 from shared.policy import CalendarPolicy
 
 
 @lru_cache(maxsize=64)
 def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    import holidays as holidays_lib  # large: loaded only when a calendar needs holidays
+
     return frozenset(holidays_lib.country_holidays(country, subdiv=subdivision, years=year).keys())
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -90,3 +91,55 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
             payload=payload,
         )
     ]
+
+
+def rest_credentials() -> tuple[str, str] | None:
+    """(base URL, API key) when Vitally's REST API is configured, else None."""
+    import os
+
+    key = os.environ.get("TAOPS_VITALLY_API_KEY")
+    base = os.environ.get("TAOPS_VITALLY_BASE_URL", "https://rest.vitally.io")
+    return (base.rstrip("/"), key) if key else None
+
+
+def fetch_account(client: Any, base_url: str, api_key: str, account_id: str) -> dict[str, Any]:
+    """``GET /resources/accounts/{id}`` with Basic auth (the key as user, empty password).
+
+    ``PermanentError`` when Vitally does not know the account; ``TransientError`` for
+    rate limits, 5xx, timeouts and a rejected key (fixing the secret makes a retry work).
+    """
+    import httpx
+
+    from shared.exceptions import TransientError
+
+    url = f"{base_url}/resources/accounts/{quote(account_id, safe='')}"
+    try:
+        response = client.get(url, auth=(api_key, ""))
+    except httpx.HTTPError as exc:
+        raise TransientError(f"Vitally: {exc.__class__.__name__} on GET account {account_id}") from exc
+    if response.status_code == 404:
+        raise PermanentError(f"Vitally has no account {account_id}")
+    if response.status_code in (401, 403):
+        raise TransientError(f"Vitally rejected the API key ({response.status_code})")
+    if response.status_code == 429 or response.status_code >= 500:
+        raise TransientError(f"Vitally answered {response.status_code} for account {account_id}")
+    if response.status_code != 200:
+        raise PermanentError(f"Vitally answered {response.status_code} for account {account_id}")
+    try:
+        body = response.json()
+    except ValueError:
+        raise TransientError("Vitally answered with a body that is not JSON") from None
+    if not isinstance(body, dict):
+        raise TransientError("Vitally answered with an unexpected account body")
+    return body
+
+
+def refreshed(event: EventEnvelope, client: Any) -> EventEnvelope:
+    """The event with the score re-read from Vitally's REST API, when it is configured."""
+    creds = rest_credentials()
+    if creds is None:
+        return event
+    account = fetch_account(client, creds[0], creds[1], event.payload["vitally_id"])
+    score = account.get("healthScore")
+    payload = {**event.payload, "health_score": score, "score_source": "vitally-rest"}
+    return event.model_copy(update={"payload": payload})

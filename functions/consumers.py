@@ -1,0 +1,84 @@
+"""Pub/Sub-triggered entry points: decode the push envelope, run the one processing path,
+and map the outcome to the platform: return acknowledges (applied, duplicate, stale and
+permanent errors, which are kept in ``dead_letters``); raising makes Pub/Sub retry."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from shared import clients
+from shared.events import EventEnvelope
+from shared.handlers import health_changed, renewal_changed
+from shared.logs import trace_field
+from shared.policy import load_policy
+from shared.processing import Handler, ProcessResult, run_event
+from shared.sources import vitally
+
+
+def pubsub_message(cloud_event: Any) -> tuple[bytes, dict[str, str]]:
+    """The message data and attributes of a Pub/Sub CloudEvent (or a raw push body).
+
+    Undecodable data is returned as is: ``run_event`` refuses it and keeps it.
+    """
+    data = cloud_event.data if hasattr(cloud_event, "data") else cloud_event
+    message = data.get("message", {}) if isinstance(data, dict) else {}
+    attributes = {str(k): str(v) for k, v in (message.get("attributes") or {}).items()}
+    encoded = message.get("data") or ""
+    try:
+        return base64.b64decode(encoded, validate=True), attributes
+    except (binascii.Error, ValueError, TypeError):
+        return str(encoded).encode(), attributes
+
+
+def consume(
+    cloud_event: Any,
+    *,
+    function: str,
+    source: str,
+    handler: Callable[[], Handler],
+    refresh: Callable[[EventEnvelope], EventEnvelope] | None = None,
+    now: datetime | None = None,
+) -> ProcessResult:
+    raw, attributes = pubsub_message(cloud_event)
+    policy = load_policy()
+
+    def parse(body: bytes | str) -> EventEnvelope:
+        event = EventEnvelope.from_json(body)
+        return refresh(event) if refresh else event
+
+    trace = getattr(cloud_event, "get", lambda key: None)("traceparent")
+    return run_event(
+        clients.store(),
+        raw,
+        function=function,
+        source=source,
+        parse=parse,
+        handler=handler(),
+        now=now or datetime.now(UTC),
+        retention_days=policy.events.marker_retention_days,
+        attributes=attributes,
+        trace=trace_field(trace),
+    )
+
+
+def on_renewal_changed(cloud_event: Any) -> None:
+    consume(
+        cloud_event,
+        function="on_renewal_changed",
+        source="salesforce",
+        handler=lambda: renewal_changed(load_policy()),
+    )
+
+
+def on_health_changed(cloud_event: Any) -> None:
+    consume(
+        cloud_event,
+        function="on_health_changed",
+        source="vitally",
+        handler=lambda: health_changed(load_policy()),
+        refresh=lambda event: vitally.refreshed(event, clients.http()),
+    )
