@@ -16,7 +16,7 @@ import flask
 import functions_framework
 from cloudevents.http import CloudEvent
 
-from functions import consumers, deel, salesforce, vitally
+from functions import consumers, deel, gmail, salesforce, vitally
 
 
 @functions_framework.http
@@ -47,3 +47,9 @@ def on_renewal_changed(cloud_event: CloudEvent) -> None:
 def on_health_changed(cloud_event: CloudEvent) -> None:
     """``health-changed`` → score and category kept current; each category change recorded."""
     consumers.on_health_changed(cloud_event)
+
+
+@functions_framework.cloud_event
+def on_group_mail(cloud_event: CloudEvent) -> None:
+    """``gmail-push`` → the pooled mailbox's threads and who owes a reply."""
+    gmail.on_group_mail(cloud_event)

@@ -1,7 +1,8 @@
 """``taops``: the command line for TA managers and the engineers who run taops.
 
 Verbs so far: ``import`` (a book of business into a store), ``schema`` (the book's JSON
-Schema), ``policy check`` (validate a policy file). Exit 0 on success, 1 when the input is
+Schema), ``policy check`` (validate a policy file), ``gmail watch`` (renew the pooled
+mailbox's push). Exit 0 on success, 1 when the input is
 invalid (each problem on its own line, naming the field), 2 for a usage error.
 """
 
@@ -69,6 +70,26 @@ def cmd_policy_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gmail_watch(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from shared import clients, pubsub
+    from shared.exceptions import TransientError
+    from shared.policy import load_policy
+    from shared.sources.gmail import GmailApi, access_token
+
+    mailbox = args.mailbox or load_policy(args.policy).group_mail.address
+    topic = pubsub.topic_path("gmail-push")
+    try:
+        answer = GmailApi(clients.http(), access_token(mailbox)).watch(mailbox, topic)
+    except TransientError as exc:
+        print(f"taops gmail watch: {exc}", file=sys.stderr)
+        return 1
+    expires = datetime.fromtimestamp(int(answer.get("expiration", 0)) / 1000, UTC).isoformat()
+    print(f"watching {mailbox} into {topic} from history {answer.get('historyId')}; expires {expires}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -95,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     pc = psub.add_parser("check", help="validate a policy file (default: $TAOPS_POLICY or the bundled one)")
     pc.add_argument("file", nargs="?")
     pc.set_defaults(func=cmd_policy_check)
+
+    p = sub.add_parser("gmail", help="the pooled mailbox's Gmail connection")
+    gsub = p.add_subparsers(dest="gmail_verb", required=True, metavar="ACTION")
+    gw = gsub.add_parser("watch", help="renew users.watch (Gmail stops pushing after 7 days)")
+    gw.add_argument("--mailbox", help="default: the policy's group_mail.address")
+    gw.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    gw.set_defaults(func=cmd_gmail_watch)
     return parser
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.book import ACCOUNTS
-from shared.events import EventEnvelope
+from shared.book import ACCOUNTS, PEOPLE
+from shared.events import EventEnvelope, doc_key
 from shared.exceptions import PermanentError
 from shared.policy import Policy
 from shared.processing import Decision, Handler, Put, ReadView
 from shared.rules.health import apply_score
+from shared.rules.mail import apply_message, is_team_sender
 from shared.rules.renewal import apply_opportunity
 from shared.store import Document, Where
 
@@ -66,5 +67,26 @@ def health_changed(policy: Policy) -> Handler:
         if change is not None:
             decision.changes.append(Put(HEALTH_CHANGES, event.marker_id, change.model_dump(mode="json")))
         return decision
+
+    return handle
+
+
+MAIL_THREADS = "mail_threads"
+
+
+def group_message(policy: Policy) -> Handler:
+    def handle(view: ReadView, event: EventEnvelope, now: datetime) -> Decision:
+        message = event.payload
+        thread_key = doc_key(message["mailbox"], message["thread_id"])
+        thread = view.get(MAIL_THREADS, thread_key)
+        sender = message.get("from")
+        in_directory = sender is not None and view.get(PEOPLE, sender) is not None
+        from_team = is_team_sender(
+            sender, policy.group_mail.company_domains, policy.group_mail.address, in_directory
+        )
+        updated, note = apply_message(thread, message, from_team)
+        return Decision(
+            changes=[Put(MAIL_THREADS, thread_key, updated.model_dump(mode="json"))], notes=[note]
+        )
 
     return handle

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -224,6 +224,14 @@ class HealthChange(_Model):
     new_category: HealthCategory
     score: float | None = None
     event_id: str | None = None
+
+
+def utc_text(moment: datetime) -> str:
+    """A stored instant: ISO-8601 in UTC with a ``Z``, as pydantic writes model times, so
+    every time in the store compares correctly as text."""
+    if moment.tzinfo is None:
+        raise ValueError("stored times must be timezone-aware")
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def action_id(idempotency_key: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TransientError
 from shared.logs import bind, log
-from shared.models import Action
+from shared.models import Action, utc_text
 from shared.store import Store, Transaction, Where
 from shared.store.base import Document
 
@@ -101,7 +101,7 @@ def process(
     store: Store, event: EventEnvelope, handler: Handler, now: datetime, *, retention_days: int = 30
 ) -> ProcessResult:
     """Apply ``event`` once. See the module docstring; raises what the handler raises."""
-    marker_expiry = (now + timedelta(days=retention_days)).isoformat()
+    marker_expiry = utc_text(now + timedelta(days=retention_days))
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
         return {
@@ -110,7 +110,7 @@ def process(
             "type": event.type,
             "entity_key": event.entity_key,
             "outcome": outcome.value,
-            "processed_at": now.isoformat(),
+            "processed_at": utc_text(now),
             "expire_at": marker_expiry,
             **extra,
         }
@@ -124,7 +124,7 @@ def process(
             and event.source_version
             and datetime.fromisoformat(stored["source_version"]) > event.source_version
         ):
-            reason = f"stale: {event.source_version.isoformat()} is older than {stored['source_version']}"
+            reason = f"stale: {utc_text(event.source_version)} is older than {stored['source_version']}"
             tx.set(PROCESSED, event.marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
             return ProcessResult(Outcome.STALE, event.event_id, reason=reason)
 
@@ -148,7 +148,7 @@ def process(
                 event.version_id,
                 {
                     "entity_key": event.entity_key,
-                    "source_version": event.source_version.isoformat(),
+                    "source_version": utc_text(event.source_version),
                     "event_id": event.event_id,
                 },
             )
@@ -181,7 +181,7 @@ def dead_letter(
             "function": function,
             "event_id": event_id,
             "reason": reason,
-            "received_at": now.isoformat(),
+            "received_at": utc_text(now),
             "raw": kept,
             "raw_bytes": len(data),
             "raw_truncated": len(data) > RAW_KEEP_BYTES,

@@ -26,7 +26,7 @@ DOC = {
     "champions": ["jo@acme.test", "kim@acme.test"],
     "nested": {"health": {"category": "green", "score": 8.1}, "empty": []},
     "unicode": "Zürich – 東京",
-    "expire_at": "2026-12-22T10:00:00.123456+00:00",
+    "expire_at": "2026-12-22T10:00:00.123456Z",
 }
 
 

@@ -14,10 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.exceptions import ContentionError, StoreError, TransientError
+from shared.models import utc_text
 from shared.store.base import (
     AlreadyExistsError,
     Document,
@@ -47,7 +48,7 @@ def _to_firestore(doc: Mapping[str, Any]) -> Document:
 
 def _from_firestore(doc: Document | None) -> Document | None:
     if doc is not None and isinstance(doc.get(TTL_FIELD), datetime):
-        doc[TTL_FIELD] = doc[TTL_FIELD].astimezone(UTC).isoformat()
+        doc[TTL_FIELD] = utc_text(doc[TTL_FIELD])
     return doc
 
 

@@ -11,8 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 import respx
-from cloudevents.conversion import to_structured
-from cloudevents.http import CloudEvent
 from functions_framework import create_app
 
 from shared import clients
@@ -22,6 +20,7 @@ from shared.handlers import HEALTH_CHANGES
 from shared.processing import DEAD_LETTERS, PROCESSED
 from shared.sources import salesforce as sf
 from shared.sources import vitally
+from tests.pubsub_events import cloud_event as pubsub_cloud_event
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -43,20 +42,9 @@ def client(target: str):
 
 
 def cloud_event(event: EventEnvelope | bytes, topic: str) -> tuple[dict, bytes]:
-    data = event if isinstance(event, bytes) else event.to_json()
-    attributes = {
-        "type": "google.cloud.pubsub.topic.v1.messagePublished",
-        "source": f"//pubsub.googleapis.com/projects/taops-local/topics/{topic}",
-    }
-    message = {
-        "message": {
-            "data": base64.b64encode(data).decode(),
-            "messageId": "1",
-            "attributes": {} if isinstance(event, bytes) else event.attributes(),
-        },
-        "subscription": f"projects/taops-local/subscriptions/{topic}",
-    }
-    return to_structured(CloudEvent(attributes, message))
+    if isinstance(event, bytes):
+        return pubsub_cloud_event(event, topic)
+    return pubsub_cloud_event(event.to_json(), topic, event.attributes())
 
 
 def renewal_event(**changes) -> EventEnvelope:

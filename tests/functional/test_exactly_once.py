@@ -10,6 +10,7 @@ import pytest
 
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TransientError
+from shared.models import utc_text
 from shared.processing import (
     DEAD_LETTERS,
     OUTBOX,
@@ -78,9 +79,7 @@ def test_an_older_update_arriving_late_is_recorded_and_ignored(store: EmbeddedSt
     assert late.outcome is Outcome.STALE
     assert store.get("accounts", "acme")["score"] == 3.0
     marker = store.get(PROCESSED, "taops:old")
-    assert (
-        marker["outcome"] == "stale" and marker["stale_behind"] == (NOW - timedelta(minutes=10)).isoformat()
-    )
+    assert marker["outcome"] == "stale" and marker["stale_behind"] == utc_text(NOW - timedelta(minutes=10))
     # and the stale event, redelivered, is now a duplicate
     assert process(store, score("old", 60, 9.0), tally_handler, NOW).outcome is Outcome.DUPLICATE
 
@@ -195,7 +194,7 @@ def test_a_transient_fault_is_raised_for_retry_and_logged(store: EmbeddedStore, 
 def test_processed_events_carry_an_expiry_for_the_ttl_policy(store: EmbeddedStore, policy) -> None:
     process(store, tally("e1"), tally_handler, NOW, retention_days=policy.events.marker_retention_days)
     marker = store.get(PROCESSED, "taops:e1")
-    assert marker["expire_at"] == (NOW + timedelta(days=30)).isoformat()
+    assert marker["expire_at"] == utc_text(NOW + timedelta(days=30))
 
 
 def test_a_decision_may_write_several_documents_atomically(store: EmbeddedStore) -> None:

@@ -49,7 +49,7 @@ def test_the_ttl_field_is_stored_as_a_firestore_timestamp(firestore_env: str) ->
     from datetime import datetime
 
     store = FirestoreStore(project=firestore_env)
-    store.put("processed_events", "x", {"expire_at": "2026-12-22T10:00:00+00:00"})
+    store.put("processed_events", "x", {"expire_at": "2026-12-22T10:00:00Z"})
     raw = store.client.collection("processed_events").document("x").get().to_dict()
     assert isinstance(raw["expire_at"], datetime)
-    assert store.get("processed_events", "x") == {"expire_at": "2026-12-22T10:00:00+00:00"}
+    assert store.get("processed_events", "x") == {"expire_at": "2026-12-22T10:00:00Z"}

@@ -1,0 +1,230 @@
+"""The pooled TA mailbox through the Gmail API: push notifications, history, metadata, watch.
+
+Gmail publishes ``{"emailAddress", "historyId"}`` to the ``gmail-push`` topic; taops pages
+``users.history.list`` from the last history id it stored, fetches each added message with
+``format=metadata`` (headers only: bodies are never fetched or stored) and normalises it
+to a group-message event. An expired history id (404) triggers a bounded resync of recent
+messages. ``users.watch`` expires after 7 days and must be renewed.
+
+HTTP faults: 429, 5xx, timeouts and rejected credentials are ``TransientError`` (retry);
+a notification that does not parse is ``PermanentError``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from email.utils import getaddresses, parseaddr
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shared.events import EventEnvelope
+from shared.exceptions import PermanentError, TransientError
+from shared.models import utc_text
+
+if TYPE_CHECKING:
+    import httpx
+
+GROUP_MESSAGE_TYPE = "mail.group_message"
+METADATA_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+SCOPES = ("https://www.googleapis.com/auth/gmail.metadata",)
+DEFAULT_BASE = "https://gmail.googleapis.com/gmail/v1"
+
+
+class HistoryExpiredError(Exception):
+    """Gmail no longer has history from the stored id: resync instead."""
+
+
+def decode_notification(raw: bytes | str) -> tuple[str, int]:
+    """(mailbox, history id) from a decoded Pub/Sub message; ``PermanentError`` if malformed."""
+    try:
+        data = json.loads(raw)
+        mailbox = str(data["emailAddress"]).strip().lower()
+        history_id = int(data["historyId"])
+    except (ValueError, TypeError, KeyError) as exc:
+        raise PermanentError(
+            f"not a Gmail notification ({exc.__class__.__name__}: {str(exc)[:60]})"
+        ) from None
+    if "@" not in mailbox:
+        raise PermanentError("emailAddress: not an email address")
+    return mailbox, history_id
+
+
+class GmailApi:
+    """The few Gmail API calls taops makes, over httpx with a bearer token per mailbox."""
+
+    def __init__(self, client: httpx.Client, token: str, base_url: str | None = None) -> None:
+        self.client = client
+        self.token = token
+        self.base = (base_url or os.environ.get("TAOPS_GMAIL_API_BASE") or DEFAULT_BASE).rstrip("/")
+
+    def _get(self, path: str, params: Sequence[tuple[str, str]]) -> httpx.Response:
+        import httpx  # loaded on first call, not at cold start
+
+        query: list[tuple[str, str | int | float | bool | None]] = list(params)
+        try:
+            response = self.client.get(
+                f"{self.base}{path}",
+                params=query,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise TransientError(f"Gmail: {exc.__class__.__name__} on {path}") from exc
+        return response
+
+    @staticmethod
+    def _check(response: httpx.Response, what: str) -> dict[str, Any]:
+        if response.status_code in (401, 403):
+            raise TransientError(f"Gmail refused the credentials for {what} ({response.status_code})")
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientError(f"Gmail answered {response.status_code} for {what}")
+        if response.status_code != 200:
+            raise TransientError(f"Gmail answered {response.status_code} for {what}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise TransientError(f"Gmail answered {what} with a body that is not JSON") from None
+        return body if isinstance(body, dict) else {}
+
+    def added_since(self, user: str, start_history_id: int) -> tuple[list[str], int]:
+        """Ids of messages added since ``start_history_id`` and the newest history id.
+
+        Raises ``HistoryExpiredError`` when Gmail answers 404 for the start id.
+        """
+        ids: list[str] = []
+        latest = start_history_id
+        page: str | None = None
+        while True:
+            params = [("startHistoryId", str(start_history_id)), ("historyTypes", "messageAdded")]
+            if page:
+                params.append(("pageToken", page))
+            response = self._get(f"/users/{quote(user)}/history", params)
+            if response.status_code == 404:
+                raise HistoryExpiredError(str(start_history_id))
+            body = self._check(response, "history.list")
+            for record in body.get("history", []):
+                for added in record.get("messagesAdded", []):
+                    message_id = (added.get("message") or {}).get("id")
+                    if message_id and message_id not in ids:
+                        ids.append(message_id)
+            latest = max(latest, int(body.get("historyId") or latest))
+            page = body.get("nextPageToken")
+            if not page:
+                return ids, latest
+
+    def recent(self, user: str, days: int) -> list[str]:
+        """Ids of messages of the last ``days`` days (the resync after an expired history id)."""
+        ids: list[str] = []
+        page: str | None = None
+        while True:
+            params = [("q", f"newer_than:{days}d"), ("maxResults", "500")]
+            if page:
+                params.append(("pageToken", page))
+            body = self._check(self._get(f"/users/{quote(user)}/messages", params), "messages.list")
+            ids += [m["id"] for m in body.get("messages", []) if m.get("id")]
+            page = body.get("nextPageToken")
+            if not page:
+                return ids
+
+    def metadata(self, user: str, message_id: str) -> dict[str, Any] | None:
+        """The message's metadata (headers, labels, dates), or None if it was deleted meanwhile."""
+        params = [("format", "metadata"), *(("metadataHeaders", h) for h in METADATA_HEADERS)]
+        response = self._get(f"/users/{quote(user)}/messages/{quote(message_id)}", params)
+        if response.status_code == 404:
+            return None
+        return self._check(response, "messages.get")
+
+    def watch(self, user: str, topic: str, label_ids: list[str] | None = None) -> dict[str, Any]:
+        """Renew ``users.watch`` (it expires after 7 days); returns ``{historyId, expiration}``."""
+        import httpx
+
+        body = {"topicName": topic, "labelIds": label_ids or ["INBOX"], "labelFilterBehavior": "INCLUDE"}
+        try:
+            response = self.client.post(
+                f"{self.base}/users/{quote(user)}/watch",
+                json=body,
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+        except httpx.HTTPError as exc:
+            raise TransientError(f"Gmail: {exc.__class__.__name__} on watch") from exc
+        return self._check(response, "watch")
+
+
+def access_token(mailbox: str) -> str:
+    """A token for ``mailbox``: ``TAOPS_GMAIL_ACCESS_TOKEN`` when set (local runs), else a
+    service-account key with domain-wide delegation impersonating the mailbox
+    (``TAOPS_GMAIL_SA_KEY_FILE``; scope gmail.metadata)."""
+    token = os.environ.get("TAOPS_GMAIL_ACCESS_TOKEN")
+    if token:
+        return token
+    key_file = os.environ.get("TAOPS_GMAIL_SA_KEY_FILE")
+    if not key_file:
+        raise TransientError(
+            "no Gmail credentials: set TAOPS_GMAIL_SA_KEY_FILE (or TAOPS_GMAIL_ACCESS_TOKEN)"
+        )
+    from google.auth.exceptions import GoogleAuthError
+    from google.auth.transport.requests import Request
+    from google.oauth2 import service_account
+
+    try:
+        creds = service_account.Credentials.from_service_account_file(
+            key_file,
+            scopes=[*SCOPES, "https://www.googleapis.com/auth/gmail.settings.basic"],
+            subject=mailbox,
+        )
+        creds.refresh(Request())
+    except (GoogleAuthError, OSError, ValueError) as exc:
+        raise TransientError(f"Gmail credentials for {mailbox} failed: {exc}") from exc
+    return str(creds.token)
+
+
+def _headers(message: dict[str, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for header in (message.get("payload") or {}).get("headers", []):
+        name = str(header.get("name", ""))
+        canonical = next((h for h in METADATA_HEADERS if h.lower() == name.lower()), None)
+        if canonical and canonical not in found:
+            found[canonical] = str(header.get("value", ""))
+    return found
+
+
+def _addresses(value: str) -> list[str]:
+    return [addr.lower() for _, addr in getaddresses([value]) if "@" in addr]
+
+
+def normalize_message(message: dict[str, Any], mailbox: str, received_at: datetime) -> EventEnvelope:
+    """A group-message event from a ``format=metadata`` message resource."""
+    try:
+        message_id = str(message["id"])
+        thread_id = str(message["threadId"])
+        internal = datetime.fromtimestamp(int(message["internalDate"]) / 1000, UTC)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PermanentError(f"Gmail message: missing or bad {exc}") from None
+    headers = _headers(message)
+    sender = parseaddr(headers.get("From", ""))[1].lower() or None
+    payload = {
+        "mailbox": mailbox,
+        "message_id": message_id,
+        "thread_id": thread_id,
+        "from": sender,
+        "to": _addresses(headers.get("To", "")),
+        "cc": _addresses(headers.get("Cc", "")),
+        "subject": headers.get("Subject", ""),
+        "date": headers.get("Date"),
+        "rfc822_message_id": headers.get("Message-ID"),
+        "in_reply_to": headers.get("In-Reply-To"),
+        "references": headers.get("References", "").split(),
+        "labels": list(message.get("labelIds") or []),
+        "internal_date": utc_text(internal),
+    }
+    return EventEnvelope(
+        source="gmail",
+        type=GROUP_MESSAGE_TYPE,
+        event_id=f"{mailbox}:{message_id}",
+        entity_key=f"thread:{thread_id}",
+        occurred_at=internal,
+        received_at=received_at,
+        payload=payload,
+    )

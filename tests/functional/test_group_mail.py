@@ -1,0 +1,192 @@
+"""on_group_mail through the real functions framework: the Gmail API mocked at the HTTP
+layer with its documented responses (tests/events/gmail_*.json), the embedded store."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import respx
+from functions_framework import create_app
+
+from shared import clients
+from shared.cli import main as taops
+from shared.handlers import MAIL_THREADS
+from shared.mailbox import MAILBOXES
+from shared.processing import DEAD_LETTERS
+from tests.pubsub_events import cloud_event
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "tests" / "events"
+API = "https://gmail.test/gmail/v1"
+BOX = "technicaladvisors@example.com"
+USER = f"{API}/users/{BOX}"
+
+
+def fixture(name: str) -> dict:
+    return json.loads((EVENTS / name).read_text())
+
+
+def push(history_id: int) -> tuple[dict, bytes]:
+    return cloud_event(json.dumps({"emailAddress": BOX, "historyId": str(history_id)}).encode(), "gmail-push")
+
+
+def customer_message() -> dict:
+    return fixture("gmail_message_get_metadata_response.json")
+
+
+def team_reply() -> dict:
+    reply = customer_message()
+    reply.update(id="18fc2b0000000001", internalDate="1749560731000")  # one hour later
+    reply["payload"]["headers"][0] = {"name": "From", "value": "Ana Ruiz <ana@example.com>"}
+    return reply
+
+
+@pytest.fixture
+def app(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TAOPS_STORE", "embedded")
+    monkeypatch.setenv("TAOPS_GMAIL_ACCESS_TOKEN", "ya29.test")
+    monkeypatch.setenv("TAOPS_GMAIL_API_BASE", API)
+    clients.reset()
+    yield create_app("on_group_mail", str(ROOT / "main.py"), "cloudevent").test_client()
+    clients.reset()
+
+
+def thread() -> dict:
+    [(_, doc)] = clients.store().query(MAIL_THREADS)
+    return doc
+
+
+@respx.mock
+def test_the_first_push_only_remembers_where_the_mailbox_is(app) -> None:
+    headers, body = push(1234567890)
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    assert clients.store().get(MAILBOXES, BOX)["history_id"] == 1234567890
+    assert not respx.calls  # nothing to fetch yet
+
+
+@respx.mock
+def test_a_customer_message_opens_a_waiting_thread_from_metadata_only(app) -> None:
+    clients.store().put(MAILBOXES, BOX, {"history_id": 1234567890})
+    history = respx.get(f"{USER}/history").mock(
+        return_value=httpx.Response(200, json=fixture("gmail_history_list_response.json"))
+    )
+    get = respx.get(f"{USER}/messages/18fc2a9b5e4d3c21").mock(
+        return_value=httpx.Response(200, json=customer_message())
+    )
+    headers, body = push(1234567900)
+    assert app.post("/", headers=headers, data=body).status_code == 200
+
+    assert history.calls.last.request.url.params["startHistoryId"] == "1234567890"
+    assert history.calls.last.request.headers["authorization"] == "Bearer ya29.test"
+    assert get.calls.last.request.url.params["format"] == "metadata"  # bodies are never fetched
+    doc = thread()
+    assert doc["thread_id"] == "18fc29e01a2b3c4d" and doc["subject"] == "Re: Globex renewal next steps"
+    assert doc["customer_address"] == "pat@globex.example"
+    assert doc["waiting_since"] == "2025-06-10T12:05:31Z"
+    assert clients.store().get(MAILBOXES, BOX)["history_id"] == 1234567910
+
+
+@respx.mock
+def test_a_team_reply_clears_the_waiting_state_and_a_repeated_push_changes_nothing(app) -> None:
+    store = clients.store()
+    store.put(MAILBOXES, BOX, {"history_id": 100})
+    page = fixture("gmail_history_list_response.json")
+    page["history"][0]["messagesAdded"].append(
+        {"message": {"id": "18fc2b0000000001", "threadId": "18fc29e01a2b3c4d"}}
+    )
+    respx.get(f"{USER}/history").mock(return_value=httpx.Response(200, json=page))
+    respx.get(f"{USER}/messages/18fc2a9b5e4d3c21").mock(
+        return_value=httpx.Response(200, json=customer_message())
+    )
+    respx.get(f"{USER}/messages/18fc2b0000000001").mock(return_value=httpx.Response(200, json=team_reply()))
+    headers, body = push(1234567900)
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    doc = thread()
+    assert doc["waiting_since"] is None and doc["last_team_reply_at"] == "2025-06-10T13:05:31Z"
+    before = store.dump()
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    assert store.dump()[MAIL_THREADS] == before[MAIL_THREADS]
+
+
+@respx.mock
+def test_history_is_paged_to_the_end(app) -> None:
+    clients.store().put(MAILBOXES, BOX, {"history_id": 100})
+    first = {"history": [], "nextPageToken": "p2", "historyId": "150"}
+    route = respx.get(f"{USER}/history").mock(
+        side_effect=[
+            httpx.Response(200, json=first),
+            httpx.Response(200, json=fixture("gmail_history_list_response.json")),
+        ]
+    )
+    respx.get(f"{USER}/messages/18fc2a9b5e4d3c21").mock(
+        return_value=httpx.Response(200, json=customer_message())
+    )
+    headers, body = push(120)
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    assert route.calls[1].request.url.params["pageToken"] == "p2"
+    assert thread()["customer_address"] == "pat@globex.example"
+
+
+@respx.mock
+def test_an_expired_history_id_resyncs_recent_messages(app) -> None:
+    clients.store().put(MAILBOXES, BOX, {"history_id": 5})
+    respx.get(f"{USER}/history").mock(return_value=httpx.Response(404, json={"error": {"code": 404}}))
+    listing = respx.get(f"{USER}/messages").mock(
+        return_value=httpx.Response(
+            200, json={"messages": [{"id": "18fc2a9b5e4d3c21", "threadId": "18fc29e01a2b3c4d"}]}
+        )
+    )
+    respx.get(f"{USER}/messages/18fc2a9b5e4d3c21").mock(
+        return_value=httpx.Response(200, json=customer_message())
+    )
+    headers, body = push(1234567999)
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    assert listing.calls.last.request.url.params["q"] == "newer_than:7d"
+    assert thread()["waiting_since"] is not None
+    assert clients.store().get(MAILBOXES, BOX)["history_id"] == 1234567999
+
+
+@respx.mock
+def test_a_gmail_outage_is_retried_and_the_cursor_stays(app) -> None:
+    clients.store().put(MAILBOXES, BOX, {"history_id": 100})
+    respx.get(f"{USER}/history").mock(return_value=httpx.Response(503))
+    headers, body = push(200)
+    assert app.post("/", headers=headers, data=body).status_code == 500
+    assert clients.store().get(MAILBOXES, BOX)["history_id"] == 100
+
+
+def test_a_push_that_is_not_a_gmail_notification_is_acknowledged_and_kept(app) -> None:
+    headers, body = cloud_event(b'{"historyId": "12"}', "gmail-push")
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    [(_, kept)] = clients.store().query(DEAD_LETTERS)
+    assert kept["source"] == "gmail" and "KeyError" in kept["reason"]
+
+
+def test_the_documented_push_body_decodes(app) -> None:
+    with respx.mock:
+        response = app.post("/", json=fixture("gmail_pubsub_push_body.json"))
+    assert response.status_code == 200
+    assert clients.store().get(MAILBOXES, "user@example.com")["history_id"] == 1234567890
+
+
+@respx.mock
+def test_taops_gmail_watch_renews_the_watch(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TAOPS_GMAIL_ACCESS_TOKEN", "ya29.test")
+    monkeypatch.setenv("TAOPS_GMAIL_API_BASE", API)
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "acme-taops")
+    route = respx.post(f"{USER}/watch").mock(
+        return_value=httpx.Response(200, json=fixture("gmail_watch_response.json"))
+    )
+    assert taops(["gmail", "watch", "--mailbox", BOX]) == 0
+    sent = json.loads(route.calls.last.request.content)
+    assert sent == {
+        "topicName": "projects/acme-taops/topics/gmail-push",
+        "labelIds": ["INBOX"],
+        "labelFilterBehavior": "INCLUDE",
+    }
+    expires = datetime.fromtimestamp(1431990098200 / 1000, UTC).isoformat()
+    assert f"expires {expires}" in capsys.readouterr().out
