@@ -1,9 +1,9 @@
 """Cloud Functions entry points (design §3): the names terraform deploys.
 
 HTTP: ``deel_webhook``, ``salesforce_webhook``, ``vitally_webhook``. CloudEvent (Pub/Sub):
-``on_renewal_changed``, ``on_health_changed``, ``on_group_mail`` so far; ``on_pto_logged``,
-``on_cadence_tick`` and ``deliver_action`` arrive with the issues that build their
-reactions. Each is a line that hands the request to its module in ``functions/``.
+``on_renewal_changed``, ``on_health_changed``, ``on_group_mail``, ``on_cadence_tick`` so far;
+``on_pto_logged`` and ``deliver_action`` arrive with the issues that build their reactions.
+Each is a line that hands the request to its module in ``functions/``.
 
 Importing this module connects to nothing and loads no handler code: each function's
 module is imported on its first call, so a deployed function loads only its own code
@@ -65,5 +65,13 @@ def on_health_changed(cloud_event: CloudEvent) -> None:
 def on_group_mail(cloud_event: CloudEvent) -> None:
     """``gmail-push`` → the pooled mailbox's threads and who owes a reply."""
     from functions.gmail import on_group_mail as handle
+
+    handle(cloud_event)
+
+
+@functions_framework.cloud_event
+def on_cadence_tick(cloud_event: CloudEvent) -> None:
+    """``cadence-tick`` → the scheduled job named in the tick."""
+    from functions.ticks import on_cadence_tick as handle
 
     handle(cloud_event)

@@ -11,6 +11,8 @@ import httpx
 import pytest
 import respx
 from functions_framework import create_app
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from shared import clients
 from shared.cli import main as taops
@@ -190,3 +192,41 @@ def test_taops_gmail_watch_renews_the_watch(monkeypatch, capsys) -> None:
     }
     expires = datetime.fromtimestamp(1431990098200 / 1000, UTC).isoformat()
     assert f"expires {expires}" in capsys.readouterr().out
+
+
+@respx.mock
+def test_the_gmail_watch_tick_renews_the_watch(monkeypatch) -> None:
+    monkeypatch.setenv("TAOPS_STORE", "embedded")
+    monkeypatch.setenv("TAOPS_GMAIL_ACCESS_TOKEN", "ya29.test")
+    monkeypatch.setenv("TAOPS_GMAIL_API_BASE", API)
+    clients.reset()
+    route = respx.post(f"{USER}/watch").mock(
+        return_value=httpx.Response(200, json=fixture("gmail_watch_response.json"))
+    )
+    tick = create_app("on_cadence_tick", str(ROOT / "main.py"), "cloudevent").test_client()
+    headers, body = cloud_event(b'{"job": "gmail-watch"}', "cadence-tick")
+    assert tick.post("/", headers=headers, data=body).status_code == 200
+    assert route.called
+    headers, body = cloud_event(b'{"job": "no-such-job"}', "cadence-tick")
+    assert tick.post("/", headers=headers, data=body).status_code == 200
+    [(_, kept)] = clients.store().query(DEAD_LETTERS)
+    assert "no reaction for job 'no-such-job'" in kept["reason"]
+    clients.reset()
+
+
+def _is_notification(data: bytes) -> bool:
+    try:
+        decoded = json.loads(data)
+        return isinstance(decoded, dict) and "emailAddress" in decoded and "historyId" in decoded
+    except ValueError:
+        return False
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200))
+def test_random_push_data_is_acknowledged_not_retried(app, data: bytes) -> None:
+    assume(not _is_notification(data))
+    headers, body = cloud_event(data, "gmail-push")
+    with respx.mock:  # Gmail must not be called at all
+        response = app.post("/", headers=headers, data=body)
+    assert response.status_code == 200

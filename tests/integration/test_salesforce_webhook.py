@@ -85,3 +85,19 @@ def test_random_bodies_never_get_a_5xx(env, body: bytes) -> None:
     client, _ = env
     response = client.post(f"/?token={TOKEN}", data=body, headers=JSON)
     assert response.status_code in (400, 401)
+
+
+def test_an_entity_expansion_body_is_refused_with_400(env) -> None:
+    client, _ = env
+    bomb = (
+        (ROOT / "tests" / "events" / "salesforce_outbound_message_opportunity.xml")
+        .read_bytes()
+        .replace(
+            b'<?xml version="1.0" encoding="UTF-8"?>',
+            b'<?xml version="1.0"?>'
+            b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>',
+        )
+    )
+    response = client.post(f"/?token={TOKEN}", data=bomb, headers=XML)
+    assert response.status_code == 400
+    assert "DTDForbidden" in response.get_json()["error"]

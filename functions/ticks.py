@@ -1,0 +1,69 @@
+"""``on_cadence_tick``: Cloud Scheduler publishes ``{"job": NAME}`` to ``cadence-tick``.
+
+Each job the code knows has a reaction here; the cadence reactions (MBR, QBR, health
+traits, contact, digest, Scaled Success) join as their issues build them. A job nobody
+knows is a configuration error: acknowledged, logged and kept in ``dead_letters``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from functions.consumers import pubsub_message
+from shared import clients, pubsub
+from shared.exceptions import PermanentError, TransientError
+from shared.logs import bind, log
+from shared.policy import load_policy
+from shared.processing import dead_letter
+from shared.sources.gmail import GmailApi, access_token
+
+
+def renew_gmail_watch(now: datetime) -> dict[str, Any]:
+    """Renew ``users.watch`` on the pooled mailbox (Gmail stops pushing after 7 days)."""
+    mailbox = load_policy().group_mail.address
+    answer = GmailApi(clients.http(), access_token(mailbox)).watch(mailbox, pubsub.topic_path("gmail-push"))
+    return {"mailbox": mailbox, "history_id": answer.get("historyId"), "expiration": answer.get("expiration")}
+
+
+JOBS: dict[str, Callable[[datetime], dict[str, Any]]] = {"gmail-watch": renew_gmail_watch}
+
+
+def parse_tick(raw: bytes) -> str:
+    try:
+        job = json.loads(raw)["job"]
+    except (ValueError, TypeError, KeyError):
+        raise PermanentError('not a tick: expected {"job": NAME}') from None
+    if not isinstance(job, str) or job not in JOBS:
+        raise PermanentError(f"no reaction for job {job!r} (known: {', '.join(sorted(JOBS))})")
+    return job
+
+
+def on_cadence_tick(cloud_event: Any, now: datetime | None = None) -> dict[str, Any] | None:
+    now = now or datetime.now(UTC)
+    raw, attributes = pubsub_message(cloud_event)
+    with bind(function="on_cadence_tick"):
+        try:
+            job = parse_tick(raw)
+        except PermanentError as exc:
+            kept = dead_letter(
+                clients.store(),
+                source="tick",
+                function="on_cadence_tick",
+                reason=exc.reason,
+                raw=raw,
+                now=now,
+                attributes=attributes,
+            )
+            log("ERROR", f"tick rejected: {exc.reason}", reason=exc.reason, dead_letter=kept)
+            return None
+        with bind(job=job):
+            try:
+                outcome = JOBS[job](now)
+            except TransientError as exc:
+                log("WARNING", f"transient failure, will retry: {exc}", retry=True)
+                raise
+            log("INFO", f"job {job} done", **outcome)
+            return outcome
