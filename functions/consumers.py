@@ -8,15 +8,18 @@ import base64
 import binascii
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from shared import clients
 from shared.events import EventEnvelope
+from shared.exceptions import PermanentError, TransientError
 from shared.handlers import health_changed, renewal_changed
-from shared.logs import trace_field
+from shared.logs import bind, log, trace_field
 from shared.policy import load_policy
-from shared.processing import Handler, ProcessResult, run_event
+from shared.processing import Handler, ProcessResult, dead_letter, run_event
 from shared.sources import vitally
+
+T = TypeVar("T")
 
 
 def pubsub_message(cloud_event: Any) -> tuple[bytes, dict[str, str]]:
@@ -32,6 +35,43 @@ def pubsub_message(cloud_event: Any) -> tuple[bytes, dict[str, str]]:
         return base64.b64decode(encoded, validate=True), attributes
     except (binascii.Error, ValueError, TypeError):
         return str(encoded).encode(), attributes
+
+
+def handle_push(
+    raw: bytes,
+    attributes: dict[str, str],
+    *,
+    function: str,
+    source: str,
+    parse: Callable[[bytes], T],
+    act: Callable[[T], dict[str, Any]],
+    now: datetime,
+) -> dict[str, Any] | None:
+    """For pushes that are not taops events (Gmail notifications, scheduler ticks): a
+    message that does not parse is acknowledged, logged and kept; ``act`` raising
+    ``TransientError`` is logged and raised so Pub/Sub retries."""
+    with bind(function=function):
+        try:
+            parsed = parse(raw)
+        except PermanentError as exc:
+            kept = dead_letter(
+                clients.store(),
+                source=source,
+                function=function,
+                reason=exc.reason,
+                raw=raw,
+                now=now,
+                attributes=attributes,
+            )
+            log("ERROR", f"push rejected: {exc.reason}", reason=exc.reason, dead_letter=kept)
+            return None
+        try:
+            outcome = act(parsed)
+        except TransientError as exc:
+            log("WARNING", f"transient failure, will retry: {exc}", retry=True)
+            raise
+        log("INFO", f"{function} done", **outcome)
+        return outcome
 
 
 def consume(

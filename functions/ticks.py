@@ -12,12 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from functions.consumers import pubsub_message
+from functions.consumers import handle_push, pubsub_message
 from shared import clients, pubsub
-from shared.exceptions import PermanentError, TransientError
-from shared.logs import bind, log
+from shared.exceptions import PermanentError
 from shared.policy import load_policy
-from shared.processing import dead_letter
 from shared.sources.gmail import GmailApi, access_token
 
 
@@ -42,28 +40,14 @@ def parse_tick(raw: bytes) -> str:
 
 
 def on_cadence_tick(cloud_event: Any, now: datetime | None = None) -> dict[str, Any] | None:
-    now = now or datetime.now(UTC)
+    at = now or datetime.now(UTC)
     raw, attributes = pubsub_message(cloud_event)
-    with bind(function="on_cadence_tick"):
-        try:
-            job = parse_tick(raw)
-        except PermanentError as exc:
-            kept = dead_letter(
-                clients.store(),
-                source="tick",
-                function="on_cadence_tick",
-                reason=exc.reason,
-                raw=raw,
-                now=now,
-                attributes=attributes,
-            )
-            log("ERROR", f"tick rejected: {exc.reason}", reason=exc.reason, dead_letter=kept)
-            return None
-        with bind(job=job):
-            try:
-                outcome = JOBS[job](now)
-            except TransientError as exc:
-                log("WARNING", f"transient failure, will retry: {exc}", retry=True)
-                raise
-            log("INFO", f"job {job} done", **outcome)
-            return outcome
+    return handle_push(
+        raw,
+        attributes,
+        function="on_cadence_tick",
+        source="tick",
+        parse=parse_tick,
+        act=lambda job: {"job": job, **JOBS[job](at)},
+        now=at,
+    )

@@ -23,6 +23,7 @@ from urllib.parse import quote
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TransientError
 from shared.models import utc_text
+from shared.sources.http import json_object, send
 
 if TYPE_CHECKING:
     import httpx
@@ -61,32 +62,15 @@ class GmailApi:
         self.base = (base_url or os.environ.get("TAOPS_GMAIL_API_BASE") or DEFAULT_BASE).rstrip("/")
 
     def _get(self, path: str, params: Sequence[tuple[str, str]]) -> httpx.Response:
-        import httpx  # loaded on first call, not at cold start
-
         query: list[tuple[str, str | int | float | bool | None]] = list(params)
-        try:
-            response = self.client.get(
-                f"{self.base}{path}",
-                params=query,
-                headers={"Authorization": f"Bearer {self.token}"},
-            )
-        except httpx.HTTPError as exc:
-            raise TransientError(f"Gmail: {exc.__class__.__name__} on {path}") from exc
-        return response
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return send(
+            "Gmail", path, lambda: self.client.get(f"{self.base}{path}", params=query, headers=headers)
+        )
 
     @staticmethod
     def _check(response: httpx.Response, what: str) -> dict[str, Any]:
-        if response.status_code in (401, 403):
-            raise TransientError(f"Gmail refused the credentials for {what} ({response.status_code})")
-        if response.status_code == 429 or response.status_code >= 500:
-            raise TransientError(f"Gmail answered {response.status_code} for {what}")
-        if response.status_code != 200:
-            raise TransientError(f"Gmail answered {response.status_code} for {what}")
-        try:
-            body = response.json()
-        except ValueError:
-            raise TransientError(f"Gmail answered {what} with a body that is not JSON") from None
-        return body if isinstance(body, dict) else {}
+        return json_object("Gmail", what, response)
 
     def added_since(self, user: str, start_history_id: int) -> tuple[list[str], int]:
         """Ids of messages added since ``start_history_id`` and the newest history id.
@@ -138,18 +122,12 @@ class GmailApi:
 
     def watch(self, user: str, topic: str, label_ids: list[str] | None = None) -> dict[str, Any]:
         """Renew ``users.watch`` (it expires after 7 days); returns ``{historyId, expiration}``."""
-        import httpx
-
         body = {"topicName": topic, "labelIds": label_ids or ["INBOX"], "labelFilterBehavior": "INCLUDE"}
-        try:
-            response = self.client.post(
-                f"{self.base}/users/{quote(user)}/watch",
-                json=body,
-                headers={"Authorization": f"Bearer {self.token}"},
-            )
-        except httpx.HTTPError as exc:
-            raise TransientError(f"Gmail: {exc.__class__.__name__} on watch") from exc
-        return self._check(response, "watch")
+        url = f"{self.base}/users/{quote(user)}/watch"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return self._check(
+            send("Gmail", "watch", lambda: self.client.post(url, json=body, headers=headers)), "watch"
+        )
 
 
 def access_token(mailbox: str) -> str:

@@ -108,30 +108,14 @@ def fetch_account(client: Any, base_url: str, api_key: str, account_id: str) -> 
     ``PermanentError`` when Vitally does not know the account; ``TransientError`` for
     rate limits, 5xx, timeouts and a rejected key (fixing the secret makes a retry work).
     """
-    import httpx
+    from shared.sources.http import json_object, send
 
-    from shared.exceptions import TransientError
-
+    what = f"account {account_id}"
     url = f"{base_url}/resources/accounts/{quote(account_id, safe='')}"
-    try:
-        response = client.get(url, auth=(api_key, ""))
-    except httpx.HTTPError as exc:
-        raise TransientError(f"Vitally: {exc.__class__.__name__} on GET account {account_id}") from exc
+    response = send("Vitally", what, lambda: client.get(url, auth=(api_key, "")))
     if response.status_code == 404:
         raise PermanentError(f"Vitally has no account {account_id}")
-    if response.status_code in (401, 403):
-        raise TransientError(f"Vitally rejected the API key ({response.status_code})")
-    if response.status_code == 429 or response.status_code >= 500:
-        raise TransientError(f"Vitally answered {response.status_code} for account {account_id}")
-    if response.status_code != 200:
-        raise PermanentError(f"Vitally answered {response.status_code} for account {account_id}")
-    try:
-        body = response.json()
-    except ValueError:
-        raise TransientError("Vitally answered with a body that is not JSON") from None
-    if not isinstance(body, dict):
-        raise TransientError("Vitally answered with an unexpected account body")
-    return body
+    return json_object("Vitally", what, response)
 
 
 def refreshed(event: EventEnvelope, client: Any) -> EventEnvelope:

@@ -20,9 +20,11 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+ROOT = Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("TAOPS_REQUIRE_EMULATORS") == "1"
 START_TIMEOUT_S = 90
 
@@ -143,3 +145,34 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture
+def webhook(pubsub_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``make(target, topic, env)``: a test client of a webhook entry point and a probe
+    subscription on the topic it publishes to. ``env`` values of None are unset."""
+    from functions_framework import create_app
+
+    from shared import clients, pubsub
+    from tests.integration.probe import Probe
+
+    probes: list[Probe] = []
+
+    def make(target: str, topic: str, env: dict[str, str | None]) -> tuple[Any, Probe]:
+        monkeypatch.setenv("TAOPS_STORE", "embedded")
+        for name, value in env.items():
+            if value is None:
+                monkeypatch.delenv(name, raising=False)
+            else:
+                monkeypatch.setenv(name, value)
+        clients.reset()
+        pubsub.reset_clients()
+        pubsub.ensure_topics(pubsub_env, (topic,))
+        probes.append(Probe(pubsub_env, topic))
+        return create_app(target, str(ROOT / "main.py"), "http").test_client(), probes[-1]
+
+    yield make
+    for probe in probes:
+        probe.close()
+    clients.reset()
+    pubsub.reset_clients()

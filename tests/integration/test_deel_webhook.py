@@ -6,14 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from functions_framework import create_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared import clients, pubsub
 from shared.processing import DEAD_LETTERS
 from shared.sources import deel
-from tests.integration.probe import Probe
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -31,19 +29,10 @@ def signed(body: bytes, key: str = KEY) -> dict[str, str]:
 
 
 @pytest.fixture
-def env(pubsub_env: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TAOPS_STORE", "embedded")
-    monkeypatch.setenv("TAOPS_DEEL_SIGNING_KEY", KEY)
-    monkeypatch.delenv("TAOPS_DEEL_SIGNING_KEY_PREVIOUS", raising=False)
-    clients.reset()
-    pubsub.reset_clients()
-    pubsub.ensure_topics(pubsub_env, ("pto-logged",))
-    topic = Probe(pubsub_env, "pto-logged")
-    client = create_app("deel_webhook", str(ROOT / "main.py"), "http").test_client()
-    yield client, topic
-    topic.close()
-    clients.reset()
-    pubsub.reset_clients()
+def env(webhook):
+    return webhook(
+        "deel_webhook", "pto-logged", {"TAOPS_DEEL_SIGNING_KEY": KEY, "TAOPS_DEEL_SIGNING_KEY_PREVIOUS": None}
+    )
 
 
 def post_sentinel(client) -> str:

@@ -5,12 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from functions_framework import create_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-from shared import clients, pubsub
-from tests.integration.probe import Probe
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "tests" / "events"
@@ -23,19 +19,9 @@ JSON = {"content-type": "application/json", "x-salesforce-org-id": ORG}
 
 
 @pytest.fixture
-def env(pubsub_env: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TAOPS_STORE", "embedded")
-    monkeypatch.setenv("TAOPS_SALESFORCE_TOKEN", TOKEN)
-    monkeypatch.setenv("TAOPS_SALESFORCE_ORG_IDS", f"00Dxx0000000001,{ORG[:15]}")
-    clients.reset()
-    pubsub.reset_clients()
-    pubsub.ensure_topics(pubsub_env, ("renewal-changed",))
-    probe = Probe(pubsub_env, "renewal-changed")
-    client = create_app("salesforce_webhook", str(ROOT / "main.py"), "http").test_client()
-    yield client, probe
-    probe.close()
-    clients.reset()
-    pubsub.reset_clients()
+def env(webhook):
+    env = {"TAOPS_SALESFORCE_TOKEN": TOKEN, "TAOPS_SALESFORCE_ORG_IDS": f"00Dxx0000000001,{ORG[:15]}"}
+    return webhook("salesforce_webhook", "renewal-changed", env)
 
 
 def test_an_outbound_message_is_acked_after_both_notifications_are_published(env) -> None:

@@ -6,13 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from functions_framework import create_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared import clients, pubsub
+from shared import clients
 from shared.processing import DEAD_LETTERS
-from tests.integration.probe import Probe
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = (ROOT / "tests" / "events" / "vitally_playbook_webhook_UNCONFIRMED.json").read_bytes()
@@ -23,18 +21,8 @@ HEADER_CHARS = st.characters(blacklist_categories=("Cc", "Cs"))
 
 
 @pytest.fixture
-def env(pubsub_env: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("TAOPS_STORE", "embedded")
-    monkeypatch.setenv("TAOPS_VITALLY_TOKEN", TOKEN)
-    clients.reset()
-    pubsub.reset_clients()
-    pubsub.ensure_topics(pubsub_env, ("health-changed",))
-    probe = Probe(pubsub_env, "health-changed")
-    client = create_app("vitally_webhook", str(ROOT / "main.py"), "http").test_client()
-    yield client, probe
-    probe.close()
-    clients.reset()
-    pubsub.reset_clients()
+def env(webhook):
+    return webhook("vitally_webhook", "health-changed", {"TAOPS_VITALLY_TOKEN": TOKEN})
 
 
 def test_a_playbook_ping_with_the_token_in_the_query_is_published(env) -> None:
