@@ -75,6 +75,12 @@ def check_id(collection: str, doc_id: str) -> None:
             raise StoreError(f"invalid {label}: longer than 1,500 bytes")
 
 
+def check_limit(where: tuple[Where, ...], limit: int | None) -> None:
+    """``limit`` keeps the first ids, which only an equality-filtered query can promise."""
+    if limit is not None and any(w.op not in ("==", "in") for w in where):
+        raise StoreError("limit is only supported with equality filters (results are ordered by id)")
+
+
 def check_document(doc: Mapping[str, Any]) -> Document:
     """Documents are JSON objects; anything else is a programming error caught early."""
     if not isinstance(doc, Mapping):

@@ -26,15 +26,11 @@ from shared.store.base import (
     Where,
     check_document,
     check_id,
+    check_limit,
 )
 
 T = TypeVar("T")
 _Key = tuple[str, str]
-
-
-def _check_limit(where: tuple[Where, ...], limit: int | None) -> None:
-    if limit is not None and any(w.op not in ("==", "in") for w in where):
-        raise StoreError("limit is only supported with equality filters (results are ordered by id)")
 
 
 class _Conflict(Exception):
@@ -62,7 +58,7 @@ class _EmbeddedTransaction(Transaction):
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
-        _check_limit(where, limit)
+        check_limit(where, limit)
         self._before_write_check()
         results, revision = self._store._query_snapshot(collection, where, limit)
         self._queried[collection] = revision
@@ -147,7 +143,7 @@ class EmbeddedStore(Store):
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
-        _check_limit(where, limit)
+        check_limit(where, limit)
         return self._query_snapshot(collection, where, limit)[0]
 
     def collections(self) -> list[str]:

@@ -27,6 +27,7 @@ from shared.store.base import (
     Where,
     check_document,
     check_id,
+    check_limit,
 )
 
 if TYPE_CHECKING:
@@ -137,8 +138,7 @@ class FirestoreStore(Store):
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         check_id(collection, "query")
-        if limit is not None and any(w.op not in ("==", "in") for w in where):
-            raise StoreError("limit is only supported with equality filters (results are ordered by id)")
+        check_limit(where, limit)
         query: Any = self.client.collection(collection)
         for w in where:
             query = query.where(filter=FieldFilter(w.field, w.op, w.value))
