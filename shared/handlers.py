@@ -81,9 +81,7 @@ def group_message(policy: Policy) -> Handler:
         thread = view.get(MAIL_THREADS, thread_key)
         sender = message.get("from")
         in_directory = sender is not None and view.get(PEOPLE, sender) is not None
-        from_team = is_team_sender(
-            sender, policy.group_mail.company_domains, policy.group_mail.address, in_directory
-        )
+        from_team = is_team_sender(message, policy.group_mail.address, in_directory)
         updated, note = apply_message(thread, message, from_team)
         return Decision(
             changes=[Put(MAIL_THREADS, thread_key, updated.model_dump(mode="json"))], notes=[note]

@@ -63,7 +63,7 @@ def sync_mailbox(
         message = api.metadata(mailbox, message_id)
         if message is None:
             continue  # deleted before we looked
-        event = normalize_message(message, mailbox, now)
+        event = normalize_message(message, mailbox, now, policy.group_mail.company_domains)
         result.results.append(
             process(store, event, handler, now, retention_days=policy.events.marker_retention_days)
         )

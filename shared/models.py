@@ -212,6 +212,8 @@ class MailThread(_Model):
     waiting_since: AwareDatetime | None = None
     last_customer_message_at: AwareDatetime | None = None
     last_team_reply_at: AwareDatetime | None = None
+    last_message_at: AwareDatetime | None = None
+    last_message_from_team: bool | None = None
     escalation_level: int = 0
 
 

@@ -13,13 +13,13 @@ from typing import Any
 from shared.models import MailThread
 
 
-def is_team_sender(
-    sender: str | None, company_domains: list[str], group_address: str, in_directory: bool
-) -> bool:
+def is_team_sender(message: dict[str, Any], group_address: str, in_directory: bool) -> bool:
+    """The team wrote it: from a company domain, from someone in the directory, or from
+    the group address itself."""
+    sender = message.get("from")
     if not sender:
         return False
-    domain = sender.rsplit("@", 1)[-1].lower()
-    return in_directory or sender == group_address.lower() or domain in {d.lower() for d in company_domains}
+    return bool(message.get("from_company_domain")) or in_directory or sender == group_address.lower()
 
 
 def apply_message(
@@ -57,4 +57,7 @@ def apply_message(
             note = f"{sender} wrote '{subject}': the team owes a reply since {at:%Y-%m-%d %H:%M}"
         else:
             note = f"{message.get('from')} wrote again on '{message.get('subject')}'"
+    latest = current.last_message_at
+    if latest is None or at >= latest:
+        update.update(last_message_at=at, last_message_from_team=from_team)
     return current.model_copy(update=update), note

@@ -172,8 +172,14 @@ def _addresses(value: str) -> list[str]:
     return [addr.lower() for _, addr in getaddresses([value]) if "@" in addr]
 
 
-def normalize_message(message: dict[str, Any], mailbox: str, received_at: datetime) -> EventEnvelope:
-    """A group-message event from a ``format=metadata`` message resource."""
+def normalize_message(
+    message: dict[str, Any], mailbox: str, received_at: datetime, company_domains: Sequence[str] = ()
+) -> EventEnvelope:
+    """A group-message event from a ``format=metadata`` message resource.
+
+    ``from_company_domain`` says whether the sender writes from one of the company's
+    domains; the handler adds the directory (a teammate on a personal address).
+    """
     try:
         message_id = str(message["id"])
         thread_id = str(message["threadId"])
@@ -196,6 +202,8 @@ def normalize_message(message: dict[str, Any], mailbox: str, received_at: dateti
         "references": headers.get("References", "").split(),
         "labels": list(message.get("labelIds") or []),
         "internal_date": utc_text(internal),
+        "from_company_domain": sender is not None
+        and sender.rsplit("@", 1)[-1] in {d.lower() for d in company_domains},
     }
     return EventEnvelope(
         source="gmail",
