@@ -1,8 +1,8 @@
 """Cloud Functions entry points (design §3): the names terraform deploys.
 
 HTTP: ``deel_webhook``, ``salesforce_webhook``, ``vitally_webhook``. CloudEvent (Pub/Sub):
-``on_renewal_changed``, ``on_health_changed``, ``on_group_mail``, ``on_cadence_tick`` so far;
-``on_pto_logged`` and ``deliver_action`` arrive with the issues that build their reactions.
+``on_pto_logged``, ``on_renewal_changed``, ``on_health_changed``, ``on_group_mail``,
+``on_cadence_tick`` so far; ``deliver_action`` arrives with the delivery work.
 Each is a line that hands the request to its module in ``functions/``.
 
 Importing this module connects to nothing and loads no handler code: each function's
@@ -43,6 +43,14 @@ def vitally_webhook(request: flask.Request) -> flask.Response:
     from functions.vitally import vitally_webhook as handle
 
     return handle(request)
+
+
+@functions_framework.cloud_event
+def on_pto_logged(cloud_event: CloudEvent) -> None:
+    """``pto-logged`` → the absence, and for a TA the coverage plan and its actions (outbox)."""
+    from functions.consumers import on_pto_logged as handle
+
+    handle(cloud_event)
 
 
 @functions_framework.cloud_event

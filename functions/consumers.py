@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from shared import clients
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TransientError
-from shared.handlers import health_changed, renewal_changed
+from shared.handlers import health_changed, pto_logged, renewal_changed
 from shared.logs import bind, log, trace_field
 from shared.policy import load_policy
 from shared.processing import Handler, ProcessResult, dead_letter, run_event
@@ -122,3 +122,7 @@ def on_health_changed(cloud_event: Any) -> None:
         handler=lambda: health_changed(load_policy()),
         refresh=lambda event: vitally.refreshed(event, clients.http()),
     )
+
+
+def on_pto_logged(cloud_event: Any) -> None:
+    consume(cloud_event, function="on_pto_logged", source="deel", handler=lambda: pto_logged(load_policy()))

@@ -168,6 +168,8 @@ class Coverage(_Section):
     unhealthy_categories: list[HealthCategory] = Field(min_length=1)
     share_at: Literal["requested", "approved"]
     customer_notice_days_before: int = Field(ge=0)
+    autoresponder_restrict_to_domain: bool
+    autoresponder_restrict_to_contacts: bool
 
 
 class Cadence(_Section):

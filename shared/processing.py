@@ -133,7 +133,10 @@ def process(
         for action in decision.actions:
             unique.setdefault(action.id, action)
         already = tx.get_many(OUTBOX, unique)
-        new_actions = [a for a_id, a in unique.items() if already[a_id] is None]
+        # A meaning cancelled earlier (dates moved away and back) is live again.
+        new_actions = [
+            a for a_id, a in unique.items() if (already[a_id] or {}).get("status", "cancelled") == "cancelled"
+        ]
 
         for change in decision.changes:
             if isinstance(change, Put):
@@ -141,7 +144,10 @@ def process(
             else:
                 tx.delete(change.collection, change.doc_id)
         for action in new_actions:
-            tx.create(OUTBOX, action.id, outbox_document(action, event))
+            if already[action.id] is None:
+                tx.create(OUTBOX, action.id, outbox_document(action, event))
+            else:
+                tx.set(OUTBOX, action.id, outbox_document(action, event))
         if event.source_version:
             tx.set(
                 VERSIONS,

@@ -1,0 +1,167 @@
+"""The OOO coverage plan, as the handbook's OOO protocol describes it.
+
+Which accounts need cover while a TA is away (renewing during the absence; unhealthy with
+an active Lighthouse save plan; active on their customer Slack channel with open support
+tickets), and who covers each: a named peer who is not away at any point of the window,
+balanced by number of accounts and then ARR; the TA's manager when no peer is free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from shared.models import CoverReason
+from shared.policy import Coverage
+
+# An absence in these states takes the person out of the rota.
+AWAY_STATUSES = frozenset({"REQUESTED", "APPROVED", "USED"})
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    first_day: date  # in the TA's time zone
+    last_day: date
+
+    def overlaps(self, start: datetime, end: datetime) -> bool:
+        return start < self.end and self.start < end
+
+
+def _when(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _day(value: Any) -> date | None:
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def cover_reasons(
+    account: Mapping[str, Any], window: Window, policy: Coverage
+) -> list[tuple[CoverReason, str]]:
+    """Every reason this account needs cover during ``window``, each with a sentence."""
+    reasons: list[tuple[CoverReason, str]] = []
+    renewal = _day(account.get("renewal_date"))
+    if renewal and window.first_day <= renewal <= window.last_day + timedelta(
+        days=policy.renewal_margin_days
+    ):
+        inside = renewal <= window.last_day
+        where = (
+            "inside your absence" if inside else f"within {policy.renewal_margin_days} days of your return"
+        )
+        reasons.append((CoverReason.RENEWING, f"renews {renewal.isoformat()}, {where}"))
+    category = account.get("health_category")
+    if account.get("lighthouse_active") and category in {c.value for c in policy.unhealthy_categories}:
+        reasons.append((CoverReason.LIGHTHOUSE, f"health is {category} with an active Lighthouse save plan"))
+    activity = _when(account.get("slack_last_activity"))
+    tickets = int(account.get("open_tickets") or 0)
+    recent = activity is not None and activity >= window.start - timedelta(
+        days=policy.slack_activity_window_days
+    )
+    if recent and tickets >= policy.min_open_tickets and activity is not None:
+        reasons.append(
+            (
+                CoverReason.SLACK_ACTIVE_WITH_TICKETS,
+                f"active on Slack on {activity.date().isoformat()} with {tickets} open support ticket"
+                + ("s" if tickets != 1 else ""),
+            )
+        )
+    return reasons
+
+
+def is_away(
+    person: str, window: Window, absences: Iterable[Mapping[str, Any]], *, except_absence: str = ""
+) -> bool:
+    """Whether ``person`` has a live absence overlapping any part of ``window``."""
+    for absence in absences:
+        if absence.get("person") != person or absence.get("id") == except_absence:
+            continue
+        if absence.get("status") not in AWAY_STATUSES:
+            continue
+        start, end = _when(absence.get("starts_at")), _when(absence.get("ends_at"))
+        if start and end and window.overlaps(start, end):
+            return True
+    return False
+
+
+def choose_covers(
+    ta: Mapping[str, Any],
+    accounts: Sequence[Mapping[str, Any]],
+    people: Mapping[str, Mapping[str, Any]],
+    absences: Sequence[Mapping[str, Any]],
+    window: Window,
+    absence_id: str,
+) -> tuple[dict[str, str], list[str]]:
+    """A cover for each account (by id), and a sentence per peer passed over.
+
+    Accounts go largest ARR first to the free peer with the fewest accounts so far, then
+    the least ARR so far, then by email, so the same inputs always give the same plan.
+    """
+    notes: list[str] = []
+    free: list[str] = []
+    for peer in ta.get("coverage_peers") or []:
+        if peer not in people or people[peer].get("role") != "TA":
+            notes.append(f"{peer} is not a TA in the directory")
+        elif is_away(peer, window, absences, except_absence=absence_id):
+            notes.append(f"{peer} is away during part of this absence")
+        else:
+            free.append(peer)
+    fallback = ta.get("manager")
+    if not free:
+        if not fallback:
+            return {}, [*notes, "no peer is free and the TA has no manager"]
+        notes.append(f"no named peer is free: {fallback} (manager) covers")
+        return {str(a["id"]): fallback for a in accounts}, notes
+    load = {peer: (0, 0.0) for peer in free}
+    covers: dict[str, str] = {}
+    for account in sorted(accounts, key=lambda a: (-float(a.get("arr") or 0), str(a["id"]))):
+        peer = min(free, key=lambda p: (load[p][0], load[p][1], p))
+        covers[str(account["id"])] = peer
+        load[peer] = (load[peer][0] + 1, load[peer][1] + float(account.get("arr") or 0))
+    return covers, notes
+
+
+def _plan_cover(person: str, at: datetime, plans: list[Mapping[str, Any]]) -> str | None:
+    """The cover a shared plan names most often for ``person`` at ``at``."""
+    for plan in plans:
+        start, end = _when(plan.get("start")), _when(plan.get("end"))
+        if (
+            plan.get("ta") != person
+            or plan.get("status") != "shared"
+            or not (start and end and start <= at < end)
+        ):
+            continue
+        covers = [str(item["cover"]) for item in plan.get("items", [])]
+        if covers:
+            return max(sorted(set(covers)), key=covers.count)
+    return None
+
+
+def cover_for(
+    person: str,
+    at: datetime,
+    people: Mapping[str, Mapping[str, Any]],
+    plans: Iterable[Mapping[str, Any]],
+    absences: Iterable[Mapping[str, Any]],
+) -> str:
+    """Who handles ``person``'s work at ``at``: themselves when present; while away, the
+    cover their shared plan names most often, else their manager, climbing while each is
+    away too. Returns the last one reached when nobody present is left."""
+    plans, absences = list(plans), list(absences)
+    moment = Window(at, at + timedelta(microseconds=1), at.date(), at.date())
+    seen = {person}
+    current = person
+    while is_away(current, moment, absences):
+        nxt = _plan_cover(current, at, plans)
+        if nxt is None or nxt in seen or is_away(nxt, moment, absences):
+            nxt = (people.get(current) or {}).get("manager")
+        if not nxt or nxt in seen:
+            return current
+        seen.add(nxt)
+        current = nxt
+    return current

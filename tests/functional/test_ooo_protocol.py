@@ -1,0 +1,244 @@
+"""The OOO protocol on the embedded store, driven by Deel-shaped events through the real
+on_pto_logged entry point: the plan's accounts, reasons and covers, and the exact actions.
+
+The book is examples/book.json: Ana (TA, Berlin; peer Ben) owns Acme (renews 2026-12-18,
+three-person account team, a champion) and Globex (red, Lighthouse save plan); Mara is
+her manager.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from functions_framework import create_app
+
+from shared import clients
+from shared.book import import_book, parse_book
+from shared.events import EventEnvelope
+from shared.handlers import ABSENCES, COVERAGE_PLANS
+from shared.processing import DEAD_LETTERS, OUTBOX, PROCESSED
+from shared.sources import deel
+from tests.pubsub_events import cloud_event
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "tests" / "events"
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+ABSENCE = "pto-ana-1"
+
+
+def pto(
+    status: str,
+    updated: str,
+    start: str = "2026-12-14",
+    end: str = "2026-12-18",
+    who: str = "ana@example.com",
+    absence: str = ABSENCE,
+    event_type: str = "time-off.reviewed",
+) -> EventEnvelope:
+    body = json.loads((EVENTS / "deel_time_off_reviewed_approved.json").read_text())
+    body["data"]["meta"]["event_type"] = event_type
+    body["data"]["resource"].update(
+        id=absence, status=status, start_date=start, end_date=end, updated_at=updated
+    )
+    body["data"]["resource"]["requester"]["work_email"] = who
+    [event] = deel.normalize(body, NOW)
+    return event
+
+
+def deleted(absence: str = ABSENCE) -> EventEnvelope:
+    body = json.loads((EVENTS / "deel_time_off_deleted_PARTIAL.json").read_text())
+    body["data"]["resource"]["time_off_id"] = absence
+    body["timestamp"] = "2026-11-30T10:00:00.000Z"
+    [event] = deel.normalize(body, NOW)
+    return event
+
+
+@pytest.fixture
+def store(monkeypatch: pytest.MonkeyPatch, book_data, policy):
+    monkeypatch.setenv("TAOPS_STORE", "embedded")
+    clients.reset()
+    import_book(clients.store(), parse_book(book_data), policy)
+    yield clients.store()
+    clients.reset()
+
+
+@pytest.fixture
+def send():
+    app = create_app("on_pto_logged", str(ROOT / "main.py"), "cloudevent").test_client()
+
+    def deliver(event: EventEnvelope) -> None:
+        headers, body = cloud_event(event.to_json(), "pto-logged", event.attributes())
+        assert app.post("/", headers=headers, data=body).status_code == 200
+
+    return deliver
+
+
+def live(store) -> dict[str, dict]:
+    """Pending actions by idempotency key (what will still be carried out)."""
+    return {d["idempotency_key"]: d for _, d in store.query(OUTBOX) if d["status"] == "pending"}
+
+
+def kinds(actions: dict[str, dict]) -> list[tuple[str, tuple[str, ...]]]:
+    return sorted((a["kind"], tuple(a["recipients"])) for a in actions.values())
+
+
+def test_a_request_sends_a_draft_plan_to_the_ta_and_manager_only(store, send) -> None:
+    send(pto("REQUESTED", "2026-11-20T09:00:00Z"))
+    plan = store.get(COVERAGE_PLANS, ABSENCE)
+    assert plan["status"] == "draft"
+    assert kinds(live(store)) == [
+        ("email.send", ("ana@example.com", "mara@example.com")),
+        ("slack.message", ("ana@example.com",)),
+        ("slack.message", ("mara@example.com",)),
+    ]
+    assert "Draft coverage plan" in next(a for a in live(store).values() if a["kind"] == "email.send")["body"]
+
+
+def test_approval_shares_the_plan_with_every_action_the_protocol_names(store, send) -> None:
+    send(pto("REQUESTED", "2026-11-20T09:00:00Z"))
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    plan = store.get(COVERAGE_PLANS, ABSENCE)
+    assert plan["status"] == "shared"
+    assert plan["start"] == "2026-12-13T23:00:00Z" and plan["end"] == "2026-12-18T23:00:00Z"
+    assert plan["items"] == [
+        {"account_id": "acme", "reasons": ["renewing"], "cover": "ben@example.com"},
+        {"account_id": "globex", "reasons": ["lighthouse"], "cover": "ben@example.com"},
+    ]
+    actions = live(store)
+    assert kinds(actions) == [
+        ("calendar.review", ("ana@example.com",)),
+        ("email.send", ("ana@example.com", "mara@example.com")),
+        ("email.send", ("jo@acme.test",)),
+        ("gmail.vacation", ("ana@example.com",)),
+        ("slack.message", ("alex@example.com",)),
+        ("slack.message", ("ana@example.com",)),
+        ("slack.message", ("ben@example.com",)),
+        ("slack.message", ("cole@example.com",)),
+        ("slack.message", ("ivy@example.com",)),
+        ("slack.message", ("mara@example.com",)),
+        ("slack.status", ("ana@example.com",)),
+        ("vitally.task", ("ana@example.com",)),
+    ]
+    by_kind = {a["kind"]: a for a in actions.values()}
+    assert by_kind["slack.status"]["not_before"] == "2026-12-13T23:00:00Z"  # Monday 00:00 in Berlin
+    assert by_kind["slack.status"]["status_expiration"] == int(
+        datetime(2026, 12, 18, 23, tzinfo=UTC).timestamp()
+    )
+    assert by_kind["vitally.task"]["due_date"] == "2026-12-11"  # the working day before
+    assert by_kind["vitally.task"]["account_id"] == "acme"
+    notice = next(a for a in actions.values() if a["recipients"] == ["jo@acme.test"])
+    assert notice["not_before"] == "2026-12-08T23:00:00Z"  # five days ahead
+    assert "ben@example.com" in by_kind["gmail.vacation"]["body"]
+    alex = next(a for a in actions.values() if a["recipients"] == ["alex@example.com"])
+    assert "Acme Corp" in alex["text"] and "Globex" in alex["text"]
+    assert all(a["reason"] for a in actions.values())
+    # the draft messages were never sent and the final plan replaces them
+    cancelled = [d for _, d in store.query(OUTBOX) if d["status"] == "cancelled"]
+    assert len(cancelled) == 3
+
+
+def test_every_event_twice_and_an_older_one_late_change_nothing_further(store, send) -> None:
+    approved = pto("APPROVED", "2026-11-21T09:00:00Z")
+    send(approved)
+    before = store.dump()
+    send(approved)
+    send(pto("REQUESTED", "2026-11-20T09:00:00Z"))  # older than the approval
+    after = store.dump()
+    assert after[OUTBOX] == before[OUTBOX]
+    assert after[COVERAGE_PLANS] == before[COVERAGE_PLANS]
+    outcomes = sorted(d["outcome"] for _, d in store.query(PROCESSED))
+    assert outcomes == ["applied", "stale"]
+
+
+def test_new_dates_re_plan_and_replace_only_what_the_dates_changed(store, send) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    first = live(store)
+    send(
+        pto(
+            "APPROVED",
+            "2026-11-25T09:00:00Z",
+            start="2026-12-21",
+            end="2026-12-23",
+            event_type="time-off.updated",
+        )
+    )
+    second = live(store)
+    plan = store.get(COVERAGE_PLANS, ABSENCE)
+    # Acme renews 2026-12-18, before the new window and outside its margin; Globex still needs cover.
+    assert plan["items"] == [{"account_id": "globex", "reasons": ["lighthouse"], "cover": "ben@example.com"}]
+    assert not set(first) & {k for k in second if "2026-12-21" in k and "slack-status" in k}
+    assert all(":2026-12-14:" not in k for k in second)  # nothing for the old dates is left pending
+    assert any("2026-12-21:2026-12-23" in k for k in second)
+    assert "acme" not in {a["account_id"] for a in second.values()}
+
+
+def test_a_cancellation_withdraws_what_is_pending_and_tells_who_was_told(store, send) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    for doc_id, doc in store.query(OUTBOX):  # pretend delivery ran for the immediate ones
+        if doc["not_before"] is None:
+            store.put(OUTBOX, doc_id, {**doc, "status": "delivered"})
+    send(pto("CANCELED", "2026-12-01T09:00:00Z", event_type="time-off.updated"))
+    assert store.get(COVERAGE_PLANS, ABSENCE)["status"] == "withdrawn"
+    pending = live(store)
+    assert {a["kind"] for a in pending.values()} == {"slack.message", "gmail.vacation"}
+    told = {a["recipients"][0] for a in pending.values() if a["kind"] == "slack.message"}
+    assert told == {
+        "ana@example.com",
+        "mara@example.com",
+        "alex@example.com",
+        "cole@example.com",
+        "ivy@example.com",
+        "ben@example.com",
+    }
+    off = next(a for a in pending.values() if a["kind"] == "gmail.vacation")
+    assert off["enable"] is False
+    deferred = [d for _, d in store.query(OUTBOX) if d["not_before"] is not None]
+    assert deferred and all(d["status"] == "cancelled" for d in deferred)  # Slack status, customer notice
+
+
+def test_a_rejected_request_withdraws_the_draft(store, send) -> None:
+    send(pto("REQUESTED", "2026-11-20T09:00:00Z"))
+    send(pto("REJECTED", "2026-11-21T09:00:00Z"))
+    assert store.get(COVERAGE_PLANS, ABSENCE)["status"] == "withdrawn"
+    assert live(store) == {}
+
+
+def test_a_deletion_after_approval_withdraws_the_plan(store, send) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    send(deleted())
+    assert store.get(COVERAGE_PLANS, ABSENCE)["status"] == "withdrawn"
+    assert store.get(ABSENCES, ABSENCE)["status"] == "CANCELED"
+    assert live(store) == {}
+
+
+def test_a_peer_who_is_away_is_never_the_cover_and_the_manager_steps_in(store, send) -> None:
+    send(
+        pto(
+            "APPROVED",
+            "2026-11-10T09:00:00Z",
+            start="2026-12-16",
+            end="2026-12-31",
+            who="ben@example.com",
+            absence="pto-ben",
+        )
+    )
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    plan = store.get(COVERAGE_PLANS, ABSENCE)
+    assert {i["cover"] for i in plan["items"]} == {"mara@example.com"}
+
+
+def test_someone_who_is_not_a_ta_is_recorded_without_a_plan(store, send) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z", who="alex@example.com", absence="pto-alex"))
+    assert store.get(ABSENCES, "pto-alex")["person"] == "alex@example.com"
+    assert store.get(COVERAGE_PLANS, "pto-alex") is None
+    assert store.query(OUTBOX) == []
+
+
+def test_an_unknown_requester_is_acknowledged_and_kept(store, send) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z", who="stranger@example.com", absence="pto-x"))
+    [(_, kept)] = store.query(DEAD_LETTERS)
+    assert "stranger@example.com is not in the directory" in kept["reason"]
+    assert store.get(ABSENCES, "pto-x") is None

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from shared.rules.coverage import Window, choose_covers, cover_for, cover_reasons
+
+WINDOW = Window(
+    datetime(2026, 12, 13, 23, tzinfo=UTC),
+    datetime(2026, 12, 18, 23, tzinfo=UTC),
+    date(2026, 12, 14),
+    date(2026, 12, 18),
+)
+TA = {"email": "ana@x.com", "manager": "mara@x.com", "coverage_peers": ["ben@x.com", "cy@x.com"]}
+PEOPLE = {e: {"role": "TA", "manager": "mara@x.com"} for e in ("ana@x.com", "ben@x.com", "cy@x.com")}
+PEOPLE["mara@x.com"] = {"role": "TA_MANAGER", "manager": "dana@x.com"}
+
+
+def away(person: str, start: str, end: str, status: str = "APPROVED") -> dict:
+    return {"id": f"pto-{person}", "person": person, "status": status, "starts_at": start, "ends_at": end}
+
+
+def test_each_reason_applies_with_the_policys_windows(policy) -> None:
+    account = {
+        "renewal_date": "2026-12-24",
+        "health_category": "yellow",
+        "lighthouse_active": True,
+        "slack_last_activity": "2026-12-01T10:00:00Z",
+        "open_tickets": 1,
+    }
+    codes = [code.value for code, _ in cover_reasons(account, WINDOW, policy.coverage)]
+    assert codes == ["renewing", "lighthouse", "slack_active_with_tickets"]  # renews within the 7-day margin
+    quiet = {
+        "renewal_date": "2026-12-26",
+        "health_category": "red",
+        "lighthouse_active": False,
+        "slack_last_activity": "2026-12-01T10:00:00Z",
+        "open_tickets": 0,
+    }
+    assert cover_reasons(quiet, WINDOW, policy.coverage) == []
+
+
+def test_accounts_are_balanced_by_count_then_arr() -> None:
+    accounts = [
+        {"id": "a", "arr": 500},
+        {"id": "b", "arr": 400},
+        {"id": "c", "arr": 100},
+        {"id": "d", "arr": 50},
+    ]
+    covers, notes = choose_covers(TA, accounts, PEOPLE, [], WINDOW, "pto-ana")
+    assert covers == {"a": "ben@x.com", "b": "cy@x.com", "c": "cy@x.com", "d": "ben@x.com"}
+    assert notes == []
+
+
+def test_a_peer_away_for_part_of_the_window_is_skipped() -> None:
+    absences = [away("ben@x.com", "2026-12-18T08:00:00Z", "2026-12-20T00:00:00Z")]
+    covers, notes = choose_covers(TA, [{"id": "a"}, {"id": "b"}], PEOPLE, absences, WINDOW, "pto-ana")
+    assert set(covers.values()) == {"cy@x.com"}
+    assert notes == ["ben@x.com is away during part of this absence"]
+
+
+def test_a_withdrawn_absence_does_not_count_as_away() -> None:
+    absences = [
+        away("ben@x.com", "2026-12-14T00:00:00Z", "2026-12-20T00:00:00Z", status="CANCELED"),
+        away("cy@x.com", "2026-12-14T00:00:00Z", "2026-12-20T00:00:00Z"),
+    ]
+    covers, _ = choose_covers(TA, [{"id": "a"}], PEOPLE, absences, WINDOW, "pto-ana")
+    assert covers == {"a": "ben@x.com"}
+
+
+def test_with_every_peer_away_the_manager_covers() -> None:
+    absences = [away(p, "2026-12-10T00:00:00Z", "2026-12-30T00:00:00Z") for p in ("ben@x.com", "cy@x.com")]
+    covers, notes = choose_covers(TA, [{"id": "a"}], PEOPLE, absences, WINDOW, "pto-ana")
+    assert covers == {"a": "mara@x.com"} and "mara@x.com (manager) covers" in notes[-1]
+
+
+def test_cover_for_follows_the_plan_then_the_manager_chain() -> None:
+    at = datetime(2026, 12, 15, 12, tzinfo=UTC)
+    absences = [away("ana@x.com", "2026-12-13T23:00:00Z", "2026-12-18T23:00:00Z")]
+    plans = [
+        {
+            "ta": "ana@x.com",
+            "status": "shared",
+            "start": "2026-12-13T23:00:00Z",
+            "end": "2026-12-18T23:00:00Z",
+            "items": [{"cover": "cy@x.com"}, {"cover": "ben@x.com"}, {"cover": "cy@x.com"}],
+        }
+    ]
+    assert cover_for("ana@x.com", at, PEOPLE, plans, absences) == "cy@x.com"
+    assert cover_for("ben@x.com", at, PEOPLE, plans, absences) == "ben@x.com"  # present: themselves
+    absences.append(away("cy@x.com", "2026-12-14T00:00:00Z", "2026-12-16T00:00:00Z"))
+    assert cover_for("ana@x.com", at, PEOPLE, plans, absences) == "mara@x.com"
+    after = datetime(2026, 12, 19, 9, tzinfo=UTC)
+    assert cover_for("ana@x.com", after, PEOPLE, plans, absences) == "ana@x.com"
