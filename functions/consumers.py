@@ -7,14 +7,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
-from shared import clients
+from shared import clients, clock, outbox
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TransientError
 from shared.handlers import health_changed, pto_logged, renewal_changed
 from shared.logs import bind, log, trace_field
+from shared.outbox import publishing_enabled
 from shared.policy import load_policy
 from shared.processing import Handler, ProcessResult, dead_letter, run_event
 from shared.sources import vitally
@@ -98,7 +99,7 @@ def consume(
         source=source,
         parse=parse,
         handler=handler(),
-        now=now or datetime.now(UTC),
+        now=now or clock.now(),
         retention_days=policy.events.marker_retention_days,
         attributes=attributes,
         trace=trace_field(trace),
@@ -124,5 +125,20 @@ def on_health_changed(cloud_event: Any) -> None:
     )
 
 
-def on_pto_logged(cloud_event: Any) -> None:
-    consume(cloud_event, function="on_pto_logged", source="deel", handler=lambda: pto_logged(load_policy()))
+def on_pto_logged(cloud_event: Any, now: datetime | None = None) -> None:
+    at = now or clock.now()
+    result = consume(
+        cloud_event,
+        function="on_pto_logged",
+        source="deel",
+        handler=lambda: pto_logged(load_policy()),
+        now=at,
+    )
+    publish_new(result, at)
+
+
+def publish_new(result: ProcessResult, now: datetime) -> None:
+    """After the commit: publish the new actions that are already due (the relay does the rest)."""
+    if result.new_actions and publishing_enabled():
+        docs = [(a.id, {**a.model_dump(mode="json"), "status": "pending"}) for a in result.new_actions]
+        outbox.publish(clients.store(), docs, now)

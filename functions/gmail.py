@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from functions.consumers import handle_push, pubsub_message
-from shared import clients
+from shared import clients, clock
 from shared.mailbox import sync_mailbox
 from shared.policy import load_policy
 from shared.sources.gmail import GmailApi, access_token, decode_notification
@@ -27,7 +27,7 @@ def _sync(notification: tuple[str, int], now: datetime) -> dict[str, Any]:
 
 
 def on_group_mail(cloud_event: Any, now: datetime | None = None) -> dict[str, Any] | None:
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     raw, attributes = pubsub_message(cloud_event)
     return handle_push(
         raw,

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from functions.consumers import handle_push, pubsub_message
-from shared import clients, pubsub
+from shared import clients, clock, outbox, pubsub
 from shared.exceptions import PermanentError
 from shared.policy import load_policy
 from shared.sources.gmail import GmailApi, access_token
@@ -26,7 +26,15 @@ def renew_gmail_watch(now: datetime) -> dict[str, Any]:
     return {"mailbox": mailbox, "history_id": answer.get("historyId"), "expiration": answer.get("expiration")}
 
 
-JOBS: dict[str, Callable[[datetime], dict[str, Any]]] = {"gmail-watch": renew_gmail_watch}
+def relay_outbox(now: datetime) -> dict[str, Any]:
+    """Publish actions left unpublished, and deferred ones whose ``not_before`` has passed."""
+    return outbox.relay(clients.store(), now)
+
+
+JOBS: dict[str, Callable[[datetime], dict[str, Any]]] = {
+    "gmail-watch": renew_gmail_watch,
+    "outbox-relay": relay_outbox,
+}
 
 
 def parse_tick(raw: bytes) -> str:
@@ -40,7 +48,7 @@ def parse_tick(raw: bytes) -> str:
 
 
 def on_cadence_tick(cloud_event: Any, now: datetime | None = None) -> dict[str, Any] | None:
-    at = now or datetime.now(UTC)
+    at = now or clock.now()
     raw, attributes = pubsub_message(cloud_event)
     return handle_push(
         raw,

@@ -19,12 +19,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import flask
 
-from shared import clients, pubsub
+from shared import clients, clock, pubsub
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TransientError
 from shared.logs import bind, log, trace_field
@@ -62,7 +62,7 @@ def parse_json(raw: bytes) -> Any:
 
 
 def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -> flask.Response:
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     with bind(function=hook.function, **trace_field(request.headers.get("X-Cloud-Trace-Context"))):
         if request.method != "POST":
             log("WARNING", "refused: method not allowed", method=request.method, status=405)

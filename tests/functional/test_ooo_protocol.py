@@ -59,6 +59,8 @@ def deleted(absence: str = ABSENCE) -> EventEnvelope:
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch, book_data, policy):
     monkeypatch.setenv("TAOPS_STORE", "embedded")
+    monkeypatch.setenv("TAOPS_PUBLISH_ACTIONS", "0")  # the outbox is what these tests read
+    monkeypatch.setenv("TAOPS_CLOCK", NOW.isoformat())
     clients.reset()
     import_book(clients.store(), parse_book(book_data), policy)
     yield clients.store()

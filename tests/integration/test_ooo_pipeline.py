@@ -1,0 +1,100 @@
+"""The OOO protocol on the emulators: a Deel approval posted to deel_webhook, carried by
+Pub/Sub to on_pto_logged, ends with the plan in Firestore and the due actions on the
+``actions`` topic; the outbox relay releases deferred ones when they fall due."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from functions_framework import create_app
+
+from shared import clients, pubsub
+from shared.book import import_book, parse_book
+from shared.handlers import COVERAGE_PLANS
+from shared.processing import OUTBOX
+from shared.sources import deel
+from tests.integration.probe import Probe
+from tests.pubsub_events import cloud_event
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "deel-key"
+
+
+@pytest.fixture
+def pipeline(emulators: dict[str, str], monkeypatch: pytest.MonkeyPatch, book_data, policy):
+    project = f"taops-ooo-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", project)
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", emulators["firestore"])
+    monkeypatch.setenv("PUBSUB_EMULATOR_HOST", emulators["pubsub"])
+    monkeypatch.setenv("TAOPS_STORE", f"firestore:{project}")
+    monkeypatch.setenv("TAOPS_DEEL_SIGNING_KEY", KEY)
+    monkeypatch.setenv("TAOPS_CLOCK", "2026-11-22T12:00:00Z")
+    clients.reset()
+    pubsub.reset_clients()
+    pubsub.ensure_topics(project, ("pto-logged", "actions", "cadence-tick"))
+    probes = {t: Probe(project, t) for t in ("pto-logged", "actions")}
+    import_book(clients.store(), parse_book(book_data), policy)
+    yield probes
+    for probe in probes.values():
+        probe.close()
+    clients.reset()
+    pubsub.reset_clients()
+
+
+def approval() -> bytes:
+    body = json.loads((ROOT / "tests" / "events" / "deel_time_off_reviewed_approved.json").read_text())
+    body["data"]["resource"].update(
+        id="pto-ana-1", start_date="2026-12-14", end_date="2026-12-18", updated_at="2026-11-21T09:00:00Z"
+    )
+    body["data"]["resource"]["requester"]["work_email"] = "ana@example.com"
+    return json.dumps(body).encode()
+
+
+def pull_all(probe: Probe) -> list[dict]:
+    messages = []
+    while True:
+        response = probe.sub.pull(subscription=probe.path, max_messages=100, timeout=10)
+        if not response.received_messages:
+            return messages
+        probe.sub.acknowledge(subscription=probe.path, ack_ids=[m.ack_id for m in response.received_messages])
+        messages += [json.loads(m.message.data) for m in response.received_messages]
+
+
+def test_an_approval_ends_with_the_plan_in_firestore_and_due_actions_on_the_actions_topic(pipeline) -> None:
+    body = approval()
+    webhook = create_app("deel_webhook", str(ROOT / "main.py"), "http").test_client()
+    response = webhook.post("/", data=body, headers={"x-deel-signature": deel.signature(KEY, body)})
+    assert response.status_code == 200
+    [event_id] = response.get_json()["event_ids"]
+
+    # Pub/Sub carries the event to on_pto_logged, as the push subscription would.
+    [received] = pipeline["pto-logged"].drain_until(event_id)
+    headers, data = cloud_event(received.to_json(), "pto-logged", received.attributes())
+    handler = create_app("on_pto_logged", str(ROOT / "main.py"), "cloudevent").test_client()
+    assert handler.post("/", headers=headers, data=data).status_code == 200
+
+    store = clients.store()
+    plan = store.get(COVERAGE_PLANS, "pto-ana-1")
+    assert plan["status"] == "shared" and {i["cover"] for i in plan["items"]} == {"ben@example.com"}
+    outbox = dict(store.query(OUTBOX))
+    published = [d for d in outbox.values() if d["status"] == "published"]
+    deferred = [d for d in outbox.values() if d["status"] == "pending"]
+    assert {d["kind"] for d in deferred} == {"slack.status", "email.send"}  # Slack status, customer notice
+    assert all(d["not_before"] for d in deferred)
+    on_topic = pull_all(pipeline["actions"])
+    assert sorted(m["id"] for m in on_topic) == sorted(d["id"] for d in published)
+    assert len(on_topic) == 10
+
+    # The relay publishes nothing early, then releases the deferred ones when due.
+    tick = create_app("on_cadence_tick", str(ROOT / "main.py"), "cloudevent").test_client()
+    headers, data = cloud_event(b'{"job": "outbox-relay"}', "cadence-tick")
+    assert tick.post("/", headers=headers, data=data).status_code == 200
+    assert pull_all(pipeline["actions"]) == []
+    from shared.outbox import relay
+
+    assert relay(store, datetime(2026, 12, 14, 0, 0, tzinfo=UTC))["published"] == 2
+    assert {m["kind"] for m in pull_all(pipeline["actions"])} == {"slack.status", "email.send"}
