@@ -2,7 +2,7 @@
 
 HTTP: ``deel_webhook``, ``salesforce_webhook``, ``vitally_webhook``. CloudEvent (Pub/Sub):
 ``on_pto_logged``, ``on_renewal_changed``, ``on_health_changed``, ``on_group_mail``,
-``on_cadence_tick`` so far; ``deliver_action`` arrives with the delivery work.
+``on_cadence_tick``, ``deliver_action``.
 Each is a line that hands the request to its module in ``functions/``.
 
 Importing this module connects to nothing and loads no handler code: each function's
@@ -81,5 +81,13 @@ def on_group_mail(cloud_event: CloudEvent) -> None:
 def on_cadence_tick(cloud_event: CloudEvent) -> None:
     """``cadence-tick`` → the scheduled job named in the tick."""
     from functions.ticks import on_cadence_tick as handle
+
+    handle(cloud_event)
+
+
+@functions_framework.cloud_event
+def deliver_action(cloud_event: CloudEvent) -> None:
+    """``actions`` → one action carried out (Slack, Gmail, Vitally), at most once."""
+    from functions.delivery import deliver_action as handle
 
     handle(cloud_event)

@@ -54,6 +54,8 @@ HANDLER_MODULES = (
     "functions.vitally",
     "functions.consumers",
     "functions.gmail",
+    "functions.ticks",
+    "functions.delivery",
 )
 
 

@@ -90,6 +90,23 @@ def cmd_gmail_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outbox(args: argparse.Namespace) -> int:
+    from shared.processing import OUTBOX
+    from shared.store import Where, open_store
+
+    store = open_store(args.store)
+    where = [Where("status", "==", "failed")] if args.failed else []
+    rows = store.query(OUTBOX, *where)
+    for action_id, doc in rows:
+        recipients = ", ".join(doc.get("recipients") or [])
+        line = f"{action_id}  {doc.get('status'):<10} {doc.get('kind'):<15} {recipients}"
+        if doc.get("last_error"):
+            line += f"  last error: {doc['last_error']}"
+        print(line + f"\n    {doc.get('reason')}")
+    print(f"{len(rows)} action(s)" + (" failed" if args.failed else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -116,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     pc = psub.add_parser("check", help="validate a policy file (default: $TAOPS_POLICY or the bundled one)")
     pc.add_argument("file", nargs="?")
     pc.set_defaults(func=cmd_policy_check)
+
+    p = sub.add_parser("outbox", help="list the actions in the outbox (what taops did or will do, and why)")
+    p.add_argument("--failed", action="store_true", help="only actions that failed permanently")
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.set_defaults(func=cmd_outbox)
 
     p = sub.add_parser("gmail", help="the pooled mailbox's Gmail connection")
     gsub = p.add_subparsers(dest="gmail_verb", required=True, metavar="ACTION")

@@ -187,6 +187,15 @@ class Cadence(_Section):
         return value
 
 
+class Delivery(_Section):
+    max_attempts: int = Field(ge=1, le=20)
+    backoff_base_seconds: float = Field(gt=0)
+    backoff_cap_seconds: float = Field(gt=0)
+    max_retry_after_seconds: float = Field(ge=0)
+    lease_seconds: int = Field(ge=10)
+    timeout_seconds: float = Field(gt=0, le=120)
+
+
 class Events(_Section):
     marker_retention_days: int = Field(ge=1)
 
@@ -202,6 +211,7 @@ class Policy(_Section):
     absence: AbsencePolicy
     coverage: Coverage
     cadences: list[Cadence]
+    delivery: Delivery
     events: Events
 
     @field_validator("cadences")

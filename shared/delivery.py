@@ -1,0 +1,176 @@
+"""Carrying out one action: claim it, send it once, record what happened.
+
+The claim is a small state machine on the outbox document (after Powertools'
+idempotency): ``pending``/``published`` → ``sending`` (with a lease that expires, so a
+crashed attempt is taken over) → ``delivered`` or ``failed``; a retryable failure puts it
+back to ``published`` with the attempt recorded. A redelivered action message finds it
+``delivered`` and sends nothing. Cancelled actions are never sent.
+
+Senders speak each vendor's API through httpx (``shared.sources.senders``); in dry-run
+mode (``TAOPS_DELIVERY=dry-run``) nothing is called and the action records what would
+have been sent.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.exceptions import PermanentError, TransientError
+from shared.logs import log
+from shared.models import utc_text
+from shared.policy import Delivery
+from shared.processing import OUTBOX
+from shared.store import Document, Store, Transaction
+
+FINAL = frozenset({"delivered", "failed", "cancelled"})
+
+
+class RetryableError(TransientError):
+    """A send that may succeed later; ``retry_after`` is the vendor's hint in seconds."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+Sender = Callable[[Document], dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    action_id: str
+    status: str
+    attempts: int = 0
+    detail: str = ""
+
+
+def dry_run() -> bool:
+    return os.environ.get("TAOPS_DELIVERY") == "dry-run"
+
+
+def _claim(store: Store, action_id: str, now: datetime, lease: int) -> Document | None:
+    def body(tx: Transaction) -> Document | None:
+        doc = tx.get(OUTBOX, action_id)
+        if doc is None or doc.get("status") in FINAL:
+            return None
+        if doc.get("status") == "sending" and str(doc.get("lease_until", "")) > utc_text(now):
+            raise TransientError(f"action {action_id} is being delivered by another attempt")
+        claimed = {**doc, "status": "sending", "lease_until": utc_text(now + timedelta(seconds=lease))}
+        tx.set(OUTBOX, action_id, claimed)
+        return claimed
+
+    return store.run_transaction(body)
+
+
+def _record(store: Store, action_id: str, update: dict[str, Any]) -> None:
+    def body(tx: Transaction) -> None:
+        doc = tx.get(OUTBOX, action_id) or {}
+        tx.set(OUTBOX, action_id, {**doc, **update})
+
+    store.run_transaction(body)
+
+
+def deliver(
+    store: Store,
+    action_id: str,
+    senders: dict[str, Sender],
+    policy: Delivery,
+    now: datetime,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
+    """Deliver ``action_id`` at most once. Raises ``TransientError`` when it should be
+    retried later by Pub/Sub (a long Retry-After, attempts left after in-run retries)."""
+    doc = _claim(store, action_id, now, policy.lease_seconds)
+    if doc is None:
+        current = store.get(OUTBOX, action_id)
+        status = (current or {}).get("status", "unknown")
+        log("INFO", f"action {action_id} not sent: it is {status}", action_id=action_id)
+        return Outcome(action_id, status if current else "unknown")
+    kind = str(doc.get("kind"))
+    attempts = int(doc.get("attempts") or 0)
+    history = list(doc.get("attempt_log") or [])
+    if dry_run():
+        _record(
+            store,
+            action_id,
+            {
+                "status": "delivered",
+                "delivered_at": utc_text(now),
+                "dry_run": True,
+                "attempts": attempts,
+                "lease_until": None,
+            },
+        )
+        return Outcome(action_id, "delivered", attempts, "dry run: nothing was called")
+    sender = senders.get(kind)
+    while True:
+        attempts += 1
+        try:
+            if sender is None:
+                raise PermanentError(f"no sender for action kind {kind!r}")
+            result = sender(doc)
+        except RetryableError as exc:
+            history.append({"at": utc_text(now), "error": str(exc)})
+            wait = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else min(policy.backoff_cap_seconds, policy.backoff_base_seconds * 2 ** (attempts - 1))
+                * random.uniform(0.5, 1.0)
+            )
+            if attempts >= policy.max_attempts:
+                return _fail(store, action_id, attempts, history, f"gave up after {attempts} attempts: {exc}")
+            if wait > policy.max_retry_after_seconds:
+                _record(
+                    store,
+                    action_id,
+                    {
+                        "status": "published",
+                        "attempts": attempts,
+                        "last_error": str(exc),
+                        "attempt_log": history,
+                        "lease_until": None,
+                    },
+                )
+                raise TransientError(f"{exc} (retry in {wait:.0f}s)") from exc
+            sleep(wait)
+            continue
+        except PermanentError as exc:
+            history.append({"at": utc_text(now), "error": exc.reason})
+            return _fail(store, action_id, attempts, history, exc.reason)
+        _record(
+            store,
+            action_id,
+            {
+                "status": "delivered",
+                "delivered_at": utc_text(now),
+                "attempts": attempts,
+                "attempt_log": history,
+                "result": result,
+                "lease_until": None,
+                "last_error": None,
+            },
+        )
+        log("INFO", f"action {action_id} delivered", action_id=action_id, kind=kind, attempts=attempts)
+        return Outcome(action_id, "delivered", attempts)
+
+
+def _fail(store: Store, action_id: str, attempts: int, history: list[dict[str, Any]], reason: str) -> Outcome:
+    _record(
+        store,
+        action_id,
+        {
+            "status": "failed",
+            "attempts": attempts,
+            "last_error": reason,
+            "attempt_log": history,
+            "lease_until": None,
+        },
+    )
+    log("ERROR", f"action {action_id} failed: {reason}", action_id=action_id, reason=reason)
+    return Outcome(action_id, "failed", attempts, reason)

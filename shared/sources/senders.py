@@ -1,0 +1,178 @@
+"""Sending actions to Slack, Gmail and Vitally, and how each answer is classified.
+
+Retryable (``RetryableError``): network errors and timeouts, 429 (with its Retry-After),
+5xx, and Slack's ``ok:false`` errors that say "try again". Permanent (``PermanentError``):
+any other 4xx and Slack's other ``ok:false`` errors (``channel_not_found``,
+``not_in_channel``, ``invalid_auth``, ``missing_scope``...), and an action missing what
+its kind needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from shared.delivery import RetryableError, Sender
+from shared.exceptions import PermanentError
+from shared.store import Document
+
+if TYPE_CHECKING:
+    import httpx
+
+SLACK_API = "https://slack.com/api"
+SLACK_RETRYABLE = frozenset(
+    {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def call(vendor: str, request: Callable[[], httpx.Response]) -> httpx.Response:
+    """Make one request and classify transport and HTTP failures."""
+    import httpx
+
+    try:
+        response = request()
+    except httpx.HTTPError as exc:
+        raise RetryableError(f"{vendor}: {exc.__class__.__name__}") from exc
+    if response.status_code == 429:
+        raise RetryableError(f"{vendor}: rate limited (429)", _retry_after(response))
+    if response.status_code >= 500:
+        raise RetryableError(f"{vendor}: answered {response.status_code}")
+    if response.status_code >= 400:
+        raise PermanentError(f"{vendor}: answered {response.status_code}: {response.text[:200]}")
+    return response
+
+
+def _need(action: Document, *fields: str) -> list[Any]:
+    missing = [f for f in fields if not action.get(f)]
+    if missing:
+        raise PermanentError(f"{action.get('kind')} action has no {', '.join(missing)}")
+    return [action[f] for f in fields]
+
+
+def _env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RetryableError(f"{name} is not configured")  # fixing the secret makes a retry work
+    return value
+
+
+def slack(client: httpx.Client, method: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = call(
+        "Slack",
+        lambda: client.post(
+            f"{os.environ.get('TAOPS_SLACK_API', SLACK_API)}/{method}",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        ),
+    )
+    answer = response.json()
+    if answer.get("ok"):
+        return dict(answer)
+    error = str(answer.get("error", "unknown_error"))
+    if error in SLACK_RETRYABLE:
+        raise RetryableError(f"Slack {method}: {error}", _retry_after(response))
+    raise PermanentError(f"Slack {method}: {error}")
+
+
+def build_senders(
+    client: httpx.Client, gmail_token: Callable[[str], str], mail_from: str
+) -> dict[str, Sender]:
+    """Every action kind's sender, over one httpx client."""
+
+    def slack_message(action: Document) -> dict[str, Any]:
+        channel, text = _need(action, "channel", "text")
+        answer = slack(
+            client,
+            "chat.postMessage",
+            _env("TAOPS_SLACK_BOT_TOKEN"),
+            {"channel": channel, "text": text, "unfurl_links": False},
+        )
+        return {"channel": answer.get("channel"), "ts": answer.get("ts")}
+
+    def slack_status(action: Document) -> dict[str, Any]:
+        (user,) = _need(action, "user")
+        profile = {
+            "status_text": action.get("status_text", ""),
+            "status_emoji": action.get("status_emoji", ""),
+            "status_expiration": int(action.get("status_expiration") or 0),
+        }
+        slack(client, "users.profile.set", _env("TAOPS_SLACK_USER_TOKEN"), {"user": user, "profile": profile})
+        return {"user": user}
+
+    def vitally_task(action: Document) -> dict[str, Any]:
+        account, name = _need(action, "vitally_account_id", "name")
+        base = os.environ.get("TAOPS_VITALLY_BASE_URL", "https://rest.vitally.io").rstrip("/")
+        body = {
+            "name": name,
+            "accountId": account,
+            "externalId": action["id"],
+            "dueDate": action.get("due_date"),
+            "description": action.get("reason"),
+        }
+        response = call(
+            "Vitally",
+            lambda: client.post(
+                f"{base}/resources/tasks", json=body, auth=(_env("TAOPS_VITALLY_API_KEY"), "")
+            ),
+        )
+        return {"task_id": (response.json() or {}).get("id")}
+
+    def gmail_base() -> str:
+        return os.environ.get("TAOPS_GMAIL_API_BASE", "https://gmail.googleapis.com/gmail/v1").rstrip("/")
+
+    def gmail_vacation(action: Document) -> dict[str, Any]:
+        (user,) = _need(action, "user")
+        body: dict[str, Any] = {"enableAutoReply": bool(action.get("enable"))}
+        if body["enableAutoReply"]:
+            body.update(
+                responseSubject=action.get("subject", ""),
+                responseBodyPlainText=action.get("body", ""),
+                restrictToDomain=bool(action.get("restrict_to_domain")),
+                restrictToContacts=bool(action.get("restrict_to_contacts")),
+                startTime=str(action.get("start_ms")),
+                endTime=str(action.get("end_ms")),
+            )
+        url = f"{gmail_base()}/users/{quote(user)}/settings/vacation"
+        call(
+            "Gmail",
+            lambda: client.put(url, json=body, headers={"Authorization": f"Bearer {gmail_token(user)}"}),
+        )
+        return {"user": user, "enabled": body["enableAutoReply"]}
+
+    def email_send(action: Document) -> dict[str, Any]:
+        to, subject, text = _need(action, "to", "subject", "body")
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = mail_from, ", ".join(to), subject
+        if action.get("cc"):
+            message["Cc"] = ", ".join(action["cc"])
+        message["X-Taops-Action"] = str(action["id"])
+        message.set_content(text)
+        raw = base64.urlsafe_b64encode(message.as_bytes()).decode()
+        url = f"{gmail_base()}/users/{quote(mail_from)}/messages/send"
+        response = call(
+            "Gmail",
+            lambda: client.post(
+                url, json={"raw": raw}, headers={"Authorization": f"Bearer {gmail_token(mail_from)}"}
+            ),
+        )
+        return {"message_id": (response.json() or {}).get("id")}
+
+    return {
+        "slack.message": slack_message,
+        "slack.status": slack_status,
+        "vitally.task": vitally_task,
+        "gmail.vacation": gmail_vacation,
+        "email.send": email_send,
+    }
