@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from shared.messages import render
-from shared.models import Action, CoverageItem, CoveragePlan
+from shared.models import Action, CoverageItem, CoveragePlan, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import is_business_day
 from shared.rules.coverage import Window, choose_covers, cover_reasons
@@ -54,6 +54,42 @@ def _slack_target(people: Mapping[str, Mapping[str, Any]], email: str) -> str | 
     return (people.get(email) or {}).get("slack_id")
 
 
+def direct_message(
+    people: Mapping[str, Mapping[str, Any]],
+    person: str,
+    key: str,
+    reason: str,
+    text: str,
+    subject: str,
+    now: datetime,
+    absence_id: str,
+) -> Action:
+    """A message to one person: a Slack DM when the directory has their Slack id, else email."""
+    channel = _slack_target(people, person)
+    if channel:
+        return Action(
+            kind="slack.message",
+            at=now,
+            recipients=[person],
+            reason=reason,
+            idempotency_key=key,
+            channel=channel,
+            text=text,
+            absence_id=absence_id,
+        )
+    return Action(
+        kind="email.send",
+        at=now,
+        recipients=[person],
+        reason=reason,
+        idempotency_key=key,
+        to=[person],
+        subject=subject,
+        body=text,
+        absence_id=absence_id,
+    )
+
+
 def withdraw(
     absence_id: str,
     ta: Mapping[str, Any],
@@ -87,15 +123,15 @@ def withdraw(
     reason = f"time off {window.first_day} to {window.last_day} is {outcome}"
     for person in sorted(told):
         result.actions.append(
-            Action(
-                kind="slack.message",
-                at=now,
-                recipients=[person],
-                reason=reason,
-                idempotency_key=f"ooo:{absence_id}:{person}:withdrawn",
-                channel=_slack_target(people, person),
-                text=text,
-                absence_id=absence_id,
+            direct_message(
+                people,
+                person,
+                f"ooo:{absence_id}:{person}:withdrawn",
+                reason,
+                text,
+                "Time off withdrawn",
+                now,
+                absence_id,
             )
         )
     if vacation_set:
@@ -174,6 +210,9 @@ def plan_absence(
         ],
     )
 
+    def dm(person: str, key: str, reason: str, text: str, subject: str) -> None:
+        out.actions.append(direct_message(people, person, key, reason, text, subject, now, absence_id))
+
     def add(
         kind: str,
         key: str,
@@ -225,14 +264,14 @@ def plan_absence(
         body=plan_text,
     )
     for person in review:
-        add(
-            "slack.message",
-            f"{plan_key}:slack:{person}",
-            [person],
-            f"{stage} coverage plan for {ta_name}",
-            channel=_slack_target(people, person),
-            text=plan_text,
-        )
+        if _slack_target(people, person):  # the email above already reaches the others
+            dm(
+                person,
+                f"{plan_key}:slack:{person}",
+                f"{stage} coverage plan for {ta_name}",
+                plan_text,
+                subject,
+            )
     if not share:
         out.cancel = _superseded(out.actions, outbox)
         return out
@@ -248,13 +287,12 @@ def plan_absence(
         key = (
             f"ooo:{absence_id}:team:{member}:{_digest([dates, [(r['id'], r['cover']) for r in member_rows]])}"
         )
-        add(
-            "slack.message",
+        dm(
+            member,
             key,
-            [member],
             f"{ta_name} is away; {len(member_rows)} of your accounts are covered",
-            channel=_slack_target(people, member),
-            text=render("team", ta_name=ta_name, rows=member_rows, **days),
+            render("team", ta_name=ta_name, rows=member_rows, **days),
+            f"{ta_name} is out of office",
         )
 
     # 3. Each cover: their assignments.
@@ -263,13 +301,12 @@ def plan_absence(
         by_cover.setdefault(row["cover"], []).append(row)
     for cover, cover_rows in sorted(by_cover.items()):
         key = f"ooo:{absence_id}:cover:{cover}:{_digest([dates, [r['id'] for r in cover_rows]])}"
-        add(
-            "slack.message",
+        dm(
+            cover,
             key,
-            [cover],
             f"you cover {len(cover_rows)} account(s) for {ta_name}",
-            channel=_slack_target(people, cover),
-            text=render("cover", ta_name=ta_name, rows=cover_rows, **days),
+            render("cover", ta_name=ta_name, rows=cover_rows, **days),
+            f"You are covering for {ta_name}",
         )
 
     # 4. Renewing accounts: resolve pending action items before leaving (a Vitally task).
@@ -298,10 +335,20 @@ def plan_absence(
         [ta_email],
         "customer syncs during your absence need rescheduling (AEs kept informed)",
         user=ta_email,
-        time_min=window.start.isoformat(),
-        time_max=window.end.isoformat(),
+        ta_channel=_slack_target(people, ta_email),
+        time_min=utc_text(window.start),
+        time_max=utc_text(window.end),
         company_domains=list(policy.group_mail.company_domains),
-        account_aes={str(a["id"]): a.get("ae") for a in accounts if a.get("ae")},
+        accounts=[
+            {
+                "id": str(a["id"]),
+                "name": a.get("name"),
+                "ae": a.get("ae"),
+                "ae_channel": _slack_target(people, str(a["ae"])) if a.get("ae") else None,
+                "domains": sorted({c.rsplit("@", 1)[-1] for c in a.get("champions") or []}),
+            }
+            for a in accounts
+        ],
     )
 
     # 6. The Gmail autoresponder for the window, naming the covers (Gmail applies start and end).
@@ -384,13 +431,12 @@ def plan_absence(
         if told.get("status") in TOLD and (":cover:" in key or ":team:" in key):
             for person in told.get("recipients") or []:
                 if person not in now_in:
-                    add(
-                        "slack.message",
+                    dm(
+                        person,
                         f"ooo:{absence_id}:{person}:removed:{dates}",
-                        [person],
                         "the coverage plan changed",
-                        channel=_slack_target(people, person),
-                        text=render("removed", ta_name=ta_name, **days),
+                        render("removed", ta_name=ta_name, **days),
+                        f"{ta_name}'s coverage plan changed",
                     )
     out.cancel = _superseded(out.actions, outbox)
     return out

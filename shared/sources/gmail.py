@@ -32,6 +32,12 @@ GROUP_MESSAGE_TYPE = "mail.group_message"
 METADATA_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
 SCOPES = ("https://www.googleapis.com/auth/gmail.metadata",)
 DEFAULT_BASE = "https://gmail.googleapis.com/gmail/v1"
+# What delivery does as the user: set the autoresponder, send mail, read the calendar.
+DELIVERY_SCOPES = (
+    "https://www.googleapis.com/auth/gmail.settings.basic",
+    "https://www.googleapis.com/auth/gmail.send",
+    "https://www.googleapis.com/auth/calendar.readonly",
+)
 
 
 class HistoryExpiredError(Exception):
@@ -149,7 +155,7 @@ def access_token(mailbox: str) -> str:
     try:
         creds = service_account.Credentials.from_service_account_file(
             key_file,
-            scopes=[*SCOPES, "https://www.googleapis.com/auth/gmail.settings.basic"],
+            scopes=[*SCOPES, *DELIVERY_SCOPES],
             subject=mailbox,
         )
         creds.refresh(Request())

@@ -13,6 +13,7 @@ import base64
 import os
 from collections.abc import Callable
 from email.message import EmailMessage
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -169,10 +170,81 @@ def build_senders(
         )
         return {"message_id": (response.json() or {}).get("id")}
 
+    def calendar_review(action: Document) -> dict[str, Any]:
+        user, time_min, time_max = _need(action, "user", "time_min", "time_max")
+        syncs = customer_syncs(
+            client, gmail_token(user), user, time_min, time_max, set(action.get("company_domains") or [])
+        )
+        lines: list[str] = []
+        per_ae: dict[str, list[str]] = {}
+        for event in syncs:
+            domains = {a.rsplit("@", 1)[-1] for a in event["external"]}
+            matched = [a for a in action.get("accounts") or [] if domains & set(a.get("domains") or [])]
+            names = ", ".join(str(a.get("name")) for a in matched) or "no account matched"
+            lines.append(f"- {event['start']} {event['summary']} ({names}; {', '.join(event['external'])})")
+            for account in matched:
+                if account.get("ae_channel"):
+                    per_ae.setdefault(account["ae_channel"], []).append(
+                        f"- {event['start']} {event['summary']}"
+                    )
+        token = _env("TAOPS_SLACK_BOT_TOKEN")
+        if action.get("ta_channel"):
+            text = (
+                "Customer syncs during your absence to reschedule (their AEs are told):\n" + "\n".join(lines)
+                if lines
+                else "No customer syncs in your calendar during your absence."
+            )
+            slack(client, "chat.postMessage", token, {"channel": action["ta_channel"], "text": text})
+        for channel, items in sorted(per_ae.items()):
+            text = f"{user} is out of office; these customer syncs will be rescheduled:\n" + "\n".join(items)
+            slack(client, "chat.postMessage", token, {"channel": channel, "text": text})
+        return {"syncs": len(syncs), "aes_told": len(per_ae)}
+
     return {
+        "calendar.review": calendar_review,
         "slack.message": slack_message,
         "slack.status": slack_status,
         "vitally.task": vitally_task,
         "gmail.vacation": gmail_vacation,
         "email.send": email_send,
     }
+
+
+def customer_syncs(
+    client: httpx.Client, token: str, user: str, time_min: str, time_max: str, company_domains: set[str]
+) -> list[dict[str, Any]]:
+    """Events in the window with attendees outside the company (rooms aside), neither
+    cancelled nor out-of-office or focus blocks; recurring meetings as their instances."""
+    base = os.environ.get("TAOPS_CALENDAR_API_BASE", "https://www.googleapis.com/calendar/v3").rstrip("/")
+    url = f"{base}/calendars/{quote(user)}/events"
+    found: list[dict[str, Any]] = []
+    page: str | None = None
+    while True:
+        params = {"timeMin": time_min, "timeMax": time_max, "singleEvents": "true", "orderBy": "startTime"}
+        if page:
+            params["pageToken"] = page
+        request = partial(client.get, url, params=dict(params), headers={"Authorization": f"Bearer {token}"})
+        response = call("Calendar", request)
+        body = response.json()
+        for event in body.get("items", []):
+            if event.get("status") == "cancelled" or event.get("eventType", "default") != "default":
+                continue
+            external = sorted(
+                str(a["email"]).lower()
+                for a in event.get("attendees", [])
+                if a.get("email")
+                and not a.get("resource")
+                and str(a["email"]).rsplit("@", 1)[-1].lower() not in company_domains
+            )
+            if external:
+                start = event.get("start", {})
+                found.append(
+                    {
+                        "summary": event.get("summary", "(no title)"),
+                        "start": start.get("dateTime") or start.get("date"),
+                        "external": external,
+                    }
+                )
+        page = body.get("nextPageToken")
+        if not page:
+            return found

@@ -258,3 +258,45 @@ def test_a_message_that_is_not_an_action_is_acknowledged_and_kept(store) -> None
     assert app.post("/", headers=headers, data=body).status_code == 200
     [(_, kept)] = store.query("dead_letters")
     assert "not an action" in kept["reason"]
+
+
+@respx.mock
+def test_calendar_review_lists_customer_syncs_to_the_ta_and_tells_the_account_ae(
+    store, policy, monkeypatch
+) -> None:
+    monkeypatch.setenv("TAOPS_CALENDAR_API_BASE", "https://calendar.test/v3")
+    events = respx.get("https://calendar.test/v3/calendars/ana@example.com/events").mock(
+        return_value=httpx.Response(200, json=fixture("gcal_events_list_response.json"))
+    )
+    slack = respx.post(SLACK).mock(
+        return_value=httpx.Response(200, json=fixture("slack_chat_postMessage_response_ok.json"))
+    )
+    action_id = queue(
+        store,
+        kind="calendar.review",
+        user="ana@example.com",
+        ta_channel="U0ANA",
+        time_min="2025-06-08T22:00:00Z",
+        time_max="2025-06-13T22:00:00Z",
+        company_domains=["acme.example"],
+        accounts=[
+            {
+                "id": "globex",
+                "name": "Globex",
+                "ae": "alex@example.com",
+                "ae_channel": "U0AE",
+                "domains": ["globex.example"],
+            }
+        ],
+    )
+    outcome = run(store, action_id, policy)
+    assert outcome.status == "delivered"
+    params = events.calls.last.request.url.params
+    assert (params["singleEvents"], params["timeMin"]) == ("true", "2025-06-08T22:00:00Z")
+    posted = {
+        json.loads(c.request.content)["channel"]: json.loads(c.request.content)["text"] for c in slack.calls
+    }
+    assert "Globex <> Acme weekly sync" in posted["U0ANA"] and "pat@globex.example" in posted["U0ANA"]
+    assert "Out of office" not in posted["U0ANA"]  # the OOO block is not a customer sync
+    assert "Globex <> Acme weekly sync" in posted["U0AE"]
+    assert store.get(OUTBOX, action_id)["result"] == {"syncs": 1, "aes_told": 1}

@@ -9,7 +9,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+import respx
 from functions_framework import create_app
 
 from shared import clients, pubsub
@@ -33,6 +35,16 @@ def pipeline(emulators: dict[str, str], monkeypatch: pytest.MonkeyPatch, book_da
     monkeypatch.setenv("TAOPS_STORE", f"firestore:{project}")
     monkeypatch.setenv("TAOPS_DEEL_SIGNING_KEY", KEY)
     monkeypatch.setenv("TAOPS_CLOCK", "2026-11-22T12:00:00Z")
+    for name, value in {
+        "TAOPS_SLACK_BOT_TOKEN": "xoxb-t",
+        "TAOPS_SLACK_USER_TOKEN": "xoxp-t",
+        "TAOPS_VITALLY_API_KEY": "k",
+        "TAOPS_VITALLY_BASE_URL": "https://vitally.test",
+        "TAOPS_GMAIL_ACCESS_TOKEN": "ya29.t",
+        "TAOPS_GMAIL_API_BASE": "https://gmail.test/gmail/v1",
+        "TAOPS_CALENDAR_API_BASE": "https://calendar.test/v3",
+    }.items():
+        monkeypatch.setenv(name, value)
     clients.reset()
     pubsub.reset_clients()
     pubsub.ensure_topics(project, ("pto-logged", "actions", "cadence-tick"))
@@ -97,4 +109,43 @@ def test_an_approval_ends_with_the_plan_in_firestore_and_due_actions_on_the_acti
     from shared.outbox import relay
 
     assert relay(store, datetime(2026, 12, 14, 0, 0, tzinfo=UTC))["published"] == 2
-    assert {m["kind"] for m in pull_all(pipeline["actions"])} == {"slack.status", "email.send"}
+    released = pull_all(pipeline["actions"])
+    assert {m["kind"] for m in released} == {"slack.status", "email.send"}
+
+    # deliver_action carries each one out against the mocked vendor APIs, exactly once.
+    delivered = deliver_all([*on_topic, *released, *on_topic])  # every message delivered twice
+    assert all(d["status"] == "delivered" for d in dict(store.query(OUTBOX)).values())
+    # Slack: plan to Ana and Mara, team Alex and Cole, cover Ben, the calendar review to Ana.
+    # Mail: the plan, Ivy (no Slack id), the customer notice to Acme's champion.
+    assert delivered["slack"] == 6
+    assert (delivered["vacation"], delivered["task"], delivered["mail"], delivered["status"]) == (1, 1, 3, 1)
+
+
+def deliver_all(messages: list[dict]) -> dict[str, int]:
+    ok = {"ok": True, "channel": "C1", "ts": "1.1"}
+    with respx.mock(assert_all_called=False) as mock:
+        routes = {
+            "slack": mock.post("https://slack.com/api/chat.postMessage").mock(
+                return_value=httpx.Response(200, json=ok)
+            ),
+            "status": mock.post("https://slack.com/api/users.profile.set").mock(
+                return_value=httpx.Response(200, json={"ok": True})
+            ),
+            "task": mock.post("https://vitally.test/resources/tasks").mock(
+                return_value=httpx.Response(200, json={"id": "task-1"})
+            ),
+            "vacation": mock.put(url__regex=r"https://gmail\.test/.*/settings/vacation").mock(
+                return_value=httpx.Response(200, json={})
+            ),
+            "mail": mock.post(url__regex=r"https://gmail\.test/.*/messages/send").mock(
+                return_value=httpx.Response(200, json={"id": "m1"})
+            ),
+            "calendar": mock.get(url__regex=r"https://calendar\.test/.*").mock(
+                return_value=httpx.Response(200, json={"items": []})
+            ),
+        }
+        app = create_app("deliver_action", str(ROOT / "main.py"), "cloudevent").test_client()
+        for message in messages:
+            headers, data = cloud_event(json.dumps(message).encode(), "actions")
+            assert app.post("/", headers=headers, data=data).status_code == 200
+        return {name: route.call_count for name, route in routes.items()}
