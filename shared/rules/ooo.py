@@ -54,6 +54,16 @@ def _slack_target(people: Mapping[str, Mapping[str, Any]], email: str) -> str | 
     return (people.get(email) or {}).get("slack_id")
 
 
+def plan_blocks(title: str, plan_text: str) -> list[dict[str, Any]]:
+    """The plan as Slack Block Kit: a header, the summary, then the table in monospace."""
+    heading, _, table = plan_text.partition("\n")
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"```{table.strip()[:2900]}```"}},
+    ]
+
+
 def direct_message(
     people: Mapping[str, Mapping[str, Any]],
     person: str,
@@ -63,10 +73,13 @@ def direct_message(
     subject: str,
     now: datetime,
     absence_id: str,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> Action:
-    """A message to one person: a Slack DM when the directory has their Slack id, else email."""
+    """A message to one person: a Slack DM when the directory has their Slack id, else email.
+    Slack gets Block Kit ``blocks`` when given, with ``text`` as the notification fallback."""
     channel = _slack_target(people, person)
     if channel:
+        extra = {"blocks": blocks} if blocks else {}
         return Action(
             kind="slack.message",
             at=now,
@@ -76,6 +89,7 @@ def direct_message(
             channel=channel,
             text=text,
             absence_id=absence_id,
+            **extra,
         )
     return Action(
         kind="email.send",
@@ -210,8 +224,12 @@ def plan_absence(
         ],
     )
 
-    def dm(person: str, key: str, reason: str, text: str, subject: str) -> None:
-        out.actions.append(direct_message(people, person, key, reason, text, subject, now, absence_id))
+    def dm(
+        person: str, key: str, reason: str, text: str, subject: str, blocks: list[Any] | None = None
+    ) -> None:
+        out.actions.append(
+            direct_message(people, person, key, reason, text, subject, now, absence_id, blocks)
+        )
 
     def add(
         kind: str,
@@ -271,6 +289,7 @@ def plan_absence(
                 f"{stage} coverage plan for {ta_name}",
                 plan_text,
                 subject,
+                plan_blocks(subject, plan_text),
             )
     if not share:
         out.cancel = _superseded(out.actions, outbox)

@@ -94,11 +94,14 @@ def build_senders(
 
     def slack_message(action: Document) -> dict[str, Any]:
         channel, text = _need(action, "channel", "text")
+        body: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if action.get("blocks"):
+            body["blocks"] = action["blocks"]  # the text stays as the notification fallback
         answer = slack(
             client,
             "chat.postMessage",
             _env("TAOPS_SLACK_BOT_TOKEN"),
-            {"channel": channel, "text": text, "unfurl_links": False},
+            body,
         )
         return {"channel": answer.get("channel"), "ts": answer.get("ts")}
 

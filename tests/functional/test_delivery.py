@@ -300,3 +300,14 @@ def test_calendar_review_lists_customer_syncs_to_the_ta_and_tells_the_account_ae
     assert "Out of office" not in posted["U0ANA"]  # the OOO block is not a customer sync
     assert "Globex <> Acme weekly sync" in posted["U0AE"]
     assert store.get(OUTBOX, action_id)["result"] == {"syncs": 1, "aes_told": 1}
+
+
+@respx.mock
+def test_block_kit_blocks_are_sent_with_the_text_as_fallback(store, policy) -> None:
+    route = respx.post(SLACK).mock(
+        return_value=httpx.Response(200, json=fixture("slack_chat_postMessage_response_ok.json"))
+    )
+    blocks = [{"type": "header", "text": {"type": "plain_text", "text": "Coverage plan"}}]
+    run(store, queue(store, blocks=blocks), policy)
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["blocks"] == blocks and sent["text"] == "You cover Acme"

@@ -97,6 +97,9 @@ def test_a_request_sends_a_draft_plan_to_the_ta_and_manager_only(store, send) ->
         ("slack.message", ("mara@example.com",)),
     ]
     assert "Draft coverage plan" in next(a for a in live(store).values() if a["kind"] == "email.send")["body"]
+    dm = next(a for a in live(store).values() if a["kind"] == "slack.message")
+    assert [b["type"] for b in dm["blocks"]] == ["header", "section", "section"]
+    assert "Acme Corp" in dm["blocks"][2]["text"]["text"] and dm["text"]  # the table, and the fallback
 
 
 def test_approval_shares_the_plan_with_every_action_the_protocol_names(store, send) -> None:

@@ -149,3 +149,22 @@ def deliver_all(messages: list[dict]) -> dict[str, int]:
             headers, data = cloud_event(json.dumps(message).encode(), "actions")
             assert app.post("/", headers=headers, data=data).status_code == 200
         return {name: route.call_count for name, route in routes.items()}
+
+
+def test_a_later_cancellation_withdraws_what_was_pending(pipeline) -> None:
+    handler = create_app("on_pto_logged", str(ROOT / "main.py"), "cloudevent").test_client()
+    for status, updated in (("APPROVED", "2026-11-21T09:00:00Z"), ("CANCELED", "2026-11-23T09:00:00Z")):
+        body = json.loads(approval())
+        body["data"]["resource"].update(status=status, updated_at=updated)
+        [event] = deel.normalize(body, datetime(2026, 11, 22, tzinfo=UTC))
+        headers, data = cloud_event(event.to_json(), "pto-logged", event.attributes())
+        assert handler.post("/", headers=headers, data=data).status_code == 200
+    store = clients.store()
+    assert store.get(COVERAGE_PLANS, "pto-ana-1")["status"] == "withdrawn"
+    outbox = dict(store.query(OUTBOX))
+    deferred = [d for d in outbox.values() if d["not_before"]]
+    assert deferred and all(d["status"] == "cancelled" for d in deferred)
+    # the immediate ones had been published, so their recipients are told it is off
+    withdrawn = [d for d in outbox.values() if d["idempotency_key"].endswith(":withdrawn")]
+    assert {r for d in withdrawn for r in d["recipients"]} >= {"ana@example.com", "ben@example.com"}
+    assert any(d["kind"] == "gmail.vacation" and d["enable"] is False for d in outbox.values())
