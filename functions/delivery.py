@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from typing import Any
 
@@ -27,7 +28,9 @@ def parse_action_id(raw: bytes) -> str:
 
 def _deliver(action_id: str, now: datetime) -> dict[str, Any]:
     policy = load_policy()
-    senders = build_senders(clients.http(), access_token, policy.group_mail.address)
+    # A Google Group has no mailbox to send from: mail goes out as a user (TAOPS_MAIL_SENDER).
+    sender = os.environ.get("TAOPS_MAIL_SENDER") or policy.group_mail.address
+    senders = build_senders(clients.http(), access_token, sender)
     outcome = deliver(clients.store(), action_id, senders, policy.delivery, now)
     return {"action_id": action_id, "status": outcome.status, "attempts": outcome.attempts}
 
