@@ -13,8 +13,10 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from shared.exceptions import BookError, PolicyError, StoreError
+from shared.models import utc_text
 
 DEFAULT_SCHEMA_PATH = Path("docs/book.schema.json")
 
@@ -107,6 +109,68 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe(step: Any) -> list[str]:
+    """A step of a replay as lines a person reads."""
+    line = step.line
+    out = [f"{utc_text(line.at)}  {line.source:<10} {step.outcome}"]
+    out += [f"    - {note}" for note in step.notes]
+    for action in step.actions:
+        when = f" (not before {action['not_before']})" if action.get("not_before") else ""
+        out.append(
+            f"    -> {action['kind']} to {', '.join(action['recipients']) or action.get('channel')}{when}: "
+            f"{action['reason']}"
+        )
+    for action in step.delivered:
+        out.append(
+            f"    delivered (dry run): {action['kind']} to "
+            f"{', '.join(action['recipients']) or action.get('channel')}"
+        )
+    return out
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from shared.book import load_book
+    from shared.policy import load_policy
+    from shared.replay import ReplayError, dumps_actions, dumps_state, replay
+
+    policy = load_policy(args.policy)
+    book = load_book(args.book)
+    try:
+        with open(args.events, encoding="utf-8") as handle:
+            result = replay(handle, book, policy, keep_going=args.keep_going)
+    except OSError as exc:
+        print(f"taops replay: cannot read {args.events}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except ReplayError as exc:
+        print(f"taops replay: {exc} (nothing written)", file=sys.stderr)
+        return 1
+    if args.actions_out:
+        Path(args.actions_out).write_text(dumps_actions(result.actions), encoding="utf-8")
+    if args.state_out:
+        Path(args.state_out).write_text(dumps_state(result.state), encoding="utf-8")
+    for problem in result.skipped:
+        print(f"skipped {problem}", file=sys.stderr)
+    if args.json:
+        summary = {
+            "lines": len(result.steps),
+            "actions": len(result.actions),
+            "skipped": result.skipped,
+            "outcomes": {
+                o: sum(s.outcome == o for s in result.steps)
+                for o in sorted({s.outcome for s in result.steps})
+            },
+        }
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        for step in result.steps:
+            print("\n".join(describe(step)))
+        print(
+            f"{len(result.steps)} line(s) replayed, {len(result.actions)} action(s), "
+            f"{len(result.skipped)} skipped"
+        )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="taops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -133,6 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     pc = psub.add_parser("check", help="validate a policy file (default: $TAOPS_POLICY or the bundled one)")
     pc.add_argument("file", nargs="?")
     pc.set_defaults(func=cmd_policy_check)
+
+    p = sub.add_parser("replay", help="run recorded events through the handlers with a simulated clock")
+    p.add_argument("events", metavar="EVENTS.jsonl")
+    p.add_argument("--book", required=True, metavar="BOOK.json")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--actions-out", metavar="F", help="write every action, one JSON object a line")
+    p.add_argument("--state-out", metavar="F", help="write the final state as JSON")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead of the timeline")
+    p.add_argument(
+        "--keep-going", action="store_true", help="skip bad lines (each reported) instead of stopping"
+    )
+    p.set_defaults(func=cmd_replay)
 
     p = sub.add_parser("outbox", help="list the actions in the outbox (what taops did or will do, and why)")
     p.add_argument("--failed", action="store_true", help="only actions that failed permanently")

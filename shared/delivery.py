@@ -83,6 +83,7 @@ def deliver(
     policy: Delivery,
     now: datetime,
     sleep: Callable[[float], None] = time.sleep,
+    dry: bool | None = None,
 ) -> Outcome:
     """Deliver ``action_id`` at most once. Raises ``TransientError`` when it should be
     retried later by Pub/Sub (a long Retry-After, attempts left after in-run retries)."""
@@ -95,7 +96,7 @@ def deliver(
     kind = str(doc.get("kind"))
     attempts = int(doc.get("attempts") or 0)
     history = list(doc.get("attempt_log") or [])
-    if dry_run():
+    if dry if dry is not None else dry_run():
         _record(
             store,
             action_id,

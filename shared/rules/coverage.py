@@ -51,9 +51,7 @@ def cover_reasons(
         days=policy.renewal_margin_days
     ):
         inside = renewal <= window.last_day
-        where = (
-            "inside your absence" if inside else f"within {policy.renewal_margin_days} days of your return"
-        )
+        where = "inside the absence" if inside else f"within {policy.renewal_margin_days} days of the return"
         reasons.append((CoverReason.RENEWING, f"renews {renewal.isoformat()}, {where}"))
     category = account.get("health_category")
     if account.get("lighthouse_active") and category in {c.value for c in policy.unhealthy_categories}:

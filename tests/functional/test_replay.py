@@ -1,0 +1,137 @@
+"""`taops replay` on the committed scenario (examples/replay/events.jsonl with
+examples/book.json): the exact actions, the final state, byte-identical reruns, and
+each class of bad line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from shared.cli import main as taops
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = ROOT / "examples" / "replay" / "events.jsonl"
+BOOK = ROOT / "examples" / "book.json"
+
+
+def run(tmp_path: Path, events: Path = EVENTS, *extra: str) -> tuple[int, Path, Path]:
+    actions, state = tmp_path / "actions.jsonl", tmp_path / "state.json"
+    code = taops(
+        [
+            "replay",
+            str(events),
+            "--book",
+            str(BOOK),
+            "--actions-out",
+            str(actions),
+            "--state-out",
+            str(state),
+            *extra,
+        ]
+    )
+    return code, actions, state
+
+
+def test_the_scenario_gives_exactly_these_actions(tmp_path: Path) -> None:
+    code, actions_file, _ = run(tmp_path)
+    assert code == 0
+    actions = [json.loads(line) for line in actions_file.read_text().splitlines()]
+    summary = [(a["kind"], a["recipients"], a["not_before"], a["status"]) for a in actions]
+    assert summary == [
+        ("email.send", ["ana@example.com", "mara@example.com"], None, "delivered"),  # the draft
+        ("slack.message", ["ana@example.com"], None, "delivered"),
+        ("slack.message", ["mara@example.com"], None, "delivered"),
+        ("email.send", ["ana@example.com", "mara@example.com"], None, "delivered"),  # the shared plan
+        ("slack.message", ["ana@example.com"], None, "delivered"),
+        ("slack.message", ["mara@example.com"], None, "delivered"),
+        ("slack.message", ["alex@example.com"], None, "delivered"),
+        ("slack.message", ["cole@example.com"], None, "delivered"),
+        ("email.send", ["ivy@example.com"], None, "delivered"),
+        ("slack.message", ["ben@example.com"], None, "delivered"),
+        ("vitally.task", ["ana@example.com"], None, "delivered"),
+        ("calendar.review", ["ana@example.com"], None, "delivered"),
+        ("gmail.vacation", ["ana@example.com"], None, "delivered"),
+        ("slack.status", ["ana@example.com"], "2026-12-13T23:00:00Z", "delivered"),
+        ("email.send", ["jo@acme.test"], "2026-12-08T23:00:00Z", "delivered"),
+    ]
+    assert all(a["dry_run"] is True for a in actions)
+    status = next(a for a in actions if a["kind"] == "slack.status")
+    assert status["delivered_at"] == "2026-12-14T00:00:00Z"  # released by the tick after its not_before
+    assert status["idempotency_key"] == "ooo:pto-ana-dec:slack-status:2026-12-14:2026-12-18"
+    task = next(a for a in actions if a["kind"] == "vitally.task")
+    assert (task["account_id"], task["due_date"]) == ("acme", "2026-12-11")
+    assert task["reason"].startswith("Acme Corp renews 2026-12-18, inside the absence")
+
+
+def test_the_final_state_holds_the_plan_the_health_change_the_renewal_and_the_thread(tmp_path: Path) -> None:
+    _, _, state_file = run(tmp_path)
+    state = json.loads(state_file.read_text())
+    plan = state["coverage_plans"]["pto-ana-dec"]
+    assert plan["status"] == "shared"
+    assert plan["items"] == [
+        {"account_id": "acme", "reasons": ["renewing"], "cover": "ben@example.com"},
+        {"account_id": "globex", "reasons": ["lighthouse"], "cover": "ben@example.com"},
+    ]
+    [change] = state["health_changes"].values()
+    assert (change["account_id"], change["old_category"], change["new_category"]) == ("acme", "green", "red")
+    assert state["accounts"]["globex"]["renewal_date"] == "2027-04-15"
+    [thread] = state["mail_threads"].values()
+    assert thread["customer_address"] == "jo@acme.test" and thread["waiting_since"] is not None
+
+
+def test_two_runs_write_identical_bytes(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    _, a_actions, a_state = run(first)
+    _, b_actions, b_state = run(second)
+    assert a_actions.read_bytes() == b_actions.read_bytes()
+    assert a_state.read_bytes() == b_state.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "message"),
+    [
+        ("{not json", "line 8: not JSON"),
+        ('{"at": "2026-12-15T00:00:00Z", "source": "zendesk", "payload": {}}', "line 8: source: 'zendesk'"),
+        ('{"at": "2026-12-15T00:00:00Z", "source": "tick"}', "line 8: payload: missing"),
+        (
+            '{"at": "2026-12-01T00:00:00Z", "source": "tick", "payload": {"job": "x"}}',
+            "line 8: at: 2026-12-01",
+        ),
+        ('{"at": "2026-12-15", "source": "tick", "payload": {}}', "line 8: at: needs a time zone"),
+        (
+            '{"at": "2026-12-15T00:00:00Z", "source": "deel", "payload": {"data": {"meta": {"event_type": '
+            '"time-off.created"}, "resource": {"id": "x", "status": "MAYBE"}}}}',
+            "line 8: data.resource.start_date",
+        ),
+    ],
+)
+def test_a_bad_line_stops_the_replay_naming_it_and_writes_nothing(
+    tmp_path: Path, capsys, bad_line, message
+) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(EVENTS.read_text() + bad_line + "\n")
+    code, actions, state = run(tmp_path, events)
+    assert code == 1
+    assert message in capsys.readouterr().err
+    assert not actions.exists() and not state.exists()
+
+
+def test_keep_going_reports_each_skipped_line_and_replays_the_rest(tmp_path: Path, capsys) -> None:
+    events = tmp_path / "events.jsonl"
+    lines = EVENTS.read_text().splitlines()
+    events.write_text("\n".join([lines[0], "{oops", *lines[1:], '{"at": "2026-12-20T00:00:00Z"}']) + "\n")
+    code, actions, _ = run(tmp_path, events, "--keep-going")
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "skipped line 2: not JSON" in err and "skipped line 9: source: missing" in err
+    assert len(actions.read_text().splitlines()) == 15
+
+
+def test_json_summary(tmp_path: Path, capsys) -> None:
+    assert taops(["replay", str(EVENTS), "--book", str(BOOK), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {"lines": 7, "actions": 15, "skipped": [], "outcomes": {"applied": 7}}
