@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: import test test-unit lint typecheck bench schema lock clean
+.PHONY: demo import test test-unit lint typecheck bench schema lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,7 +46,11 @@ lock:
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .taops
 
-## the main job, for now: validate the policy and import a book of business into the store
+## the main job: a bundled TA-team scenario replayed end to end, with what happened and why
+demo: $(VENV)/.installed
+	$(VENV)/bin/taops demo
+
+## validate the policy and import a book of business into the store
 BOOK ?= examples/book.json
 import: $(VENV)/.installed
 	$(VENV)/bin/taops policy check

@@ -128,6 +128,14 @@ def describe(step: Any) -> list[str]:
     return out
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from shared import demo
+    from shared.policy import load_policy
+
+    demo.run(load_policy(args.policy))
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from shared.book import load_book
     from shared.policy import load_policy
@@ -197,6 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
     pc = psub.add_parser("check", help="validate a policy file (default: $TAOPS_POLICY or the bundled one)")
     pc.add_argument("file", nargs="?")
     pc.set_defaults(func=cmd_policy_check)
+
+    p = sub.add_parser(
+        "demo", help="replay a bundled TA-team scenario end to end and show what happened and why"
+    )
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("replay", help="run recorded events through the handlers with a simulated clock")
     p.add_argument("events", metavar="EVENTS.jsonl")

@@ -1,0 +1,35 @@
+"""The README's main command: `taops demo` shows the reactions a TA manager expects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_the_demo_runs_offline_and_shows_each_reaction_and_why() -> None:
+    exe = Path(sys.executable).with_name("taops")
+    result = subprocess.run(
+        [str(exe), "demo"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "160", "HOME": "/tmp"},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    # the coverage plan, shared with the account team, with its reasons
+    assert "Ana Ruiz logged time off 2026-12-14 to 2026-12-18 (requested)" in out
+    assert "renews 2026-12-18, inside the absence" in out
+    assert "→ vitally.task to ana@example.com" in out
+    assert "→ slack.status to ana@example.com (not before 2026-12-14T23:00:00Z)" in out
+    # the moved dates re-plan, the renewal that moved into the window joins it
+    assert "Pied Piper: renewal date 2027-03-10 → 2026-12-16" in out
+    assert "4 account(s) need cover" in out
+    # a cancellation withdraws, health changes are recorded, the mailbox thread is answered
+    assert "plan withdrawn (cancelled)" in out
+    assert "Globex: health green → red (score 3.3)" in out
+    assert "the customer is answered" in out
+    assert "✓ delivered (dry run): slack.status to ana@example.com" in out
+    assert "plan pto-ana-dec (shared)" in out and "plan pto-carla-jan (withdrawn)" in out
