@@ -136,6 +136,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    from shared import dev
+
+    return dev.run(Path(args.book), say=lambda text: print(text, flush=True))
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    import os
+
+    from shared.sources import deel
+
+    key = args.key or os.environ.get("TAOPS_DEEL_SIGNING_KEY")
+    if not key:
+        print("taops sign: give --key or set TAOPS_DEEL_SIGNING_KEY", file=sys.stderr)
+        return 1
+    body = Path(args.file).read_bytes()
+    print(deel.signature(key, body))
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from shared.book import load_book
     from shared.policy import load_policy
@@ -211,6 +231,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("dev", help="run the real pipeline locally on the emulators (Ctrl-C stops it)")
+    p.add_argument(
+        "--book",
+        default=str(Path(__file__).parent / "demo" / "book.json"),
+        help="book to import (default: the demo's)",
+    )
+    p.set_defaults(func=cmd_dev)
+
+    p = sub.add_parser("sign", help="the x-deel-signature for a request body (HMAC-SHA256 of POST + body)")
+    p.add_argument("file", help="the exact bytes you will POST")
+    p.add_argument("--key", help="signing key (default: $TAOPS_DEEL_SIGNING_KEY)")
+    p.set_defaults(func=cmd_sign)
 
     p = sub.add_parser("replay", help="run recorded events through the handlers with a simulated clock")
     p.add_argument("events", metavar="EVENTS.jsonl")
