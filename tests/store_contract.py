@@ -66,6 +66,24 @@ class StoreContract:
         both = store.query("accounts", Where("ta", "==", "ana@example.com"), Where("arr", ">", 60))
         assert [i for i, _ in both] == ["a", "c"]
 
+    def test_an_equality_query_follows_documents_as_they_change(self, store: Store) -> None:
+        def pending() -> list[str]:
+            return [i for i, _ in store.query("outbox", Where("status", "==", "pending"))]
+
+        store.put_many([("outbox", "a", {"status": "pending"}), ("outbox", "b", {"status": "sent"})])
+        assert pending() == ["a"]
+        store.put("outbox", "b", {"status": "pending"})
+        store.put("outbox", "a", {"status": "sent"})
+        assert pending() == ["b"]
+        store.put("outbox", "c", {"status": "pending"})
+        store.put("outbox", "b", {"note": "no status any more"})
+        assert pending() == ["c"]
+        store.run_transaction(lambda tx: tx.delete("outbox", "c"))
+        assert pending() == []
+        store.put("outbox", "d", {"status": ["pending"]})
+        assert pending() == []
+        assert [i for i, _ in store.query("outbox", Where("status", "==", ["pending"]))] == ["d"]
+
     def test_query_limit_keeps_the_first_ids(self, store: Store) -> None:
         store.put_many([("outbox", f"a{i}", {"status": "pending"}) for i in range(5)])
         assert [i for i, _ in store.query("outbox", Where("status", "==", "pending"), limit=2)] == [

@@ -9,11 +9,10 @@ JSON file (``{collection: {id: document}}``), so CLI runs can share it.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +29,19 @@ from shared.store.base import (
 )
 
 T = TypeVar("T")
+
+
+def _clone(value: Any) -> Any:
+    """A copy of a JSON value (documents are checked to be JSON on write): several times
+    cheaper than ``copy.deepcopy``, which the replay of a long history would spend most
+    of its time in."""
+    if isinstance(value, dict):
+        return {key: _clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_clone(item) for item in value]
+    return value
+
+
 _Key = tuple[str, str]
 
 
@@ -80,6 +92,44 @@ class _EmbeddedTransaction(Transaction):
         self._writes[(collection, doc_id)] = None
 
 
+class _EqualityIndex:
+    """Ids by the value of one field, so an equality query reads its matches instead of
+    scanning the collection (replaying a long history queries a growing outbox on every
+    event). Built the first time a field is queried with ``==``, kept up to date on every
+    commit. Values that cannot be keys (lists, objects) are kept aside and always
+    checked, so the index never changes a query's answer, only its cost."""
+
+    def __init__(self, field: str, docs: Mapping[str, Document]) -> None:
+        self.field = field
+        self.ids: dict[Any, set[str]] = {}
+        self.unkeyed: set[str] = set()
+        for doc_id, doc in docs.items():
+            self.add(doc_id, doc)
+
+    def add(self, doc_id: str, doc: Document) -> None:
+        if self.field not in doc:
+            return
+        value = doc[self.field]
+        if isinstance(value, dict | list):
+            self.unkeyed.add(doc_id)
+        else:
+            self.ids.setdefault(value, set()).add(doc_id)
+
+    def remove(self, doc_id: str, doc: Document) -> None:
+        value = doc.get(self.field)
+        if isinstance(value, dict | list):
+            self.unkeyed.discard(doc_id)
+        elif self.field in doc:
+            bucket = self.ids.get(value)
+            if bucket is not None:
+                bucket.discard(doc_id)
+                if not bucket:
+                    del self.ids[value]
+
+    def candidates(self, value: Any) -> set[str]:
+        return self.ids.get(value, set()) | self.unkeyed
+
+
 class EmbeddedStore(Store):
     def __init__(self, path: str | os.PathLike[str] | None = None, *, max_attempts: int = 25) -> None:
         self.max_attempts = max_attempts
@@ -89,6 +139,7 @@ class EmbeddedStore(Store):
         # A query's result can change without any document it returned changing (a new
         # match appears), so each collection also carries a revision for queries.
         self._collection_revisions: dict[str, int] = {}
+        self._indexes: dict[str, dict[str, _EqualityIndex]] = {}
         self._clock = 0
         self._path = Path(path) if path else None
         if self._path and self._path.exists():
@@ -124,16 +175,22 @@ class EmbeddedStore(Store):
         with self._lock:
             self.reads += 1
             doc = self._docs.get(collection, {}).get(doc_id)
-            return (copy.deepcopy(doc) if doc is not None else None), self._revision(collection, doc_id)
+            return (_clone(doc) if doc is not None else None), self._revision(collection, doc_id)
 
     def _query_snapshot(
         self, collection: str, where: tuple[Where, ...], limit: int | None
     ) -> tuple[list[tuple[str, Document]], int]:
         with self._lock:
             docs = self._docs.get(collection, {})
-            out = [(i, copy.deepcopy(d)) for i, d in sorted(docs.items()) if all(w.matches(d) for w in where)]
-            if limit is not None:
-                out = out[:limit]
+            ids: Iterable[str] = docs
+            equal = next((w for w in where if w.op == "==" and not isinstance(w.value, dict | list)), None)
+            if equal is not None:
+                indexes = self._indexes.setdefault(collection, {})
+                if equal.field not in indexes:
+                    indexes[equal.field] = _EqualityIndex(equal.field, docs)
+                ids = indexes[equal.field].candidates(equal.value)
+            found = sorted(i for i in ids if all(w.matches(docs[i]) for w in where))
+            out = [(i, _clone(docs[i])) for i in found[:limit]]
             self.reads += max(1, len(out))
             return out, self._collection_revisions.get(collection, 0)
 
@@ -166,9 +223,13 @@ class EmbeddedStore(Store):
             self._clock += 1
             for (collection, doc_id), doc in tx._writes.items():
                 docs = self._docs.setdefault(collection, {})
-                if doc is None:
-                    docs.pop(doc_id, None)
-                else:
+                old = docs.pop(doc_id, None)
+                for index in self._indexes.get(collection, {}).values():
+                    if old is not None:
+                        index.remove(doc_id, old)
+                    if doc is not None:
+                        index.add(doc_id, doc)
+                if doc is not None:
                     docs[doc_id] = doc
                 self._revisions[(collection, doc_id)] = self._clock
                 self._collection_revisions[collection] = self._clock

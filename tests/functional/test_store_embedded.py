@@ -3,9 +3,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.exceptions import StoreError
-from shared.store import EmbeddedStore, open_store
+from shared.store import EmbeddedStore, Where, open_store
 from tests.store_contract import DOC, StoreContract
 
 
@@ -39,3 +41,29 @@ def test_open_store_reads_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert (tmp_path / "s.json").exists()
     with pytest.raises(StoreError, match="unknown store"):
         open_store("redis")
+
+
+_values = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from(["a", "b"]), st.just([1]))
+_writes = st.lists(
+    st.tuples(st.sampled_from("pqrs"), st.one_of(st.none(), st.dictionaries(st.sampled_from("xy"), _values))),
+    max_size=25,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(writes=_writes, field=st.sampled_from("xy"), value=_values)
+def test_equality_queries_agree_with_a_full_scan(
+    writes: list[tuple[str, dict[str, object] | None]], field: str, value: object
+) -> None:
+    """The equality index is a cost, never an answer: after any writes, indexed queries
+    return exactly what checking every document would."""
+    store = EmbeddedStore()
+    store.query("c", Where(field, "==", value))  # build the index before the writes
+    for doc_id, doc in writes:
+        if doc is None:
+            store.run_transaction(lambda tx, i=doc_id: tx.delete("c", i))
+        else:
+            store.put("c", doc_id, doc)
+    everything = store.query("c")
+    expected = [(i, d) for i, d in everything if Where(field, "==", value).matches(d)]
+    assert store.query("c", Where(field, "==", value)) == expected
