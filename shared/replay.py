@@ -11,6 +11,7 @@ is due is delivered in dry-run mode. The same book and events always give the sa
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from shared.outbox import is_due
 from shared.policy import Policy
 from shared.processing import OUTBOX, Handler, Outcome, dead_letter, process
 from shared.sources import deel, gmail, salesforce, vitally
-from shared.store import EmbeddedStore, Where
+from shared.store import EmbeddedStore
 
 SOURCES = ("deel", "salesforce", "vitally", "gmail", "tick")
 
@@ -103,7 +104,7 @@ def read_lines(lines: Iterable[str], keep_going: bool) -> tuple[list[Line], list
     return parsed, skipped
 
 
-def _events(line: Line, policy: Policy) -> tuple[list[EventEnvelope], Handler | None]:
+def normalize_line(line: Line, policy: Policy) -> tuple[list[EventEnvelope], Handler | None]:
     """Normalise a line the way its edge would; ``PermanentError`` for a bad payload."""
     if line.source == "deel":
         return deel.normalize(line.payload, line.at), pto_logged(policy)
@@ -121,13 +122,29 @@ def _events(line: Line, policy: Policy) -> tuple[list[EventEnvelope], Handler | 
     return [], None
 
 
-def _deliver_due(store: EmbeddedStore, policy: Policy, now: datetime) -> list[dict[str, Any]]:
-    delivered = []
-    for action_id, doc in store.query(OUTBOX, Where("status", "==", "pending")):
-        if is_due(doc, now):
-            deliver(store, action_id, {}, policy.delivery, now, dry=True)
-            delivered.append(doc)
-    return delivered
+class _Due:
+    """The outbox actions replay has made, by the time they become due, so that each line
+    delivers what is due without rescanning the whole outbox (a long history leaves many
+    actions waiting for their time). Delivery re-reads each action: one cancelled in the
+    meantime is skipped, and one revived later is handed in again by ``process``."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[str, str]] = []
+
+    def add(self, action: dict[str, Any]) -> None:
+        heapq.heappush(self._heap, (str(action.get("not_before") or ""), str(action["id"])))
+
+    def deliver(self, store: EmbeddedStore, policy: Policy, now: datetime) -> list[dict[str, Any]]:
+        due: set[str] = set()
+        while self._heap and is_due({"not_before": self._heap[0][0]}, now):
+            due.add(heapq.heappop(self._heap)[1])
+        delivered = []
+        for action_id in sorted(due):
+            doc = store.get(OUTBOX, action_id)
+            if doc is not None and doc.get("status") == "pending":
+                deliver(store, action_id, {}, policy.delivery, now, dry=True)
+                delivered.append(doc)
+        return delivered
 
 
 def replay(
@@ -144,6 +161,7 @@ def replay(
     import_book(store, book, policy)
     steps: list[Step] = []
     order: list[str] = []
+    waiting = _Due()
     for line in parsed:
         step = Step(line, "applied")
         events: list[EventEnvelope] = []
@@ -155,7 +173,7 @@ def replay(
                     step.outcome = "noted"
                     step.notes.append(f"tick {job!r}: nothing to replay for this job")
             else:
-                events, handler = _events(line, policy)
+                events, handler = normalize_line(line, policy)
                 if not events:
                     step.outcome = "ignored"
                     step.notes.append("not an event taops acts on")
@@ -186,12 +204,13 @@ def replay(
                 for action in result.new_actions:
                     order.append(action.id)
                     step.actions.append(action.model_dump(mode="json"))
+                    waiting.add(step.actions[-1])
         except PermanentError as exc:
             if not keep_going:
                 raise ReplayError(f"line {line.number}: {exc.reason}") from None
             skipped.append(f"line {line.number}: {exc.reason}")
             step.outcome = "skipped"
-        step.delivered = _deliver_due(store, policy, line.at)
+        step.delivered = waiting.deliver(store, policy, line.at)
         steps.append(step)
         if on_step:
             on_step(step)
