@@ -163,7 +163,10 @@ def pto_logged(policy: Policy) -> Handler:
             outcome = "denied" if status == "REJECTED" else "cancelled"
             decided = withdraw(absence_id, person, window, outcome, plan, outbox, _directory(view), now)
         else:
-            others = [d for _, d in view.query(ABSENCES) if d.get("id") != absence_id] + [absence_doc]
+            # Only absences still running when this one starts can take a cover away; the
+            # range keeps the reads flat as the history of absences grows.
+            overlapping = view.query(ABSENCES, Where("ends_at", ">", absence_doc["starts_at"]))
+            others = [d for _, d in overlapping if d.get("id") != absence_id] + [absence_doc]
             accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", email))]
             decided = plan_absence(
                 absence_id, status, person, window, _directory(view), accounts, others, outbox, policy, now
