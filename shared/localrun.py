@@ -100,9 +100,27 @@ class Service:
                 self.proc.wait(timeout=5)
             except ProcessLookupError:
                 pass
-        # The parent may exit before its children: sweep the group whatever happened.
+        # The parent may exit before its children (gcloud before its Java emulator): sweep
+        # the group whatever happened, and wait until it is gone so that "stopped" means it.
+        deadline = time.monotonic() + 10
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+            while time.monotonic() < deadline and not _only_zombies(self.proc.pid):
+                time.sleep(0.05)
+
+
+def _only_zombies(group: int) -> bool:
+    """Whether every process left in ``group`` (its own session: ``start_new_session``) has
+    exited and only awaits its reaper.
+    Raises ``ProcessLookupError`` when the group is empty."""
+    os.killpg(group, 0)
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "stat=", "-s", str(group)], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return True
+    return all(state.startswith("Z") for state in out.split())
 
 
 def emulator(name: str, project: str) -> Service:
