@@ -30,6 +30,8 @@ typecheck: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) bench/cold_start.py
+	$(PY) bench/replay_throughput.py
+	$(PY) bench/pipeline_latency.py
 
 ## regenerate docs/book.schema.json from the models
 schema: $(VENV)/.installed
