@@ -177,6 +177,9 @@ class Cadence(_Section):
     schedule: str
     time_zone: TimeZoneName
     description: str
+    # Scheduled (terraform makes a Cloud Scheduler job) only when enabled; a cadence whose
+    # reaction is not built yet stays in the file, documented, and off.
+    enabled: bool = True
 
     @field_validator("schedule")
     @classmethod
