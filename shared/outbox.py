@@ -84,8 +84,16 @@ def publish(
 
 
 def relay(store: Store, now: datetime, publisher: Publisher | None = None) -> dict[str, Any]:
-    """The ``outbox-relay`` job: publish every pending action that is due."""
-    pending = store.query(OUTBOX, Where("status", "==", "pending"))
-    due = [(i, d) for i, d in pending if is_due(d, now)]
+    """The ``outbox-relay`` job: publish every pending action that is due.
+
+    It runs every few minutes, so it reads only what is due: actions with no
+    ``not_before``, and deferred ones whose time has come (the composite index on
+    ``status, not_before`` in ``infra/``); actions deferred to next month cost nothing.
+    """
+    undeferred = store.query(OUTBOX, Where("status", "==", "pending"), Where("not_before", "==", None))
+    fallen_due = store.query(
+        OUTBOX, Where("status", "==", "pending"), Where("not_before", "<=", utc_text(now))
+    )
+    due = sorted(undeferred + fallen_due)
     published = publish(store, due, now, publisher)
-    return {"pending": len(pending), "due": len(due), "published": published}
+    return {"due": len(due), "published": published}
