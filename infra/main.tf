@@ -1,7 +1,14 @@
-# taops on Google Cloud: the state and messaging ground every function stands on.
-# The functions, their service accounts and the scheduler jobs are added by the deploy
-# issue; this much is what the foundation needs: Firestore in native mode with the TTL
-# policy on processed-event markers, and every topic of design §3 with its dead-letter topic.
+# taops on Google Cloud: the production environment, composed from ./modules.
+#
+#   topics        every topic of design §3 with its dead-letter topic      (modules/topic)
+#   functions     every entry point of main.py, each with its own account  (modules/function)
+#   cadences      a Cloud Scheduler job per enabled cadence of the policy  (modules/scheduled_job)
+#   firestore     the database, its composite indexes and TTL policy
+#   secrets       Secret Manager secrets (values are added by hand, never here)
+#
+# tests/functional/test_infra.py ties this file to the code both ways: every entry point
+# deployed with the right trigger, every topic dead-lettered, every scheduled job known to
+# on_cadence_tick, every query the store runs indexed.
 
 terraform {
   required_version = ">= 1.5"
@@ -9,6 +16,10 @@ terraform {
     google = {
       source  = "hashicorp/google"
       version = ">= 5.20"
+    }
+    archive = {
+      source  = "hashicorp/archive"
+      version = ">= 2.4"
     }
   }
 }
@@ -18,11 +29,168 @@ provider "google" {
   region  = var.region
 }
 
+data "google_project" "this" {}
+
+locals {
+  repo   = "${path.module}/.."
+  labels = { app = "taops" }
+
+  pubsub_service_agent = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  # Public names (design §3): terraform, the scheduler and outside checks rely on them.
+  topics = ["pto-logged", "renewal-changed", "health-changed", "gmail-push", "cadence-tick", "actions"]
+
+  # Every API the deployment uses, enabled by the same apply.
+  apis = [
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "run.googleapis.com",
+    "eventarc.googleapis.com",
+    "artifactregistry.googleapis.com",
+    "pubsub.googleapis.com",
+    "firestore.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "secretmanager.googleapis.com",
+    "cloudkms.googleapis.com",
+    "gmail.googleapis.com",
+    "calendar-json.googleapis.com",
+  ]
+
+  # Secret id => what it holds. Values are added with `gcloud secrets versions add`
+  # (docs/deploy.md); terraform only creates the secrets and grants access.
+  secrets = {
+    "taops-deel-signing-key"  = "Deel webhook signing key (x-deel-signature HMAC)"
+    "taops-salesforce-token"  = "Token Salesforce sends with Outbound Messages or the CDC relay"
+    "taops-vitally-token"     = "Token in the Vitally playbook webhook URL"
+    "taops-vitally-api-key"   = "Vitally REST API key (tasks, account re-reads)"
+    "taops-slack-bot-token"   = "Slack bot token, chat:write"
+    "taops-slack-user-token"  = "Slack user token, users.profile:write (OOO statuses)"
+    "taops-google-sa-key"     = "Service-account key with domain-wide delegation (Gmail, Calendar)"
+  }
+
+  google_key = {
+    TAOPS_GMAIL_SA_KEY_FILE = { secret = "taops-google-sa-key", mount_path = "/secrets/google", file_name = "key.json" }
+  }
+
+  common_env = {
+    GOOGLE_CLOUD_PROJECT = var.project_id
+    TAOPS_STORE          = "firestore:${var.project_id}"
+    TAOPS_POLICY         = "/workspace/policy.yaml"
+    LOG_EXECUTION_ID     = "true"
+  }
+
+  # Entry point => how it is deployed. trigger = null means HTTP. Memory, timeouts and
+  # instance caps are set per function on purpose: webhooks answer vendors fast and must
+  # scale; handlers hold a Firestore transaction; delivery waits on vendor APIs and is
+  # capped to stay inside Slack's and Vitally's rate limits.
+  functions = {
+    deel_webhook = {
+      description = "Deel time-off webhooks: verify the signature, publish to pto-logged"
+      trigger     = null, public = true, publishes = ["pto-logged"]
+      memory      = "256Mi", timeout = 30, max_instances = 20
+      env         = {}
+      secret_env  = { TAOPS_DEEL_SIGNING_KEY = "taops-deel-signing-key" }
+      files       = {}
+    }
+    salesforce_webhook = {
+      description = "Salesforce Outbound Messages or CDC relay: verify, publish to renewal-changed"
+      trigger     = null, public = true, publishes = ["renewal-changed"]
+      memory      = "256Mi", timeout = 30, max_instances = 20
+      env         = { TAOPS_SALESFORCE_ORG_IDS = var.salesforce_org_ids }
+      secret_env  = { TAOPS_SALESFORCE_TOKEN = "taops-salesforce-token" }
+      files       = {}
+    }
+    vitally_webhook = {
+      description = "Vitally playbook webhooks: check the token, publish to health-changed"
+      trigger     = null, public = true, publishes = ["health-changed"]
+      memory      = "256Mi", timeout = 30, max_instances = 20
+      env         = {}
+      secret_env  = { TAOPS_VITALLY_TOKEN = "taops-vitally-token" }
+      files       = {}
+    }
+    on_pto_logged = {
+      description = "Time off logged: absence, coverage plan and OOO actions"
+      trigger     = "pto-logged", public = false, publishes = ["actions"]
+      memory      = "512Mi", timeout = 120, max_instances = 5
+      env         = {}
+      secret_env  = {}
+      files       = {}
+    }
+    on_renewal_changed = {
+      description = "Renewal changed in Salesforce: the book of business kept current"
+      trigger     = "renewal-changed", public = false, publishes = ["actions"]
+      memory      = "512Mi", timeout = 120, max_instances = 5
+      env         = {}
+      secret_env  = {}
+      files       = {}
+    }
+    on_health_changed = {
+      description = "Health changed in Vitally: category change log and the book kept current"
+      trigger     = "health-changed", public = false, publishes = ["actions"]
+      memory      = "512Mi", timeout = 120, max_instances = 5
+      env         = { TAOPS_VITALLY_BASE_URL = var.vitally_base_url }
+      secret_env  = { TAOPS_VITALLY_API_KEY = "taops-vitally-api-key" }
+      files       = {}
+    }
+    on_group_mail = {
+      description = "Pooled mailbox push from Gmail: threads and SLA clocks"
+      trigger     = "gmail-push", public = false, publishes = ["actions"]
+      memory      = "512Mi", timeout = 120, max_instances = 5
+      env         = {}
+      secret_env  = {}
+      files       = local.google_key
+    }
+    on_cadence_tick = {
+      description = "Cloud Scheduler ticks: outbox relay, Gmail watch renewal, cadences"
+      trigger     = "cadence-tick", public = false, publishes = ["actions"]
+      memory      = "512Mi", timeout = 300, max_instances = 2
+      env         = {}
+      secret_env  = {}
+      files       = local.google_key
+    }
+    deliver_action = {
+      description = "Delivers one action to Slack, Gmail, Vitally or Calendar, at most once"
+      trigger     = "actions", public = false, publishes = []
+      memory      = "512Mi", timeout = 120, max_instances = 3
+      env = {
+        TAOPS_VITALLY_BASE_URL = var.vitally_base_url
+        TAOPS_MAIL_SENDER      = var.mail_sender
+        TAOPS_DELIVERY         = var.delivery
+      }
+      secret_env = {
+        TAOPS_SLACK_BOT_TOKEN  = "taops-slack-bot-token"
+        TAOPS_SLACK_USER_TOKEN = "taops-slack-user-token"
+        TAOPS_VITALLY_API_KEY  = "taops-vitally-api-key"
+      }
+      files = local.google_key
+    }
+  }
+
+  policy = yamldecode(file(var.policy_file))
+  # Only enabled cadences are scheduled: a disabled one has no reaction yet.
+  cadences = { for c in local.policy.cadences : c.job => c if try(c.enabled, true) }
+
+  source_files = setunion(
+    ["main.py", "requirements.txt"],
+    fileset(local.repo, "functions/**/*.py"),
+    fileset(local.repo, "shared/**/*.{py,yaml,json,jsonl}"),
+  )
+}
+
+resource "google_project_service" "api" {
+  for_each           = toset(local.apis)
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# --- Firestore ---------------------------------------------------------------------------
+
 resource "google_firestore_database" "taops" {
   name                    = "(default)"
   location_id             = var.firestore_location
   type                    = "FIRESTORE_NATIVE"
   delete_protection_state = "DELETE_PROTECTION_ENABLED"
+  depends_on              = [google_project_service.api]
 }
 
 # Markers of processed events are only needed while a vendor or Pub/Sub may redeliver;
@@ -39,19 +207,182 @@ resource "google_firestore_field" "processed_events_ttl" {
   index_config {}
 }
 
-resource "google_pubsub_topic" "topic" {
-  for_each                   = toset(local.topics)
-  name                       = each.key
-  message_retention_duration = var.message_retention
+# The outbox relay (shared/outbox.py) reads pending actions whose not_before has passed:
+# an equality and a range on two fields need a composite index. Every other query of the
+# code filters on one field, which Firestore's automatic single-field indexes serve.
+resource "google_firestore_index" "outbox_due" {
+  project    = var.project_id
+  database   = google_firestore_database.taops.name
+  collection = "outbox"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "not_before"
+    order      = "ASCENDING"
+  }
 }
 
-resource "google_pubsub_topic" "dead_letter" {
-  for_each                   = toset(local.topics)
-  name                       = "${each.key}-dead-letter"
-  message_retention_duration = var.dead_letter_retention
+# --- Pub/Sub -----------------------------------------------------------------------------
+
+# Messages carry customer names and email metadata: the topics are encrypted with a key
+# of the deployment's own, which Pub/Sub's service agent may use and nobody else.
+resource "google_kms_key_ring" "taops" {
+  name       = "taops"
+  location   = var.region
+  depends_on = [google_project_service.api]
 }
 
-locals {
-  # Public names (design §3): terraform, the scheduler and outside checks rely on them.
-  topics = ["pto-logged", "renewal-changed", "health-changed", "gmail-push", "cadence-tick", "actions"]
+resource "google_kms_crypto_key" "pubsub" {
+  name            = "taops-pubsub"
+  key_ring        = google_kms_key_ring.taops.id
+  rotation_period = "7776000s" # 90 days
+
+  lifecycle {
+    prevent_destroy = true
+  }
+}
+
+resource "google_kms_crypto_key_iam_member" "pubsub_agent" {
+  crypto_key_id = google_kms_crypto_key.pubsub.id
+  role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+  member        = "serviceAccount:${local.pubsub_service_agent}"
+}
+
+module "topic" {
+  source   = "./modules/topic"
+  for_each = toset(local.topics)
+
+  name                  = each.value
+  region                = var.region
+  kms_key_name          = google_kms_crypto_key.pubsub.id
+  message_retention     = var.message_retention
+  dead_letter_retention = var.dead_letter_retention
+  pubsub_service_agent  = local.pubsub_service_agent
+  labels                = local.labels
+
+  depends_on = [google_kms_crypto_key_iam_member.pubsub_agent]
+}
+
+# Gmail's users.watch publishes mailbox changes to gmail-push as this Google account.
+resource "google_pubsub_topic_iam_member" "gmail_push_publisher" {
+  topic  = module.topic["gmail-push"].id
+  role   = "roles/pubsub.publisher"
+  member = "serviceAccount:gmail-api-push@system.gserviceaccount.com"
+}
+
+# --- Secrets -----------------------------------------------------------------------------
+
+resource "google_secret_manager_secret" "secret" {
+  for_each  = local.secrets
+  secret_id = each.key
+  labels    = local.labels
+  annotations = {
+    holds = each.value
+  }
+
+  replication {
+    auto {}
+  }
+
+  depends_on = [google_project_service.api]
+}
+
+# --- Source ------------------------------------------------------------------------------
+
+resource "google_storage_bucket" "source" {
+  # checkov:skip=CKV_GCP_62:the bucket holds only source archives the deploy writes; who reads them is in Cloud Audit Logs (Data Access logs for Cloud Storage, docs/deploy.md), a second log bucket would add nothing
+  name                        = "${var.project_id}-taops-source"
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = false
+  labels                      = local.labels
+
+  # Old archives are what a rollback redeploys (docs/deploy.md): keep them a while.
+  versioning {
+    enabled = true
+  }
+  lifecycle_rule {
+    condition {
+      age = var.source_retention_days
+    }
+    action {
+      type = "Delete"
+    }
+  }
+}
+
+# main.py, functions/, shared/, the runtime pins and the policy in use, zipped; the object
+# is named by the archive's hash, so a deploy happens exactly when one of them changes.
+data "archive_file" "source" {
+  type        = "zip"
+  output_path = "${path.module}/.build/taops-source.zip"
+
+  dynamic "source" {
+    for_each = local.source_files
+    content {
+      content  = file("${local.repo}/${source.value}")
+      filename = source.value
+    }
+  }
+  source {
+    content  = file(var.policy_file)
+    filename = "policy.yaml"
+  }
+}
+
+resource "google_storage_bucket_object" "source" {
+  name   = "taops-${data.archive_file.source.output_sha256}.zip"
+  bucket = google_storage_bucket.source.name
+  source = data.archive_file.source.output_path
+}
+
+# --- Functions ---------------------------------------------------------------------------
+
+module "function" {
+  source   = "./modules/function"
+  for_each = local.functions
+
+  entry_point     = each.key
+  description     = each.value.description
+  project_id      = var.project_id
+  region          = var.region
+  source_bucket   = google_storage_bucket.source.name
+  source_object   = google_storage_bucket_object.source.name
+  memory          = each.value.memory
+  timeout_seconds = each.value.timeout
+  max_instances   = each.value.max_instances
+  public          = each.value.public
+
+  trigger_topic_id      = each.value.trigger == null ? null : module.topic[each.value.trigger].id
+  dead_letter_topic_id  = each.value.trigger == null ? null : module.topic[each.value.trigger].dead_letter_id
+  max_delivery_attempts = var.max_delivery_attempts
+  pubsub_service_agent  = local.pubsub_service_agent
+
+  publishes_to = [for t in each.value.publishes : module.topic[t].id]
+  env          = merge(local.common_env, each.value.env)
+  secret_env   = { for k, s in each.value.secret_env : k => google_secret_manager_secret.secret[s].secret_id }
+  secret_files = { for k, f in each.value.files : k => merge(f, { secret = google_secret_manager_secret.secret[f.secret].secret_id }) }
+  labels       = local.labels
+
+  depends_on = [google_project_service.api, google_firestore_database.taops]
+}
+
+# --- Cadences ----------------------------------------------------------------------------
+
+module "cadence" {
+  source   = "./modules/scheduled_job"
+  for_each = local.cadences
+
+  job         = each.key
+  schedule    = each.value.schedule
+  time_zone   = each.value.time_zone
+  description = each.value.description
+  topic_id    = module.topic["cadence-tick"].id
+  region      = var.region
+
+  depends_on = [google_project_service.api]
 }
