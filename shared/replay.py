@@ -154,10 +154,12 @@ def replay(
     *,
     keep_going: bool = False,
     on_step: Callable[[Step], None] | None = None,
+    store: EmbeddedStore | None = None,
 ) -> ReplayResult:
-    """Run every line through the real handlers; raises ``ReplayError`` naming the line."""
+    """Run every line through the real handlers; raises ``ReplayError`` naming the line.
+    ``store`` (empty; a fresh one by default) is where the replay keeps its state."""
     parsed, skipped = read_lines(lines, keep_going)
-    store = EmbeddedStore()
+    store = store if store is not None else EmbeddedStore()
     import_book(store, book, policy)
     steps: list[Step] = []
     order: list[str] = []

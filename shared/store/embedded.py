@@ -146,6 +146,9 @@ class EmbeddedStore(Store):
             self._load(self._path)
         self.reads = 0
         self.writes = 0
+        # Every query shape run: (collection, ((field, op), ...), limited). What the
+        # Firestore indexes in infra/ must serve; tests/functional/test_infra.py checks it.
+        self.query_shapes: set[tuple[str, tuple[tuple[str, str], ...], bool]] = set()
 
     # -- persistence -------------------------------------------------------------------
 
@@ -181,6 +184,9 @@ class EmbeddedStore(Store):
         self, collection: str, where: tuple[Where, ...], limit: int | None
     ) -> tuple[list[tuple[str, Document]], int]:
         with self._lock:
+            self.query_shapes.add(
+                (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
+            )
             docs = self._docs.get(collection, {})
             ids: Iterable[str] = docs
             equal = next((w for w in where if w.op == "==" and not isinstance(w.value, dict | list)), None)
