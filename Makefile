@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo import test test-unit lint typecheck infra-check bench schema lock clean
+.PHONY: demo import test test-unit lint typecheck package infra-check bench schema lock clean
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(VENV)/.installed
 
 typecheck: $(VENV)/.installed
 	$(VENV)/bin/mypy
+
+## the functions' source archive as terraform builds it, imported with requirements.txt alone
+package: $(VENV)/.installed
+	$(PY) infra/package.py dist/taops-source.zip
 
 ## checkov on infra/ (its own virtual environment: its pins clash with the project's)
 CHECKOV_VENV := .venv-checkov
@@ -62,7 +66,7 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .taops
+	rm -rf $(VENV) $(CHECKOV_VENV) dist .pytest_cache .mypy_cache .ruff_cache .hypothesis .taops
 
 ## the main job: a bundled TA-team scenario replayed end to end, with what happened and why
 demo: $(VENV)/.installed

@@ -12,6 +12,12 @@
 
 terraform {
   required_version = ">= 1.5"
+
+  # State lives in a GCS bucket of yours: terraform init -backend-config="bucket=NAME"
+  # (docs/deploy.md). It holds no secret values: terraform never sees them.
+  backend "gcs" {
+    prefix = "taops"
+  }
   required_providers {
     google = {
       source  = "hashicorp/google"

@@ -18,6 +18,7 @@ from typing import Any
 
 import hcl2
 import pytest
+import yaml
 
 from functions.ticks import JOBS
 from shared import dev
@@ -239,3 +240,29 @@ def test_every_query_the_store_runs_has_its_index_and_every_index_a_query() -> N
 @pytest.mark.parametrize("path", sorted(str(p.relative_to(ROOT)) for p in INFRA.rglob("*.tf")))
 def test_every_terraform_file_parses(path: str) -> None:
     assert _load(ROOT / path)
+
+
+def test_the_tfvars_example_sets_every_required_variable_and_only_declared_ones() -> None:
+    declared = {
+        name: spec for block in _load(INFRA / "variables.tf")["variable"] for name, spec in block.items()
+    }
+    for name, spec in declared.items():
+        assert spec.get("description"), f"variable {name} has no description"
+        assert "type" in spec, f"variable {name} has no type"
+    example = _load(INFRA / "terraform.tfvars.example")
+    assert set(example) <= set(declared)
+    assert {n for n, s in declared.items() if "default" not in s} <= set(example)
+
+
+def test_cloud_build_runs_the_ci_checks_then_plans_and_applies_only_when_asked() -> None:
+    build = yaml.safe_load((ROOT / "cloudbuild.yaml").read_text(encoding="utf-8"))
+    steps = {step["id"]: " ".join(step.get("args", [])) for step in build["steps"]}
+    assert list(steps) == ["checks", "terraform-binary", "plan", "apply", "smoke"]
+    assert "bash .ci/run" in steps["checks"]
+    assert "init -backend-config" in steps["plan"] and "plan -out=tfplan" in steps["plan"]
+    assert '"$_APPLY" != "true"' in steps["apply"] and "apply tfplan" in steps["apply"]
+    assert '"401"' in steps["smoke"] and "webhook_urls" in steps["smoke"]
+    assert build["substitutions"]["_APPLY"] == "false"
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    for target in ("make lint", "make typecheck", "make test", "make package", "make infra-check"):
+        assert target in ci
