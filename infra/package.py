@@ -10,6 +10,7 @@ in production. Usage: python infra/package.py [OUT.zip] [--policy FILE]
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import subprocess
 import sys
@@ -19,17 +20,20 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-ENTRY_POINTS = (
-    "deel_webhook salesforce_webhook vitally_webhook on_pto_logged on_renewal_changed "
-    "on_health_changed on_group_mail on_cadence_tick deliver_action"
-).split()
+SUFFIXES = {".py", ".yaml", ".json", ".jsonl"}
+
+
+def entry_points() -> list[str]:
+    """The functions main.py declares to the framework (its decorated functions)."""
+    tree = ast.parse((ROOT / "main.py").read_text(encoding="utf-8"))
+    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.decorator_list]
 
 
 def source_files() -> list[Path]:
     """The files terraform's fileset patterns select, in a stable order."""
     files = [ROOT / "main.py", ROOT / "requirements.txt"]
     files += sorted((ROOT / "functions").rglob("*.py"))
-    files += sorted(p for p in (ROOT / "shared").rglob("*") if p.suffix in {".py", ".yaml", ".json", ".jsonl"})
+    files += sorted(p for p in (ROOT / "shared").rglob("*") if p.suffix in SUFFIXES)
     return [p for p in files if "__pycache__" not in p.parts]
 
 
@@ -54,7 +58,7 @@ def check(archive: Path) -> None:
             unpacked.extractall(src)
         probe = (
             "import importlib, main\n"
-            f"for name in {ENTRY_POINTS!r}:\n"
+            f"for name in {entry_points()!r}:\n"
             "    getattr(main, name)\n"
             "for module in ('functions.deel', 'functions.salesforce', 'functions.vitally', "
             "'functions.consumers', 'functions.gmail', 'functions.ticks', 'functions.delivery'):\n"
