@@ -42,6 +42,8 @@ $(CHECKOV_VENV)/.installed:
 
 infra-check: $(CHECKOV_VENV)/.installed
 	$(CHECKOV_VENV)/bin/checkov --directory infra --framework terraform --skip-download --compact --quiet
+	@if command -v terraform >/dev/null; then terraform fmt -check -recursive -diff infra && echo "terraform fmt: clean"; \
+	else echo "terraform fmt: skipped, no terraform on PATH (Cloud Build's plan step runs it)"; fi
 
 bench: $(VENV)/.installed
 	$(PY) bench/cold_start.py

@@ -65,13 +65,13 @@ locals {
   # Secret id => what it holds. Values are added with `gcloud secrets versions add`
   # (docs/deploy.md); terraform only creates the secrets and grants access.
   secrets = {
-    "taops-deel-signing-key"  = "Deel webhook signing key (x-deel-signature HMAC)"
-    "taops-salesforce-token"  = "Token Salesforce sends with Outbound Messages or the CDC relay"
-    "taops-vitally-token"     = "Token in the Vitally playbook webhook URL"
-    "taops-vitally-api-key"   = "Vitally REST API key (tasks, account re-reads)"
-    "taops-slack-bot-token"   = "Slack bot token, chat:write"
-    "taops-slack-user-token"  = "Slack user token, users.profile:write (OOO statuses)"
-    "taops-google-sa-key"     = "Service-account key with domain-wide delegation (Gmail, Calendar)"
+    "taops-deel-signing-key" = "Deel webhook signing key (x-deel-signature HMAC)"
+    "taops-salesforce-token" = "Token Salesforce sends with Outbound Messages or the CDC relay"
+    "taops-vitally-token"    = "Token in the Vitally playbook webhook URL"
+    "taops-vitally-api-key"  = "Vitally REST API key (tasks, account re-reads)"
+    "taops-slack-bot-token"  = "Slack bot token, chat:write"
+    "taops-slack-user-token" = "Slack user token, users.profile:write (OOO statuses)"
+    "taops-google-sa-key"    = "Service-account key with domain-wide delegation (Gmail, Calendar)"
   }
 
   google_key = {

@@ -61,14 +61,14 @@ resource "google_cloudfunctions2_function" "function" {
   }
 
   service_config {
-    available_memory                 = var.memory
-    timeout_seconds                  = var.timeout_seconds
-    max_instance_count               = var.max_instances
-    min_instance_count               = 0
-    ingress_settings                 = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
-    all_traffic_on_latest_revision   = true
-    service_account_email            = google_service_account.function.email
-    environment_variables            = merge(var.env, { for k, f in var.secret_files : k => "${f.mount_path}/${f.file_name}" })
+    available_memory               = var.memory
+    timeout_seconds                = var.timeout_seconds
+    max_instance_count             = var.max_instances
+    min_instance_count             = 0
+    ingress_settings               = var.public ? "ALLOW_ALL" : "ALLOW_INTERNAL_ONLY"
+    all_traffic_on_latest_revision = true
+    service_account_email          = google_service_account.function.email
+    environment_variables          = merge(var.env, { for k, f in var.secret_files : k => "${f.mount_path}/${f.file_name}" })
 
     dynamic "secret_environment_variables" {
       for_each = var.secret_env
