@@ -16,6 +16,7 @@ import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -31,16 +32,13 @@ WARMUP = 5  # unmeasured events that warm every process up
 TAS = ("ana@example.com", "ben@example.com", "carla@example.com", "dev@example.com")
 
 
-def _payload(n: int) -> bytes:
-    """Time off number ``n``: one week each, one TA after another, never overlapping."""
-    body = json.loads((ROOT / "tests" / "events" / "deel_time_off_reviewed_approved.json").read_text())
+def _payload(template: dict[str, Any], n: int) -> bytes:
+    """Time off number ``n``: three days each, one TA after another, never overlapping."""
     first = date(2027, 1, 4) + timedelta(weeks=n // len(TAS) * 2, days=n % len(TAS))
-    resource = body["data"]["resource"]
-    resource.update(
-        id=f"bench-{n}", start_date=first.isoformat(), end_date=(first + timedelta(days=2)).isoformat()
+    body = dev.deel_body(
+        template, email=TAS[n % len(TAS)], start=first, end=first + timedelta(days=2), absence_id=f"bench-{n}"
     )
-    resource["requester"]["work_email"] = TAS[n % len(TAS)]
-    return json.dumps(body).encode()
+    return body.encode()
 
 
 def _percentile(samples: list[float], q: float) -> float:
@@ -80,11 +78,14 @@ def main() -> int:
 
         stream = subscriber.subscribe(probe, callback=on_message)
         key = pipeline.env["TAOPS_DEEL_SIGNING_KEY"]
+        template = json.loads(
+            (ROOT / "tests" / "events" / "deel_time_off_reviewed_approved.json").read_text()
+        )
         samples: list[float] = []
         lost = 0
         with httpx.Client(timeout=30) as client:
             for n in range(WARMUP + COUNT):
-                raw, absence = _payload(n), f"bench-{n}"
+                raw, absence = _payload(template, n), f"bench-{n}"
                 with lock:
                     signals[absence] = threading.Event()
                 posted = time.perf_counter()

@@ -10,7 +10,6 @@ in production. Usage: python infra/package.py [OUT.zip] [--policy FILE]
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import subprocess
 import sys
@@ -19,14 +18,10 @@ import venv
 import zipfile
 from pathlib import Path
 
+from shared import dev
+
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIXES = {".py", ".yaml", ".json", ".jsonl"}
-
-
-def entry_points() -> list[str]:
-    """The functions main.py declares to the framework (its decorated functions)."""
-    tree = ast.parse((ROOT / "main.py").read_text(encoding="utf-8"))
-    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef) and node.decorator_list]
 
 
 def source_files() -> list[Path]:
@@ -58,7 +53,7 @@ def check(archive: Path) -> None:
             unpacked.extractall(src)
         probe = (
             "import importlib, main\n"
-            f"for name in {entry_points()!r}:\n"
+            f"for name in {[*dev.HTTP, *dev.PUSH.values()]!r}:\n"
             "    getattr(main, name)\n"
             "for module in ('functions.deel', 'functions.salesforce', 'functions.vitally', "
             "'functions.consumers', 'functions.gmail', 'functions.ticks', 'functions.delivery'):\n"

@@ -11,12 +11,14 @@ started.
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -135,7 +137,15 @@ def curl_lines(urls: dict[str, str], env: dict[str, str]) -> list[str]:
     events = ROOT / "tests" / "events"
     lines = []
     for name in ("deel_time_off_created.json", "deel_time_off_reviewed_approved.json"):
-        body = _demo_deel(events / name)
+        # A TA of the bundled book, so the approval produces a coverage plan.
+        template = json.loads((events / name).read_text(encoding="utf-8"))
+        body = deel_body(
+            template,
+            email="ana@example.com",
+            name="Ana Ruiz",
+            start=date(2026, 12, 14),
+            end=date(2026, 12, 18),
+        )
         signature = deel.signature(env["TAOPS_DEEL_SIGNING_KEY"], body.encode())
         lines.append(
             f"curl -sS -X POST {urls['deel_webhook']} -H 'content-type: application/json' "
@@ -154,12 +164,24 @@ def curl_lines(urls: dict[str, str], env: dict[str, str]) -> list[str]:
     return lines
 
 
-def _demo_deel(path: Path) -> str:
-    """A Deel payload for a TA of the bundled book, so it produces a coverage plan."""
-    body = json.loads(path.read_text(encoding="utf-8"))
+def deel_body(
+    template: dict[str, Any],
+    *,
+    email: str,
+    start: date,
+    end: date,
+    name: str | None = None,
+    absence_id: str | None = None,
+) -> str:
+    """A Deel time-off payload (a vendor fixture as ``template``) for ``email`` and dates."""
+    body = copy.deepcopy(template)
     resource = body["data"]["resource"]
-    resource.update(start_date="2026-12-14", end_date="2026-12-18")
-    resource["requester"].update(name="Ana Ruiz", work_email="ana@example.com")
+    resource.update(start_date=start.isoformat(), end_date=end.isoformat())
+    if absence_id:
+        resource["id"] = absence_id
+    resource["requester"]["work_email"] = email
+    if name:
+        resource["requester"]["name"] = name
     return json.dumps(body, separators=(",", ":"))
 
 

@@ -23,7 +23,7 @@ from shared.delivery import deliver
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TaopsError
 from shared.handlers import group_message, health_changed, pto_logged, renewal_changed
-from shared.outbox import is_due
+from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import OUTBOX, Handler, Outcome, dead_letter, process
 from shared.sources import deel, gmail, salesforce, vitally
@@ -136,7 +136,8 @@ class _Due:
 
     def deliver(self, store: EmbeddedStore, policy: Policy, now: datetime) -> list[dict[str, Any]]:
         due: set[str] = set()
-        while self._heap and is_due({"not_before": self._heap[0][0]}, now):
+        cutoff = utc_text(now)  # "" (no not_before) sorts first: always due
+        while self._heap and self._heap[0][0] <= cutoff:
             due.add(heapq.heappop(self._heap)[1])
         delivered = []
         for action_id in sorted(due):
