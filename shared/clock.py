@@ -13,6 +13,6 @@ from datetime import UTC, datetime
 def now() -> datetime:
     fixed = os.environ.get("TAOPS_CLOCK")
     if fixed:
-        moment = datetime.fromisoformat(fixed.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(fixed)
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return datetime.now(UTC)

@@ -74,7 +74,7 @@ def parse_line(number: int, text: str, previous: datetime | None) -> Line:
         if name not in data:
             raise ReplayError(f"line {number}: {name}: missing")
     try:
-        at = datetime.fromisoformat(str(data["at"]).replace("Z", "+00:00"))
+        at = datetime.fromisoformat(str(data["at"]))
     except ValueError:
         raise ReplayError(f"line {number}: at: {data['at']!r} is not an ISO-8601 time") from None
     if at.tzinfo is None:

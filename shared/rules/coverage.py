@@ -34,7 +34,7 @@ class Window:
 def _when(value: Any) -> datetime | None:
     if not value:
         return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return datetime.fromisoformat(str(value))
 
 
 def _day(value: Any) -> date | None:

@@ -469,8 +469,8 @@ def _superseded(actions: list[Action], outbox: Sequence[tuple[str, Mapping[str, 
 
 def window_for(absence: Mapping[str, Any]) -> Window:
     """The window of a stored absence (its instants in UTC, its days as the TA counts them)."""
-    start = datetime.fromisoformat(str(absence["starts_at"]).replace("Z", "+00:00"))
-    end = datetime.fromisoformat(str(absence["ends_at"]).replace("Z", "+00:00"))
+    start = datetime.fromisoformat(str(absence["starts_at"]))
+    end = datetime.fromisoformat(str(absence["ends_at"]))
     return Window(
         start.astimezone(UTC),
         end.astimezone(UTC),

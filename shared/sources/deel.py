@@ -95,7 +95,7 @@ def _envelope(body: Any) -> tuple[Meta, list[Any], datetime | None]:
     resources = resource if isinstance(resource, list) else [resource]
     stamp = body.get("timestamp")
     try:
-        sent = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
+        sent = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
     except ValueError:
         raise PermanentError(f"timestamp: {stamp!r} is not an ISO-8601 time") from None
     return meta, resources, sent

@@ -95,7 +95,7 @@ def _parse_time(value: Any, where: str) -> datetime | None:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value / 1000, UTC)
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(str(value))
     except ValueError:
         raise PermanentError(f"{where}: {value!r} is not a date-time") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
