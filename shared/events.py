@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -17,6 +18,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 from shared.exceptions import PermanentError
 
 SCHEMA_VERSION: Literal[1] = 1
+# A source version this far past the receiving clock is bad input, not news from the
+# future: stored, it would make every later update of the entity look stale.
+MAX_VERSION_AHEAD = timedelta(days=1)
 Source = Literal["deel", "salesforce", "vitally", "gmail", "tick", "taops"]
 
 
@@ -78,3 +82,14 @@ class EventEnvelope(BaseModel):
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "(body)"
             raise PermanentError(f"not a taops event envelope: {where}: {first['msg']}") from None
+
+
+def check_version(event: EventEnvelope, now: datetime) -> None:
+    """Refuse an event whose source version lies more than a day after ``now``
+    (``PermanentError`` naming the entity): a year-9999 ``updatedAt`` would otherwise
+    turn every later update of that entity, a real cancellation included, into a stale one."""
+    if event.source_version is not None and event.source_version > now + MAX_VERSION_AHEAD:
+        raise PermanentError(
+            f"{event.entity_key}: source version {event.source_version.isoformat()} is more than "
+            f"a day after {now.isoformat()}"
+        )

@@ -31,6 +31,21 @@ class ContentionError(TransientError):
     """A transaction lost to concurrent writers more often than it may retry."""
 
 
+class ConfigurationError(TaopsError):
+    """A credential or setting is missing or refused: retrying cannot help until an
+    operator fixes it. The input is kept (dead letter) and the operators are alerted once
+    per ``code`` per hour.
+
+    ``code`` is a short stable name of the fault (``gmail-credentials``); ``reason`` is one
+    line saying what to fix.
+    """
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
 class PolicyError(TaopsError):
     """The policy file is invalid; ``problems`` lists each bad field by dotted path."""
 

@@ -34,7 +34,8 @@ PROCESSED = "processed_events"
 VERSIONS = "entity_versions"
 OUTBOX = "outbox"
 DEAD_LETTERS = "dead_letters"
-RAW_KEEP_BYTES = 512 * 1024
+# A kept body is at most this many bytes of text: far under Firestore's 1 MiB per document.
+RAW_KEEP_BYTES = 256 * 1024
 
 
 class Outcome(StrEnum):
@@ -164,6 +165,17 @@ def process(
     return store.run_transaction(body)
 
 
+def excerpt(data: bytes, limit: int = RAW_KEEP_BYTES) -> str:
+    """At most ``limit`` bytes of ``data`` as valid UTF-8 text: undecodable bytes become
+    U+FFFD, and the text is cut on a character boundary so its encoding stays within
+    ``limit`` (a replacement character takes three bytes where the bad byte took one)."""
+    text = data[:limit].decode("utf-8", errors="replace")
+    encoded = text.encode("utf-8")
+    if len(encoded) > limit:
+        text = encoded[:limit].decode("utf-8", errors="ignore")
+    return text
+
+
 def dead_letter(
     store: Store,
     *,
@@ -174,26 +186,37 @@ def dead_letter(
     now: datetime,
     event_id: str | None = None,
     attributes: dict[str, str] | None = None,
+    trusted: bool = True,
+    header_names: list[str] | None = None,
 ) -> str:
-    """Keep a refused input for inspection; returns its document id (stable per body)."""
+    """Keep a refused input for inspection; returns its document id (stable per body).
+
+    ``trusted=False`` is for requests nobody authenticated: only the body's hash and size
+    and the request's header names are kept, never the body, so nobody outside can fill
+    the store. A trusted body is kept as a bounded, valid UTF-8 excerpt.
+    """
     data = raw.encode() if isinstance(raw, str) else raw
+    digest = hashlib.sha256(data).hexdigest()
     doc_id = hashlib.sha256(source.encode() + b"\0" + data).hexdigest()[:32]
-    kept = data[:RAW_KEEP_BYTES].decode("utf-8", errors="replace")
-    store.put(
-        DEAD_LETTERS,
-        doc_id,
-        {
-            "source": source,
-            "function": function,
-            "event_id": event_id,
-            "reason": reason,
-            "received_at": utc_text(now),
-            "raw": kept,
-            "raw_bytes": len(data),
-            "raw_truncated": len(data) > RAW_KEEP_BYTES,
-            "attributes": attributes or {},
-        },
-    )
+    doc: Document = {
+        "source": source,
+        "function": function,
+        "event_id": event_id[:500] if event_id else None,
+        "reason": reason[:1000],
+        "received_at": utc_text(now),
+        "raw_sha256": digest,
+        "raw_bytes": len(data),
+        "attributes": {str(k)[:100]: str(v)[:500] for k, v in list((attributes or {}).items())[:50]},
+    }
+    if trusted:
+        kept = excerpt(data)
+        whole = data.decode("utf-8", errors="replace") if len(data) <= RAW_KEEP_BYTES else None
+        doc.update(raw=kept, raw_truncated=kept != whole)
+    else:
+        doc.update(raw=None, raw_truncated=True, unauthenticated=True)
+    if header_names is not None:
+        doc["header_names"] = sorted({h.lower()[:100] for h in header_names})[:100]
+    store.put(DEAD_LETTERS, doc_id, doc)
     return doc_id
 
 
