@@ -1,16 +1,29 @@
 """Working-time arithmetic: business days and hours in a person's time zone, holidays skipped.
 
-Used where the handbook's clocks should not run over weekends (optional: the pooled
-mailbox's 48 hours are wall-clock by default).
+Three clocks, chosen by name through ``clock_add`` / ``clock_hours_between``:
+
+- ``calendar``: plain elapsed time;
+- ``working_days``: every hour of a working day counts, midnight to midnight in the time
+  zone, and no hour of a weekend or holiday does; the pooled mailbox's 48-hour SLA runs on
+  this clock by default (``group_mail.sla_clock``);
+- ``business_hours``: only the calendar's opening hours on working days count.
+
+``next_working_time`` is when a message meant for working hours can go out. Working days
+are the policy's ``working_days`` minus the public holidays of ``holiday_country`` when
+``skip_holidays`` is on.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from shared.policy import CalendarPolicy
+
+CLOCKS = ("calendar", "working_days", "business_hours")
+# Ten years of days: a policy with no working day at all cannot make a search spin.
+_MAX_DAYS = 3660
 
 
 @lru_cache(maxsize=64)
@@ -74,7 +87,7 @@ def add_business_hours(start: datetime, hours: float, timezone: str, policy: Cal
     remaining = timedelta(hours=hours)
     cursor = start.astimezone(UTC)
     day = cursor.astimezone(tz).date()
-    for _ in range(3660):  # ten years of days: a policy with no working day at all cannot spin
+    for _ in range(_MAX_DAYS):
         if is_business_day(day, policy):
             opens, closes = _open_close(day, tz, policy)
             begin = max(opens, cursor)
@@ -86,3 +99,119 @@ def add_business_hours(start: datetime, hours: float, timezone: str, policy: Cal
         day += timedelta(days=1)
         cursor = max(cursor, datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC))
     raise ValueError("no working hours within ten years: check calendar.working_days")
+
+
+def next_working_time(at: datetime, timezone: str, policy: CalendarPolicy) -> datetime:
+    """``at`` itself when inside business hours on a business day, else the next opening (UTC).
+
+    Business hours run from ``start`` (included) to ``end`` (excluded). Raises ``ValueError``
+    for a naive datetime or when no business day comes within ten years.
+    """
+    _require_aware(at)
+    tz = ZoneInfo(timezone)
+    day = at.astimezone(tz).date()
+    for _ in range(_MAX_DAYS):
+        if is_business_day(day, policy):
+            opens, closes = _open_close(day, tz, policy)
+            if at < closes:
+                return at if at >= opens else opens
+        day += timedelta(days=1)
+    raise ValueError("no working day within ten years: check calendar.working_days")
+
+
+def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The day's midnight and the next (UTC): 23 or 25 real hours on a DST change day.
+
+    fold=0 puts a midnight that falls in a spring-forward gap at the gap's start, where the
+    day really begins.
+    """
+    return (
+        datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC),
+        datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC),
+    )
+
+
+def working_day_hours_between(start: datetime, end: datetime, timezone: str, policy: CalendarPolicy) -> float:
+    """Hours of working days from ``start`` to ``end`` (negative when ``end`` is earlier).
+
+    Every hour of a working day counts; weekend and holiday hours do not.
+    """
+    _require_aware(start)
+    _require_aware(end)
+    if end < start:
+        return -working_day_hours_between(end, start, timezone, policy)
+    tz = ZoneInfo(timezone)
+    total = timedelta()
+    day = start.astimezone(tz).date()
+    last = end.astimezone(tz).date()
+    while day <= last:
+        if is_business_day(day, policy):
+            midnight, next_midnight = _day_bounds(day, tz)
+            lo, hi = max(midnight, start), min(next_midnight, end)
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total.total_seconds() / 3600
+
+
+def add_working_day_hours(start: datetime, hours: float, timezone: str, policy: CalendarPolicy) -> datetime:
+    """The instant ``hours`` working-day hours after ``start`` (UTC).
+
+    A start on a weekend or holiday counts from the next working day's midnight. Raises
+    ``ValueError`` for negative hours, a naive datetime, or no working day within ten years.
+    """
+    _require_aware(start)
+    if hours < 0:
+        raise ValueError("hours cannot be negative")
+    tz = ZoneInfo(timezone)
+    remaining = timedelta(hours=hours)
+    cursor = start.astimezone(UTC)
+    day = cursor.astimezone(tz).date()
+    for _ in range(_MAX_DAYS):
+        if is_business_day(day, policy):
+            midnight, next_midnight = _day_bounds(day, tz)
+            begin = max(midnight, cursor)
+            available = next_midnight - begin
+            if remaining <= available:
+                return begin + remaining
+            remaining -= available
+        day += timedelta(days=1)
+    raise ValueError("no working day within ten years: check calendar.working_days")
+
+
+def _check_clock(clock: str) -> None:
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}: expected one of {', '.join(CLOCKS)}")
+
+
+def clock_add(start: datetime, hours: float, clock: str, timezone: str, policy: CalendarPolicy) -> datetime:
+    """``hours`` after ``start`` on ``clock`` (one of ``CLOCKS``), in UTC.
+
+    Raises ``ValueError`` for an unknown clock, negative hours or a naive datetime.
+    """
+    _check_clock(clock)
+    if clock == "working_days":
+        return add_working_day_hours(start, hours, timezone, policy)
+    if clock == "business_hours":
+        return add_business_hours(start, hours, timezone, policy)
+    _require_aware(start)
+    if hours < 0:
+        raise ValueError("hours cannot be negative")
+    return start.astimezone(UTC) + timedelta(hours=hours)
+
+
+def clock_hours_between(
+    start: datetime, end: datetime, clock: str, timezone: str, policy: CalendarPolicy
+) -> float:
+    """Hours from ``start`` to ``end`` on ``clock`` (negative when ``end`` is earlier).
+
+    Raises ``ValueError`` for an unknown clock or a naive datetime.
+    """
+    _check_clock(clock)
+    if clock == "working_days":
+        return working_day_hours_between(start, end, timezone, policy)
+    if clock == "business_hours":
+        return business_hours_between(start, end, timezone, policy)
+    _require_aware(start)
+    _require_aware(end)
+    return (end - start).total_seconds() / 3600
