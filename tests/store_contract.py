@@ -95,6 +95,113 @@ class StoreContract:
         with pytest.raises(StoreError, match="limit"):
             store.query("outbox", Where("n", ">", 1), limit=2)
 
+    def test_array_contains_matches_list_members_only(self, store: Store) -> None:
+        store.put_many(
+            [
+                ("people", "d", {"teams": ["red"], "role": "TA"}),
+                ("people", "b", {"teams": "red", "role": "TA"}),  # a scalar equal to the value
+                ("people", "a", {"teams": ["blue", "red"], "role": "AE"}),
+                ("people", "c", {"teams": ["blue"], "role": "TA"}),
+                ("people", "e", {"teams": ["red", "red"], "role": "TA"}),
+                ("people", "f", {"role": "TA"}),
+            ]
+        )
+        red = Where("teams", "array_contains", "red")
+        assert [i for i, _ in store.query("people", red)] == ["a", "d", "e"]
+        assert [i for i, _ in store.query("people", red, Where("role", "==", "TA"))] == ["d", "e"]
+        assert [i for i, _ in store.query("people", red, limit=1)] == ["a"]
+        assert [i for i, _ in store.query("people", red, Where("role", "==", "TA"), limit=1)] == ["d"]
+        assert store.query("people", Where("teams", "array_contains", "green")) == []
+
+    def test_array_contains_compares_members_as_equality_does(self, store: Store) -> None:
+        store.put_many(
+            [
+                ("c", "float", {"xs": [1.0]}),
+                ("c", "int", {"xs": [2, 1]}),
+                ("c", "bool", {"xs": [True]}),
+                ("c", "map", {"xs": [{"k": 1}, "s"]}),
+            ]
+        )
+        assert [i for i, _ in store.query("c", Where("xs", "array_contains", 1))] == ["float", "int"]
+        assert [i for i, _ in store.query("c", Where("xs", "array_contains", True))] == ["bool"]
+        assert [i for i, _ in store.query("c", Where("xs", "array_contains", {"k": 1}))] == ["map"]
+
+    def test_an_array_contains_query_follows_documents_as_they_change(self, store: Store) -> None:
+        def tagged() -> list[str]:
+            return [i for i, _ in store.query("c", Where("tags", "array_contains", "x"))]
+
+        store.put_many([("c", "a", {"tags": ["x"]}), ("c", "b", {"tags": ["y"]})])
+        assert tagged() == ["a"]
+        store.put("c", "b", {"tags": ["y", "x"]})
+        store.put("c", "a", {"tags": "x"})
+        assert tagged() == ["b"]
+        store.run_transaction(lambda tx: tx.delete("c", "b"))
+        assert tagged() == []
+
+    def test_two_array_contains_filters_are_refused(self, store: Store) -> None:
+        with pytest.raises(StoreError, match="array_contains"):
+            store.query("c", Where("xs", "array_contains", 1), Where("ys", "array_contains", 2))
+
+    def test_a_range_matches_values_of_its_own_type_only(self, store: Store) -> None:
+        store.put_many(
+            [
+                ("c", "int", {"n": 1}),
+                ("c", "float", {"n": 1.5}),
+                ("c", "true", {"n": True}),
+                ("c", "false", {"n": False}),
+                ("c", "text", {"n": "2"}),
+                ("c", "none", {"n": None}),
+                ("c", "list", {"n": [1]}),
+                ("c", "map", {"n": {"a": 1}}),
+                ("c", "missing", {"m": 1}),
+            ]
+        )
+
+        def ids(*where: Where) -> list[str]:
+            return [i for i, _ in store.query("c", *where)]
+
+        assert ids(Where("n", "<", 3)) == ["float", "int"]
+        assert ids(Where("n", ">=", 1.5)) == ["float"]
+        assert ids(Where("n", ">", 1)) == ["float"]
+        assert ids(Where("n", ">=", False)) == ["false", "true"]
+        assert ids(Where("n", ">", "1")) == ["text"]
+        assert ids(Where("n", ">", 0), Where("n", "<=", 1)) == ["int"]
+        assert ids(Where("n", "==", 1)) == ["int"]  # a boolean is never a number
+        assert ids(Where("n", "==", True)) == ["true"]
+
+    def test_a_range_query_follows_documents_as_they_change(self, store: Store) -> None:
+        def due(now: str) -> list[str]:
+            return [i for i, _ in store.query("timers", Where("due_at", "<=", now))]
+
+        store.put_many(
+            [
+                ("timers", "a", {"due_at": "2026-03-02T09:00:00Z"}),
+                ("timers", "b", {"due_at": "2026-03-01T09:00:00Z"}),
+                ("timers", "c", {"due_at": "2026-03-03T09:00:00Z"}),
+            ]
+        )
+        assert due("2026-03-02T09:00:00Z") == ["a", "b"]
+        store.put("timers", "c", {"due_at": "2026-03-01T08:00:00Z"})
+        store.put("timers", "a", {"due_at": None})
+        assert due("2026-03-02T09:00:00Z") == ["b", "c"]
+        store.run_transaction(lambda tx: tx.delete("timers", "b"))
+        store.put("timers", "d", {"due_at": "2026-03-02T09:00:00Z"})
+        assert due("2026-03-02T09:00:00Z") == ["c", "d"]
+
+    def test_an_equality_and_a_range_filter_combine(self, store: Store) -> None:
+        store.put_many(
+            [("timers", f"t{i}", {"job": "sla-check" if i % 3 else "other", "due_at": i}) for i in range(12)]
+        )
+        both = store.query("timers", Where("job", "==", "sla-check"), Where("due_at", "<=", 5))
+        assert [i for i, _ in both] == ["t1", "t2", "t4", "t5"]
+        wide = store.query("timers", Where("job", "==", "other"), Where("due_at", ">", -1))
+        assert [i for i, _ in wide] == ["t0", "t3", "t6", "t9"]
+
+    @pytest.mark.parametrize("value", [None, [1], {"a": 1}])
+    def test_a_range_filter_on_a_value_without_order_is_refused(self, store: Store, value: object) -> None:
+        with pytest.raises(StoreError):
+            store.query("c", Where("n", "<", value))
+
     def test_a_failing_transaction_writes_nothing(self, store: Store) -> None:
         def body(tx: Transaction) -> None:
             tx.set("accounts", "acme", DOC)

@@ -10,6 +10,8 @@ Both adapters, Firestore and the embedded store, pass the same contract suite
   all; when a document read in ``tx`` changed before the commit, ``fn`` runs again, up
   to ``max_attempts`` times, then ``ContentionError`` (transient) is raised;
 - ``create`` fails the transaction with ``AlreadyExistsError`` if the document exists;
+- queries compare as Firestore does: ``Where.matches`` is the reference (a range filter
+  matches values of its own type only; a boolean is never a number);
 - document ids are non-empty, at most 1,500 bytes, without ``/``, and not ``.`` or ``..``.
 """
 
@@ -25,12 +27,37 @@ from shared.exceptions import StoreError
 
 T = TypeVar("T")
 Document = dict[str, Any]
-Op = Literal["==", "<", "<=", ">", ">=", "in"]
-_OPS: frozenset[str] = frozenset({"==", "<", "<=", ">", ">=", "in"})
+Op = Literal["==", "<", "<=", ">", ">=", "in", "array_contains"]
+_OPS: frozenset[str] = frozenset({"==", "<", "<=", ">", ">=", "in", "array_contains"})
+RANGE_OPS: frozenset[str] = frozenset({"<", "<=", ">", ">="})
 
 
 class AlreadyExistsError(StoreError):
     """``create`` found the document already there."""
+
+
+def range_kind(value: Any) -> str | None:
+    """The type a range filter compares within: Firestore compares only values of one
+    type, ints and floats together, booleans apart from numbers. None, lists and maps:
+    no range (taops never orders by them)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return None
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """Firestore's equality: Python's, except that a boolean never equals a number."""
+    if isinstance(a, bool) is not isinstance(b, bool):
+        return False
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(map(same_value, a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return bool(a == b)
 
 
 @dataclass(frozen=True)
@@ -42,29 +69,40 @@ class Where:
     def __post_init__(self) -> None:
         if self.op not in _OPS:
             raise StoreError(f"unsupported query operator {self.op!r}")
+        # Firestore's client refuses None here; lists and maps would compare in Firestore
+        # but not in the embedded store, so both refuse them the same way.
+        if self.op in RANGE_OPS and (range_kind(self.value) is None or self.value != self.value):
+            raise StoreError(f"a {self.op!r} filter needs a number, string or boolean, not {self.value!r}")
+        if self.op == "array_contains" and self.value is None:
+            raise StoreError("an 'array_contains' filter cannot look for None")
 
     def matches(self, doc: Mapping[str, Any]) -> bool:
         if self.field not in doc:
             return False
         have = doc[self.field]
+        value = self.value
         if self.op == "==":
-            return bool(have == self.value)
+            # A string or None equals as in Python; the rest needs same_value (the fast
+            # path matters: every query candidate comes through here).
+            if have is None or have.__class__ is str:
+                return bool(have == value)
+            return same_value(have, value)
         if self.op == "in":
-            return have in self.value
-        numbers = isinstance(have, int | float) and isinstance(self.value, int | float)
-        if not numbers and type(have) is not type(self.value):
-            # Firestore compares only values of the same type in range filters.
+            return any(same_value(have, v) for v in value)
+        if self.op == "array_contains":
+            return isinstance(have, list) and any(same_value(m, value) for m in have)
+        if have.__class__ is str:
+            if not isinstance(value, str):
+                return False
+        elif range_kind(have) != range_kind(value):
             return False
-        try:
-            if self.op == "<":
-                return bool(have < self.value)
-            if self.op == "<=":
-                return bool(have <= self.value)
-            if self.op == ">":
-                return bool(have > self.value)
-            return bool(have >= self.value)
-        except TypeError:
-            return False
+        if self.op == "<":
+            return bool(have < value)
+        if self.op == "<=":
+            return bool(have <= value)
+        if self.op == ">":
+            return bool(have > value)
+        return bool(have >= value)
 
 
 def check_id(collection: str, doc_id: str) -> None:
@@ -77,8 +115,15 @@ def check_id(collection: str, doc_id: str) -> None:
 
 def check_limit(where: tuple[Where, ...], limit: int | None) -> None:
     """``limit`` keeps the first ids, which only an equality-filtered query can promise."""
-    if limit is not None and any(w.op not in ("==", "in") for w in where):
+    if limit is not None and any(w.op in RANGE_OPS for w in where):
         raise StoreError("limit is only supported with equality filters (results are ordered by id)")
+
+
+def check_query(where: tuple[Where, ...], limit: int | None) -> None:
+    """What Firestore refuses, refused alike by every adapter."""
+    check_limit(where, limit)
+    if sum(w.op == "array_contains" for w in where) > 1:
+        raise StoreError("a query can have at most one 'array_contains' filter")
 
 
 def check_document(doc: Mapping[str, Any]) -> Document:

@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import os
 import threading
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.exceptions import ContentionError, StoreError
 from shared.store.base import (
+    RANGE_OPS,
     AlreadyExistsError,
     Document,
     Store,
@@ -25,7 +29,8 @@ from shared.store.base import (
     Where,
     check_document,
     check_id,
-    check_limit,
+    check_query,
+    range_kind,
 )
 
 T = TypeVar("T")
@@ -70,7 +75,7 @@ class _EmbeddedTransaction(Transaction):
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
-        check_limit(where, limit)
+        check_query(where, limit)
         self._before_write_check()
         results, revision = self._store._query_snapshot(collection, where, limit)
         self._queried[collection] = revision
@@ -92,12 +97,17 @@ class _EmbeddedTransaction(Transaction):
         self._writes[(collection, doc_id)] = None
 
 
+def _keyable(value: Any) -> bool:
+    return not isinstance(value, dict | list)
+
+
 class _EqualityIndex:
     """Ids by the value of one field, so an equality query reads its matches instead of
     scanning the collection (replaying a long history queries a growing outbox on every
     event). Built the first time a field is queried with ``==``, kept up to date on every
     commit. Values that cannot be keys (lists, objects) are kept aside and always
-    checked, so the index never changes a query's answer, only its cost."""
+    checked, so the index never changes a query's answer, only its cost. (A key may also
+    gather values Firestore tells apart, ``True`` and ``1``: every candidate is checked.)"""
 
     def __init__(self, field: str, docs: Mapping[str, Document]) -> None:
         self.field = field
@@ -126,8 +136,106 @@ class _EqualityIndex:
                 if not bucket:
                     del self.ids[value]
 
+    def count(self, value: Any) -> int:
+        return len(self.ids.get(value, ())) + len(self.unkeyed)
+
     def candidates(self, value: Any) -> set[str]:
         return self.ids.get(value, set()) | self.unkeyed
+
+
+class _MemberIndex:
+    """Ids by each member of a list field, for ``array_contains``. Members that cannot be
+    keys (objects) are left out: the value looked for is a key, and never equals them."""
+
+    def __init__(self, field: str, docs: Mapping[str, Document]) -> None:
+        self.field = field
+        self.ids: dict[Any, set[str]] = {}
+        for doc_id, doc in docs.items():
+            self.add(doc_id, doc)
+
+    def _members(self, doc: Document) -> list[Any]:
+        value = doc.get(self.field)
+        return [m for m in value if _keyable(m)] if isinstance(value, list) else []
+
+    def add(self, doc_id: str, doc: Document) -> None:
+        for member in self._members(doc):
+            self.ids.setdefault(member, set()).add(doc_id)
+
+    def remove(self, doc_id: str, doc: Document) -> None:
+        for member in self._members(doc):
+            bucket = self.ids.get(member)
+            if bucket is not None:
+                bucket.discard(doc_id)
+                if not bucket:
+                    del self.ids[member]
+
+    def count(self, value: Any) -> int:
+        return len(self.ids.get(value, ()))
+
+    def candidates(self, value: Any) -> set[str]:
+        return set(self.ids.get(value, ()))
+
+
+_value_of = itemgetter(0)
+
+
+class _RangeIndex:
+    """``(value, id)`` of one field, sorted within each type a range compares
+    (``range_kind``), so a range query bisects to its candidates instead of scanning
+    (a replay asks "what is due" on every tick). Built on the field's first range query,
+    kept up to date on every commit; values no range matches (None, lists, objects) are
+    left out, as no range filter can match them."""
+
+    def __init__(self, field: str, docs: Mapping[str, Document]) -> None:
+        self.field = field
+        self.sorted: dict[str, list[tuple[Any, str]]] = {}
+        for doc_id, doc in docs.items():
+            kind = range_kind(doc.get(self.field))
+            if kind is not None:
+                self.sorted.setdefault(kind, []).append((doc[self.field], doc_id))
+        for entries in self.sorted.values():
+            entries.sort()
+
+    def add(self, doc_id: str, doc: Document) -> None:
+        kind = range_kind(doc.get(self.field))
+        if kind is not None:
+            insort(self.sorted.setdefault(kind, []), (doc[self.field], doc_id))
+
+    def remove(self, doc_id: str, doc: Document) -> None:
+        kind = range_kind(doc.get(self.field))
+        entries = self.sorted.get(kind) if kind is not None else None
+        if entries is None:
+            return
+        entry = (doc[self.field], doc_id)
+        at = bisect_left(entries, entry)
+        if at < len(entries) and entries[at] == entry:
+            del entries[at]
+
+    def span(self, where: list[Where]) -> tuple[list[tuple[Any, str]], int, int]:
+        """The slice ``entries[lo:hi]`` every one of ``where`` (range filters on this
+        field) can match; empty when they compare different types."""
+        kinds = {range_kind(w.value) for w in where}
+        kind = kinds.pop()
+        entries = self.sorted.get(kind, []) if kind is not None and not kinds else []
+        lo, hi = 0, len(entries)
+        for w in where:
+            if w.op == ">":
+                lo = max(lo, bisect_right(entries, w.value, key=_value_of))
+            elif w.op == ">=":
+                lo = max(lo, bisect_left(entries, w.value, key=_value_of))
+            elif w.op == "<":
+                hi = min(hi, bisect_left(entries, w.value, key=_value_of))
+            else:
+                hi = min(hi, bisect_right(entries, w.value, key=_value_of))
+        return entries, lo, max(lo, hi)
+
+
+def _ids_between(entries: list[tuple[Any, str]], lo: int, hi: int) -> list[str]:
+    return [doc_id for _, doc_id in entries[lo:hi]]
+
+
+_Index = _EqualityIndex | _MemberIndex | _RangeIndex
+_I = TypeVar("_I", _EqualityIndex, _MemberIndex, _RangeIndex)
 
 
 class EmbeddedStore(Store):
@@ -139,7 +247,8 @@ class EmbeddedStore(Store):
         # A query's result can change without any document it returned changing (a new
         # match appears), so each collection also carries a revision for queries.
         self._collection_revisions: dict[str, int] = {}
-        self._indexes: dict[str, dict[str, _EqualityIndex]] = {}
+        # {collection: {(index class name, field): index}}, each built on first use.
+        self._indexes: dict[str, dict[tuple[str, str], _Index]] = {}
         self._clock = 0
         self._path = Path(path) if path else None
         if self._path and self._path.exists():
@@ -188,17 +297,42 @@ class EmbeddedStore(Store):
                 (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
             )
             docs = self._docs.get(collection, {})
-            ids: Iterable[str] = docs
-            equal = next((w for w in where if w.op == "==" and not isinstance(w.value, dict | list)), None)
-            if equal is not None:
-                indexes = self._indexes.setdefault(collection, {})
-                if equal.field not in indexes:
-                    indexes[equal.field] = _EqualityIndex(equal.field, docs)
-                ids = indexes[equal.field].candidates(equal.value)
+            ids = self._candidates(collection, docs, where)
             found = sorted(i for i in ids if all(w.matches(docs[i]) for w in where))
             out = [(i, _clone(docs[i])) for i in found[:limit]]
             self.reads += max(1, len(out))
             return out, self._collection_revisions.get(collection, 0)
+
+    def _index(self, collection: str, kind: type[_I], field: str) -> _I:
+        indexes = self._indexes.setdefault(collection, {})
+        index = indexes.get((kind.__name__, field))
+        if index is None:
+            index = indexes[(kind.__name__, field)] = kind(field, self._docs.get(collection, {}))
+        assert isinstance(index, kind)
+        return index
+
+    def _candidates(
+        self, collection: str, docs: Mapping[str, Document], where: tuple[Where, ...]
+    ) -> Iterable[str]:
+        """The ids to check: the smallest set one index offers for a filter of the query
+        (sizes are known before any id is gathered), else every id."""
+        plans: list[tuple[int, Callable[[], Iterable[str]]]] = []
+        ranges: dict[str, list[Where]] = {}
+        for w in where:
+            if w.op == "==" and _keyable(w.value):
+                equal = self._index(collection, _EqualityIndex, w.field)
+                plans.append((equal.count(w.value), partial(equal.candidates, w.value)))
+            elif w.op == "array_contains" and _keyable(w.value):
+                members = self._index(collection, _MemberIndex, w.field)
+                plans.append((members.count(w.value), partial(members.candidates, w.value)))
+            elif w.op in RANGE_OPS:
+                ranges.setdefault(w.field, []).append(w)
+        for field, on_field in ranges.items():
+            entries, lo, hi = self._index(collection, _RangeIndex, field).span(on_field)
+            plans.append((hi - lo, partial(_ids_between, entries, lo, hi)))
+        if not plans:
+            return docs
+        return min(plans, key=_value_of)[1]()
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
@@ -206,7 +340,7 @@ class EmbeddedStore(Store):
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
-        check_limit(where, limit)
+        check_query(where, limit)
         return self._query_snapshot(collection, where, limit)[0]
 
     def collections(self) -> list[str]:

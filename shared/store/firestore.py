@@ -27,7 +27,7 @@ from shared.store.base import (
     Where,
     check_document,
     check_id,
-    check_limit,
+    check_query,
 )
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class FirestoreStore(Store):
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         check_id(collection, "query")
-        check_limit(where, limit)
+        check_query(where, limit)
         query: Any = self.client.collection(collection)
         for w in where:
             query = query.where(filter=FieldFilter(w.field, w.op, w.value))

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -43,27 +45,158 @@ def test_open_store_reads_the_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         open_store("redis")
 
 
-_values = st.one_of(st.none(), st.booleans(), st.integers(-2, 2), st.sampled_from(["a", "b"]), st.just([1]))
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 2),
+    st.sampled_from([-1.5, 0.5, 1.0]),
+    st.sampled_from(["", "a", "b"]),
+)
+_maps = st.just({"k": 1})
+_values = st.one_of(_scalars, st.lists(st.one_of(_scalars, _maps), max_size=3), _maps)
 _writes = st.lists(
     st.tuples(st.sampled_from("pqrs"), st.one_of(st.none(), st.dictionaries(st.sampled_from("xy"), _values))),
     max_size=25,
 )
+_ordered = st.one_of(
+    st.booleans(), st.integers(-2, 2), st.sampled_from([-1.5, 0.5, 1.0]), st.sampled_from(["", "a"])
+)
+_field = st.sampled_from("xy")
+_filters = st.one_of(
+    st.builds(Where, _field, st.just("=="), _values),
+    st.builds(
+        Where, _field, st.just("array_contains"), st.one_of(_scalars.filter(lambda v: v is not None), _maps)
+    ),
+    st.builds(Where, _field, st.sampled_from(["<", "<=", ">", ">="]), _ordered),
+)
+_queries = st.lists(_filters, min_size=1, max_size=3).filter(
+    lambda where: sum(w.op == "array_contains" for w in where) <= 1
+)
 
 
-@settings(max_examples=200, deadline=None)
-@given(writes=_writes, field=st.sampled_from("xy"), value=_values)
-def test_equality_queries_agree_with_a_full_scan(
-    writes: list[tuple[str, dict[str, object] | None]], field: str, value: object
+@settings(max_examples=400, deadline=None)
+@given(writes=_writes, where=_queries, build_first=st.booleans())
+def test_indexed_queries_agree_with_a_full_scan(
+    writes: list[tuple[str, dict[str, object] | None]], where: list[Where], build_first: bool
 ) -> None:
-    """The equality index is a cost, never an answer: after any writes, indexed queries
-    return exactly what checking every document would."""
+    """The indexes are a cost, never an answer: after any writes, equality, list-member,
+    range and combined queries return exactly what checking every document would."""
     store = EmbeddedStore()
-    store.query("c", Where(field, "==", value))  # build the index before the writes
+    if build_first:
+        store.query("c", *where)  # the indexes are then kept up to date by the writes
+    state: dict[str, dict[str, object]] = {}
     for doc_id, doc in writes:
         if doc is None:
             store.run_transaction(lambda tx, i=doc_id: tx.delete("c", i))
+            state.pop(doc_id, None)
         else:
             store.put("c", doc_id, doc)
-    everything = store.query("c")
-    expected = [(i, d) for i, d in everything if Where(field, "==", value).matches(d)]
-    assert store.query("c", Where(field, "==", value)) == expected
+            state[doc_id] = doc
+    expected = [(i, state[i]) for i in sorted(state) if all(w.matches(state[i]) for w in where)]
+    assert store.query("c", *where) == expected
+
+
+def test_filters_firestore_refuses_are_refused_when_built() -> None:
+    with pytest.raises(StoreError, match="number, string or boolean"):
+        Where("due_at", "<=", None)
+    with pytest.raises(StoreError):
+        Where("due_at", ">", float("nan"))
+    with pytest.raises(StoreError, match="None"):
+        Where("tags", "array_contains", None)
+
+
+# -- cost: the indexes visit the candidates, not the collection ------------------------
+
+_DUE = "2026-03-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def timers() -> EmbeddedStore:
+    """100,000 timers; every 10,000th is due (10 in all) and tagged "rare"; each person
+    holds 10 timers."""
+    store = EmbeddedStore()
+    store.put_many(
+        (
+            "timers",
+            f"t{i:06d}",
+            {
+                "job": "sla-check" if i % 2 else "other",
+                "due_at": "2026-02-01T00:00:00Z"
+                if i % 10_000 == 1
+                else f"2026-04-{1 + i % 28:02d}T00:00:00Z",
+                "ends_at": f"2026-05-{1 + i % 28:02d}T00:00:00Z",
+                "person": f"p{i % 10_000}",
+                "tags": ["rare", "x"] if i % 10_000 == 1 else ["common"],
+            },
+        )
+        for i in range(100_000)
+    )
+    return store
+
+
+@pytest.fixture
+def visited(monkeypatch: pytest.MonkeyPatch) -> set[int]:
+    """The documents ``Where.matches`` is evaluated on during the test."""
+    seen: set[int] = set()
+    matches = Where.matches
+
+    def counting(self: Where, doc: Mapping[str, Any]) -> bool:
+        seen.add(id(doc))
+        return matches(self, doc)
+
+    monkeypatch.setattr(Where, "matches", counting)
+    return seen
+
+
+_DUE_IDS = [f"t{i:06d}" for i in range(1, 100_000, 10_000)]
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        pytest.param((Where("due_at", "<=", _DUE),), _DUE_IDS, id="range"),
+        pytest.param((Where("due_at", "<", _DUE), Where("due_at", ">=", "2026")), _DUE_IDS, id="between"),
+        # the equality filter holds 50,000 candidates, the range 10: the range wins
+        pytest.param((Where("job", "==", "sla-check"), Where("due_at", "<=", _DUE)), _DUE_IDS, id="eq+range"),
+        # the range holds every timer, the equality 10: the equality wins
+        pytest.param(
+            (Where("person", "==", "p1"), Where("ends_at", ">", "2026-04-01T00:00:00Z")),
+            _DUE_IDS,
+            id="range+eq",
+        ),
+        pytest.param((Where("tags", "array_contains", "rare"),), _DUE_IDS, id="array_contains"),
+        pytest.param(
+            (Where("tags", "array_contains", "rare"), Where("ends_at", ">", "2026")),
+            _DUE_IDS,
+            id="array_contains+range",
+        ),
+        pytest.param((Where("due_at", ">", "2027"),), [], id="empty"),
+    ],
+)
+def test_an_indexed_query_visits_its_candidates_not_the_collection(
+    timers: EmbeddedStore, visited: set[int], where: tuple[Where, ...], expected: list[str]
+) -> None:
+    reads = timers.reads
+    found = timers.query("timers", *where)
+    assert [i for i, _ in found] == expected
+    assert len(visited) <= 100
+    assert timers.reads - reads == max(1, len(expected))  # the billing model is unchanged
+
+
+def test_the_range_index_follows_commits(timers: EmbeddedStore, visited: set[int]) -> None:
+    due = Where("due_at", "<=", _DUE)
+    timers.query("timers", due)
+    moved = timers.get("timers", "t000001")
+    assert moved is not None
+    timers.put_many(
+        [
+            ("timers", "t000001", {**moved, "due_at": "2026-06-01T00:00:00Z"}),
+            ("timers", "new", {"due_at": _DUE}),
+        ]
+    )
+    try:
+        assert [i for i, _ in timers.query("timers", due)] == ["new", *_DUE_IDS[1:]]
+        assert len(visited) <= 100
+    finally:  # the fixture is shared by the module
+        timers.put("timers", "t000001", moved)
+        timers.run_transaction(lambda tx: tx.delete("timers", "new"))
