@@ -1,76 +1,111 @@
-"""Pub/Sub-triggered entry points: decode the push envelope, run the one processing path,
-and map the outcome to the platform: return acknowledges (applied, duplicate, stale and
-permanent errors, which are kept in ``dead_letters``); raising makes Pub/Sub retry."""
+"""Pub/Sub-triggered entry points: decode the push, hand it to the dispatcher, and map
+the outcome to the platform: returning acknowledges (applied, duplicate, stale, and
+everything kept in ``dead_letters``); raising makes Pub/Sub retry. What counts as which is
+decided in one place, ``shared.faults``."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from shared import clients, clock, outbox
+from shared import bootstrap, clock
+from shared.bootstrap import Context
+from shared.dispatch import alert, dispatch
 from shared.events import EventEnvelope
-from shared.exceptions import PermanentError, TransientError
-from shared.handlers import health_changed, pto_logged, renewal_changed
+from shared.exceptions import ConfigurationError
+from shared.faults import settle
 from shared.logs import bind, log, trace_field
-from shared.outbox import publishing_enabled
-from shared.policy import load_policy
-from shared.processing import Handler, ProcessResult, dead_letter, run_event
+from shared.processing import ProcessResult
 from shared.sources import vitally
 
 T = TypeVar("T")
 
 
-def pubsub_message(cloud_event: Any) -> tuple[bytes, dict[str, str]]:
-    """The message data and attributes of a Pub/Sub CloudEvent (or a raw push body).
+@dataclass(frozen=True)
+class Push:
+    """One Pub/Sub message as a push delivers it."""
 
-    Undecodable data is returned as is: ``run_event`` refuses it and keeps it.
+    data: bytes
+    attributes: dict[str, str]
+    message_id: str | None = None
+    publish_time: datetime | None = None
+    trace: str | None = None
+
+
+def _publish_time(message: dict[str, Any], cloud_event: Any) -> datetime | None:
+    stamp = message.get("publishTime") or message.get("publish_time")
+    if stamp is None and hasattr(cloud_event, "get"):
+        stamp = cloud_event.get("time")
+    try:
+        moment = datetime.fromisoformat(str(stamp)) if stamp else None
+    except ValueError:
+        return None
+    return moment if moment is None or moment.tzinfo else None
+
+
+def pubsub_message(cloud_event: Any) -> Push:
+    """The message of a Pub/Sub CloudEvent (or a raw push body).
+
+    Undecodable data is returned as is: the parser refuses it and it is kept.
     """
     data = cloud_event.data if hasattr(cloud_event, "data") else cloud_event
     message = data.get("message", {}) if isinstance(data, dict) else {}
+    message = message if isinstance(message, dict) else {}
     attributes = {str(k): str(v) for k, v in (message.get("attributes") or {}).items()}
     encoded = message.get("data") or ""
     try:
-        return base64.b64decode(encoded, validate=True), attributes
+        raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError, TypeError):
-        return str(encoded).encode(), attributes
+        raw = str(encoded).encode()
+    trace = cloud_event.get("traceparent") if hasattr(cloud_event, "get") else None
+    message_id = message.get("messageId") or message.get("message_id")
+    return Push(
+        raw, attributes, str(message_id) if message_id else None, _publish_time(message, cloud_event), trace
+    )
 
 
-def handle_push(
-    raw: bytes,
-    attributes: dict[str, str],
+def receive(
+    cloud_event: Any,
     *,
     function: str,
     source: str,
-    parse: Callable[[bytes], T],
-    act: Callable[[T], dict[str, Any]],
-    now: datetime,
+    parse: Callable[[Push, Context, datetime], T],
+    act: Callable[[Context, T, datetime], dict[str, Any]],
+    now: datetime | None = None,
 ) -> dict[str, Any] | None:
-    """For pushes that are not taops events (Gmail notifications, scheduler ticks): a
-    message that does not parse is acknowledged, logged and kept; ``act`` raising
-    ``TransientError`` is logged and raised so Pub/Sub retries."""
-    with bind(function=function):
+    """Parse a push and act on it; any failure is settled by ``shared.faults``."""
+    at = now or clock.now()
+    push = pubsub_message(cloud_event)
+    with bind(function=function, **trace_field(push.trace)):
+        ctx: Context | None = None
+
+        def raise_alert(fault: ConfigurationError) -> None:
+            if ctx is not None:
+                alert(ctx, fault, at)
+
         try:
-            parsed = parse(raw)
-        except PermanentError as exc:
-            kept = dead_letter(
-                clients.store(),
+            ctx = bootstrap.cloud(function)
+            parsed = parse(push, ctx, at)
+            outcome = act(ctx, parsed, at)
+        except Exception as exc:  # settle re-raises what is transient
+            from shared import clients
+
+            settle(
+                ctx.store if ctx is not None else clients.store(),
+                exc,
                 source=source,
                 function=function,
-                reason=exc.reason,
-                raw=raw,
-                now=now,
-                attributes=attributes,
+                raw=push.data,
+                now=at,
+                event_id=push.attributes.get("event_id"),
+                attributes=push.attributes,
+                alert=raise_alert,
             )
-            log("ERROR", f"push rejected: {exc.reason}", reason=exc.reason, dead_letter=kept)
             return None
-        try:
-            outcome = act(parsed)
-        except TransientError as exc:
-            log("WARNING", f"transient failure, will retry: {exc}", retry=True)
-            raise
         log("INFO", f"{function} done", **outcome)
         return outcome
 
@@ -80,65 +115,39 @@ def consume(
     *,
     function: str,
     source: str,
-    handler: Callable[[], Handler],
     refresh: Callable[[EventEnvelope], EventEnvelope] | None = None,
     now: datetime | None = None,
-) -> ProcessResult:
-    raw, attributes = pubsub_message(cloud_event)
-    policy = load_policy()
+) -> ProcessResult | None:
+    """A taops event from a topic, through the dispatcher."""
+    results: list[ProcessResult] = []
 
-    def parse(body: bytes | str) -> EventEnvelope:
-        event = EventEnvelope.from_json(body)
+    def parse(push: Push, ctx: Context, at: datetime) -> EventEnvelope:
+        event = EventEnvelope.from_json(push.data)
         return refresh(event) if refresh else event
 
-    trace = getattr(cloud_event, "get", lambda key: None)("traceparent")
-    return run_event(
-        clients.store(),
-        raw,
-        function=function,
-        source=source,
-        parse=parse,
-        handler=handler(),
-        now=now or clock.now(),
-        retention_days=policy.events.marker_retention_days,
-        attributes=attributes,
-        trace=trace_field(trace),
-    )
+    def act(ctx: Context, event: EventEnvelope, at: datetime) -> dict[str, Any]:
+        results.append(dispatch(ctx, event, at, attributes=None))
+        return {"event_id": event.event_id, "outcome": results[-1].outcome.value}
+
+    receive(cloud_event, function=function, source=source, parse=parse, act=act, now=now)
+    return results[0] if results else None
 
 
-def on_renewal_changed(cloud_event: Any) -> None:
-    consume(
-        cloud_event,
-        function="on_renewal_changed",
-        source="salesforce",
-        handler=lambda: renewal_changed(load_policy()),
-    )
+def on_renewal_changed(cloud_event: Any, now: datetime | None = None) -> ProcessResult | None:
+    return consume(cloud_event, function="on_renewal_changed", source="salesforce", now=now)
 
 
-def on_health_changed(cloud_event: Any) -> None:
-    consume(
+def on_health_changed(cloud_event: Any, now: datetime | None = None) -> ProcessResult | None:
+    from shared import clients
+
+    return consume(
         cloud_event,
         function="on_health_changed",
         source="vitally",
-        handler=lambda: health_changed(load_policy()),
         refresh=lambda event: vitally.refreshed(event, clients.http()),
+        now=now,
     )
 
 
-def on_pto_logged(cloud_event: Any, now: datetime | None = None) -> None:
-    at = now or clock.now()
-    result = consume(
-        cloud_event,
-        function="on_pto_logged",
-        source="deel",
-        handler=lambda: pto_logged(load_policy()),
-        now=at,
-    )
-    publish_new(result, at)
-
-
-def publish_new(result: ProcessResult, now: datetime) -> None:
-    """After the commit: publish the new actions that are already due (the relay does the rest)."""
-    if result.new_actions and publishing_enabled():
-        docs = [(a.id, {**a.model_dump(mode="json"), "status": "pending"}) for a in result.new_actions]
-        outbox.publish(clients.store(), docs, now)
+def on_pto_logged(cloud_event: Any, now: datetime | None = None) -> ProcessResult | None:
+    return consume(cloud_event, function="on_pto_logged", source="deel", now=now)

@@ -7,43 +7,52 @@ import os
 from datetime import datetime
 from typing import Any
 
-from functions.consumers import handle_push, pubsub_message
-from shared import clients, clock
+from functions.consumers import receive
+from shared import clients
+from shared.alerts import OPS_ALERT
+from shared.bootstrap import Context
 from shared.delivery import deliver
-from shared.exceptions import PermanentError
-from shared.policy import load_policy
+from shared.exceptions import ConfigurationError, PermanentError
+from shared.logs import log
 from shared.sources.gmail import access_token
 from shared.sources.senders import build_senders
 
 
-def parse_action_id(raw: bytes) -> str:
+def parse_action(raw: bytes) -> tuple[str, str]:
+    """(action id, kind) from a published action; ``PermanentError`` for anything else."""
     try:
-        action_id = json.loads(raw)["id"]
-    except (ValueError, TypeError, KeyError):
+        data = json.loads(raw)
+        action_id = data["id"]
+    except (ValueError, TypeError, KeyError, RecursionError):
         raise PermanentError("not an action: expected a JSON object with an id") from None
-    if not isinstance(action_id, str) or not action_id.startswith("act_"):
-        raise PermanentError(f"not an action id: {action_id!r}")
-    return action_id
+    if not isinstance(action_id, str) or not action_id.startswith("act_") or len(action_id) > 100:
+        raise PermanentError(f"not an action id: {str(action_id)[:100]!r}")
+    return action_id, str(data.get("kind"))
 
 
-def _deliver(action_id: str, now: datetime) -> dict[str, Any]:
-    policy = load_policy()
+def _deliver(ctx: Context, parsed: tuple[str, str], now: datetime) -> dict[str, Any]:
+    action_id, kind = parsed
     # A Google Group has no mailbox to send from: mail goes out as a user (TAOPS_MAIL_SENDER).
-    sender = os.environ.get("TAOPS_MAIL_SENDER") or policy.group_mail.address
+    sender = os.environ.get("TAOPS_MAIL_SENDER") or ctx.policy.group_mail.address
     senders = build_senders(clients.http(), access_token, sender)
-    outcome = deliver(clients.store(), action_id, senders, policy.delivery, now)
+    try:
+        outcome = deliver(ctx.store, action_id, senders, ctx.policy.delivery, now)
+    except ConfigurationError as exc:
+        if kind == OPS_ALERT:
+            # The alert channel itself is misconfigured: the action is failed and visible;
+            # alerting about the alert would only loop.
+            log("ERROR", f"the operators' alert could not be sent: {exc.reason}", action_id=action_id)
+            return {"action_id": action_id, "status": "failed", "fault": exc.code}
+        raise
     return {"action_id": action_id, "status": outcome.status, "attempts": outcome.attempts}
 
 
 def deliver_action(cloud_event: Any, now: datetime | None = None) -> dict[str, Any] | None:
-    at = now or clock.now()
-    raw, attributes = pubsub_message(cloud_event)
-    return handle_push(
-        raw,
-        attributes,
+    return receive(
+        cloud_event,
         function="deliver_action",
         source="actions",
-        parse=parse_action_id,
-        act=lambda action_id: _deliver(action_id, at),
-        now=at,
+        parse=lambda push, ctx, at: parse_action(push.data),
+        act=_deliver,
+        now=now,
     )

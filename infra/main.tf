@@ -213,9 +213,12 @@ resource "google_firestore_field" "processed_events_ttl" {
   index_config {}
 }
 
-# The outbox relay (shared/outbox.py) reads pending actions whose not_before has passed:
-# an equality and a range on two fields need a composite index. Every other query of the
-# code filters on one field, which Firestore's automatic single-field indexes serve.
+# An equality and a range on two fields need a composite index; every other query of the
+# code filters on one field (or on equalities only), which Firestore's automatic
+# single-field indexes serve. tests/functional/test_infra.py derives this list from the
+# queries the code runs.
+#
+# The outbox relay (shared/outbox.py) reads pending actions whose not_before has passed.
 resource "google_firestore_index" "outbox_due" {
   project    = var.project_id
   database   = google_firestore_database.taops.name
@@ -227,6 +230,39 @@ resource "google_firestore_index" "outbox_due" {
   }
   fields {
     field_path = "not_before"
+    order      = "ASCENDING"
+  }
+}
+
+# A tick's sweep (shared/jobs.py) reads its job's timers whose due_at has passed: the cost
+# is what is due, not how many threads wait.
+resource "google_firestore_index" "timers_due" {
+  project    = var.project_id
+  database   = google_firestore_database.taops.name
+  collection = "timers"
+
+  fields {
+    field_path = "job"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "due_at"
+    order      = "ASCENDING"
+  }
+}
+
+# Routing (shared/rules/routing.py) reads a person's absences that have not ended yet.
+resource "google_firestore_index" "absences_of_person" {
+  project    = var.project_id
+  database   = google_firestore_database.taops.name
+  collection = "absences"
+
+  fields {
+    field_path = "person"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "ends_at"
     order      = "ASCENDING"
   }
 }

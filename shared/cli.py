@@ -1,9 +1,10 @@
 """``taops``: the command line for TA managers and the engineers who run taops.
 
-Verbs so far: ``import`` (a book of business into a store), ``schema`` (the book's JSON
-Schema), ``policy check`` (validate a policy file), ``gmail watch`` (renew the pooled
-mailbox's push). Exit 0 on success, 1 when the input is
-invalid (each problem on its own line, naming the field), 2 for a usage error.
+Verbs: ``demo``, ``replay``, ``dev``, ``import`` (a book of business into a store),
+``schema`` (the book's JSON Schema), ``policy check`` (validate a policy file), ``gmail
+watch`` (renew the pooled mailbox's push), ``outbox`` (what taops did or will do),
+``mailbox`` (the pooled mailbox's waiting threads), ``sign``. Exit 0 on success, 1 when
+the input is invalid (each problem on its own line, naming the field), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -109,6 +110,78 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hours(value: float) -> str:
+    sign = "-" if value < 0 else ""
+    whole = abs(value)
+    minutes = round(whole * 60)
+    return f"{sign}{minutes // 60}h{minutes % 60:02d}"
+
+
+def mailbox_rows(store: Any, policy: Any, now: Any) -> list[dict[str, Any]]:
+    """The pooled mailbox's waiting threads, soonest deadline first, with their time left
+    on the SLA clock (negative once breached) and the ladder step reached."""
+    from shared.handlers import MAIL_THREADS
+    from shared.rules.sla import time_left
+    from shared.store import Where
+
+    rows = []
+    for _, thread in store.query(MAIL_THREADS, Where("waiting", "==", True)):
+        left = time_left(thread, policy.group_mail, policy.calendar, now)
+        level = thread.get("sla_level")
+        rows.append(
+            {
+                "deadline_at": thread.get("deadline_at"),
+                "time_left_hours": None if left is None else round(left, 2),
+                "sla_level": level,
+                "reached": "none yet" if level is None else ("reminder" if level == 0 else f"step {level}"),
+                "next_sla_level": thread.get("next_sla_level"),
+                "next_sla_at": thread.get("next_sla_at"),
+                "subject": thread.get("subject"),
+                "customer": thread.get("customer_address"),
+                "account_id": thread.get("account_id"),
+                "ta": thread.get("ta"),
+                "thread_id": thread.get("thread_id"),
+                "waiting_since": thread.get("waiting_since"),
+            }
+        )
+    return sorted(rows, key=lambda r: (str(r["deadline_at"]), str(r["thread_id"])))
+
+
+def cmd_mailbox(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from shared import clock
+    from shared.policy import load_policy
+    from shared.store import open_store
+
+    policy = load_policy(args.policy)
+    now = datetime.fromisoformat(args.at) if args.at else clock.now()
+    store = open_store(args.store)
+    try:
+        rows = mailbox_rows(store, policy, now)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, sort_keys=True))
+        return 0
+    unit = "hours" if policy.group_mail.sla_clock == "calendar" else "working hours"
+    print(f"{'deadline (UTC)':<21} {'left':>8}  {'reached':<9} {'account':<12} {'TA':<22} subject / customer")
+    for row in rows:
+        left = "-" if row["time_left_hours"] is None else _hours(row["time_left_hours"])
+        account, ta = row["account_id"] or "-", row["ta"] or "pooled team"
+        print(
+            f"{str(row['deadline_at'])[:16]:<21} {left:>8}  {row['reached']:<9} {account:<12} "
+            f"{ta:<22} {row['subject']} / {row['customer']}"
+        )
+    breached = sum(1 for r in rows if (r["time_left_hours"] or 0) < 0)
+    print(
+        f"{len(rows)} thread(s) waiting for the team, {breached} past the "
+        f"{policy.group_mail.sla_hours:g}-hour SLA ({policy.group_mail.sla_clock} clock; "
+        f"time left in {unit})"
+    )
+    return 0
+
+
 def describe(step: Any) -> list[str]:
     """A step of a replay as lines a person reads."""
     line = step.line
@@ -157,15 +230,34 @@ def cmd_sign(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
     from shared.book import load_book
     from shared.policy import load_policy
     from shared.replay import ReplayError, dumps_actions, dumps_state, replay
 
     policy = load_policy(args.policy)
     book = load_book(args.book)
+    until = None
+    if args.until:
+        try:
+            until = datetime.fromisoformat(args.until)
+        except ValueError:
+            print(f"taops replay: --until {args.until!r} is not an ISO-8601 time", file=sys.stderr)
+            return 2
+        if until.tzinfo is None:
+            print("taops replay: --until needs a time zone (e.g. Z)", file=sys.stderr)
+            return 2
     try:
         with open(args.events, encoding="utf-8") as handle:
-            result = replay(handle, book, policy, keep_going=args.keep_going)
+            result = replay(
+                handle,
+                book,
+                policy,
+                keep_going=args.keep_going,
+                scheduler=args.scheduler or until is not None,
+                until=until,
+            )
     except OSError as exc:
         print(f"taops replay: cannot read {args.events}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -255,7 +347,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--keep-going", action="store_true", help="skip bad lines (each reported) instead of stopping"
     )
+    p.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="simulate Cloud Scheduler: the policy's enabled cadences tick between lines (timers fire)",
+    )
+    p.add_argument(
+        "--until", metavar="ISO", help="keep the simulated clock (and scheduler) running until this time"
+    )
     p.set_defaults(func=cmd_replay)
+
+    p = sub.add_parser("mailbox", help="the pooled mailbox: threads waiting for a team reply, soonest first")
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--at", metavar="ISO", help="count time left from this moment (default: now)")
+    p.add_argument("--json", action="store_true", help="one JSON array instead of the table")
+    p.set_defaults(func=cmd_mailbox)
 
     p = sub.add_parser("outbox", help="list the actions in the outbox (what taops did or will do, and why)")
     p.add_argument("--failed", action="store_true", help="only actions that failed permanently")

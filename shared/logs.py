@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 _context: ContextVar[dict[str, Any] | None] = ContextVar("taops_log_context", default=None)
+_muted: ContextVar[bool] = ContextVar("taops_log_muted", default=False)
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -44,6 +45,17 @@ class bind:
         _context.reset(self._token)
 
 
+class muted:
+    """No log lines inside a ``with`` block: replay and the demo tell their story in their
+    own timeline, and their output must stay what the user asked for."""
+
+    def __enter__(self) -> None:
+        self._token = _muted.set(True)
+
+    def __exit__(self, *exc: object) -> None:
+        _muted.reset(self._token)
+
+
 def log(severity: str, message: str, *, stream: TextIO | None = None, **fields: Any) -> dict[str, Any]:
     """Write one JSON line and return it (handy for tests and the CLI)."""
     if severity not in SEVERITIES:
@@ -55,6 +67,8 @@ def log(severity: str, message: str, *, stream: TextIO | None = None, **fields: 
         **(_context.get() or {}),
         **fields,
     }
+    if _muted.get():
+        return entry
     out = stream or sys.stdout
     out.write(json.dumps(entry, default=str, sort_keys=False) + "\n")
     out.flush()

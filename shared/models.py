@@ -116,6 +116,9 @@ class Account(_Model):
     ce: Email | None = None
     ie: Email | None = None
     champions: list[Email] = Field(default_factory=list)
+    # Email domains of the customer (``acme.com``): a pooled-mailbox sender on one of them
+    # belongs to this account even when they are not a named champion.
+    domains: list[str] = Field(default_factory=list)
     segment: Segment | None = None
     managed: bool | None = None
     arr: float = Field(default=0, ge=0)
@@ -139,6 +142,15 @@ class Account(_Model):
     deployed_version: str | None = None
     versions_behind: int = Field(default=0, ge=0)
     last_contact: date | None = None
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        cleaned = [d.strip().lower().lstrip("@") for d in value]
+        for domain in cleaned:
+            if "." not in domain or "@" in domain or " " in domain:
+                raise ValueError(f"{domain!r} is not an email domain (e.g. acme.com)")
+        return cleaned
 
     @model_validator(mode="after")
     def _contract_term_in_order(self) -> Account:
@@ -202,19 +214,49 @@ class CoveragePlan(_Model):
 
 
 class MailThread(_Model):
-    """A customer thread in the pooled TA mailbox (metadata only, never bodies)."""
+    """A customer thread in the pooled TA mailbox (metadata only, never bodies).
+
+    While the team owes a reply, ``waiting_since`` is the oldest unanswered customer
+    message, ``deadline_at`` the SLA breach on the policy's clock, ``sla_level`` the last
+    step taken (0 the reminder, 1… the escalation ladder; None before any), and
+    ``next_sla_level``/``next_sla_at`` the step its timer will take.
+    """
 
     thread_id: str
     mailbox: Email
     subject: str = ""
     customer_address: Email | None = None
+    customer_name: str | None = None
     account_id: str | None = None
+    ta: Email | None = None
+    waiting: bool = False
     waiting_since: AwareDatetime | None = None
+    waiting_sender: str | None = None
+    clock_timezone: str | None = None
+    deadline_at: AwareDatetime | None = None
+    sla_level: int | None = None
+    next_sla_level: int | None = None
+    next_sla_at: AwareDatetime | None = None
+    sla_timer: str | None = None
     last_customer_message_at: AwareDatetime | None = None
+    # Recent customer messages' times (bounded): the wait is the oldest one after the
+    # latest team reply, whatever order the messages arrived in.
+    customer_messages_at: list[AwareDatetime] = Field(default_factory=list)
     last_team_reply_at: AwareDatetime | None = None
     last_message_at: AwareDatetime | None = None
     last_message_from_team: bool | None = None
-    escalation_level: int = 0
+    answered_waits: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_shape(cls, data: Any) -> Any:
+        # Threads stored before the SLA engine carried escalation_level and no waiting flag.
+        if isinstance(data, dict) and "escalation_level" in data:
+            data = {k: v for k, v in data.items() if k != "escalation_level"}
+            data.setdefault("waiting", data.get("waiting_since") is not None)
+            if data.get("waiting_since"):
+                data.setdefault("customer_messages_at", [data["waiting_since"]])
+        return data
 
 
 class HealthChange(_Model):
@@ -262,6 +304,37 @@ class Action(BaseModel):
             self.id = expected
         elif self.id != expected:
             raise ValueError("id: must be derived from idempotency_key")
+        return self
+
+
+def timer_id(key: str) -> str:
+    """A stable document id for a timer, derived from the reaction it stands for."""
+    return "tmr_" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+class Timer(BaseModel):
+    """A durable timer: at ``due_at`` the tick of ``job`` fires it, and the ``kind``'s
+    handler re-decides from the state of ``subject`` at that moment (the reply may have
+    come, people may have left); nothing is fixed at scheduling time but the key."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    id: str = ""
+    key: str = Field(min_length=1)  # the idempotency key of the reaction it stands for
+    kind: str = Field(min_length=1)  # whose handler re-decides: "sla"
+    job: str = Field(min_length=1)  # the cadence job whose ticks fire it: "sla-check"
+    due_at: AwareDatetime
+    subject: str = Field(min_length=1)  # "collection/document id" it re-evaluates
+    data: dict[str, Any] = Field(default_factory=dict)
+    scheduled_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _id_from_key(self) -> Timer:
+        expected = timer_id(self.key)
+        if not self.id:
+            self.id = expected
+        elif self.id != expected:
+            raise ValueError("id: must be derived from key")
         return self
 
 

@@ -57,13 +57,25 @@ class LadderStep(_Section):
     to: Literal["team", "ta", "ta_manager", "ta_director", "ts_vp"]
 
 
+SlaClock = Literal["working_days", "calendar", "business_hours"]
+
+
 class GroupMail(_Section):
     address: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     company_domains: list[str] = Field(min_length=1)
     sla_hours: float = Field(gt=0)
+    # How the SLA's hours are counted: working_days (every hour of a working day, none of
+    # a weekend or holiday), calendar (elapsed time) or business_hours (opening hours only).
+    sla_clock: SlaClock = "working_days"
+    # The clock's time zone when the thread's account has no TA (whose own zone is used).
+    time_zone: TimeZoneName = "UTC"
     remind_before_breach_hours: float = Field(ge=0)
     escalation_ladder: list[LadderStep] = Field(min_length=1)
     resync_days: int = Field(ge=1, le=30)
+    # Who owns the mailbox: hears the TA-manager step when no TA manager is known.
+    owner: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    # The pooled team's Slack channel: where a step addressed to several people is posted.
+    slack_channel: str | None = None
 
     @model_validator(mode="after")
     def _ladder_climbs(self) -> GroupMail:
@@ -203,6 +215,23 @@ class Events(_Section):
     marker_retention_days: int = Field(ge=1)
 
 
+class Operations(_Section):
+    """Who hears about faults only an operator can fix (a missing or refused credential)."""
+
+    slack_channel: str | None = None
+    emails: list[str] = Field(default_factory=list)
+    # One alert per fault per this many minutes, however often the fault recurs.
+    alert_every_minutes: int = Field(default=60, ge=1, le=1440)
+
+    @field_validator("emails")
+    @classmethod
+    def _emails(cls, value: list[str]) -> list[str]:
+        bad = [e for e in value if not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", e)]
+        if bad:
+            raise ValueError(f"not email addresses: {', '.join(bad)}")
+        return [e.lower() for e in value]
+
+
 class Policy(_Section):
     segmentation: Segmentation
     group_mail: GroupMail
@@ -216,6 +245,7 @@ class Policy(_Section):
     cadences: list[Cadence]
     delivery: Delivery
     events: Events
+    operations: Operations = Operations()
 
     @field_validator("cadences")
     @classmethod

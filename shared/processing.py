@@ -2,31 +2,31 @@
 
 Every handler runs inside ``process``, which in a single store transaction
 
-1. skips an event whose processed-event marker exists (a duplicate changes nothing);
+1. skips an event whose processed-event marker exists (a duplicate changes nothing); the
+   marker keeps a hash of the payload, so the same id with a different payload is told
+   apart (a conflict, after Powertools' ``IdempotencyValidationError``) and never applied;
 2. ignores an update older than the stored version of the same entity (stale: the
    marker records it, nothing else changes);
 3. otherwise asks the handler for a decision and commits, together, its state changes,
-   the actions not already in the outbox (the action id derives from its idempotency
-   key), the entity's new version and the marker.
+   the timers it schedules or cancels, the actions not already in the outbox (the action
+   id derives from its idempotency key), the entity's new version and the marker.
 
-``run_event`` wraps it for entry points: a permanent error is acknowledged, logged and
-its raw input kept in ``dead_letters``; a transient one is logged and raised so the
-platform retries.
+``shared.dispatch`` runs every event through it; ``shared.faults`` decides what a failure
+means (acknowledge and keep in ``dead_letters``, or raise so the platform retries).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from shared.events import EventEnvelope
-from shared.exceptions import PermanentError, TransientError
-from shared.logs import bind, log
-from shared.models import Action, utc_text
+from shared.events import EventEnvelope, check_version
+from shared.models import Action, Timer, utc_text
 from shared.store import Store, Transaction, Where
 from shared.store.base import Document
 
@@ -34,6 +34,7 @@ PROCESSED = "processed_events"
 VERSIONS = "entity_versions"
 OUTBOX = "outbox"
 DEAD_LETTERS = "dead_letters"
+TIMERS = "timers"
 # A kept body is at most this many bytes of text: far under Firestore's 1 MiB per document.
 RAW_KEEP_BYTES = 256 * 1024
 
@@ -43,6 +44,8 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     STALE = "stale"
     REJECTED = "rejected"
+    # The event's id was applied before with a different payload: nothing applied.
+    CONFLICT = "conflict"
 
 
 @dataclass(frozen=True)
@@ -60,11 +63,17 @@ class Delete:
 
 @dataclass
 class Decision:
-    """What a rule decided: state changes, actions, and notes a person can read."""
+    """What a rule decided: state changes, actions, timers, and notes a person can read.
+
+    ``timers`` are scheduled (a timer with the same key is replaced) and ``cancel_timers``
+    (timer ids) removed, in the same commit as everything else.
+    """
 
     changes: list[Put | Delete] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    cancel_timers: list[str] = field(default_factory=list)
 
 
 class ReadView:
@@ -79,6 +88,9 @@ class ReadView:
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         return self._tx.query(collection, *where, limit=limit)
 
+    def get_many(self, collection: str, doc_ids: list[str]) -> dict[str, Document | None]:
+        return self._tx.get_many(collection, doc_ids)
+
 
 Handler = Callable[[ReadView, EventEnvelope, datetime], Decision]
 
@@ -90,6 +102,25 @@ class ProcessResult:
     new_actions: list[Action] = field(default_factory=list)
     decision: Decision | None = None
     reason: str = ""
+    # What a tick's job did: the results of the events it dispatched (fired timers).
+    children: list[ProcessResult] = field(default_factory=list)
+
+
+def payload_hash(event: EventEnvelope) -> str:
+    """What makes a delivery the same event: its type, entity, version and payload."""
+    material = json.dumps(
+        [event.type, event.entity_key, event.source_version, event.payload],
+        sort_keys=True,
+        default=str,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+def timer_document(timer: Timer, event: EventEnvelope, now: datetime) -> Document:
+    doc = timer.model_dump(mode="json")
+    doc.update(scheduled_at=utc_text(now), event_id=event.event_id)
+    return doc
 
 
 def outbox_document(action: Action, event: EventEnvelope) -> Document:
@@ -101,8 +132,11 @@ def outbox_document(action: Action, event: EventEnvelope) -> Document:
 def process(
     store: Store, event: EventEnvelope, handler: Handler, now: datetime, *, retention_days: int = 30
 ) -> ProcessResult:
-    """Apply ``event`` once. See the module docstring; raises what the handler raises."""
+    """Apply ``event`` once. See the module docstring; raises what the handler raises, and
+    ``PermanentError`` for a source version from the future."""
+    check_version(event, now)
     marker_expiry = utc_text(now + timedelta(days=retention_days))
+    fingerprint = payload_hash(event)
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
         return {
@@ -113,11 +147,20 @@ def process(
             "outcome": outcome.value,
             "processed_at": utc_text(now),
             "expire_at": marker_expiry,
+            "payload_hash": fingerprint,
             **extra,
         }
 
     def body(tx: Transaction) -> ProcessResult:
-        if tx.get(PROCESSED, event.marker_id) is not None:
+        seen = tx.get(PROCESSED, event.marker_id)
+        if seen is not None:
+            if seen.get("payload_hash") not in (None, fingerprint):
+                return ProcessResult(
+                    Outcome.CONFLICT,
+                    event.event_id,
+                    reason="already processed with a different payload "
+                    f"(processed at {seen.get('processed_at')})",
+                )
             return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="already processed")
         stored = tx.get(VERSIONS, event.version_id) if event.source_version else None
         if (
@@ -144,6 +187,12 @@ def process(
                 tx.set(change.collection, change.doc_id, change.doc)
             else:
                 tx.delete(change.collection, change.doc_id)
+        scheduled = {t.id for t in decision.timers}
+        for timer_id in dict.fromkeys(decision.cancel_timers):
+            if timer_id not in scheduled:
+                tx.delete(TIMERS, timer_id)
+        for timer in decision.timers:
+            tx.set(TIMERS, timer.id, timer_document(timer, event, now))
         for action in new_actions:
             if already[action.id] is None:
                 tx.create(OUTBOX, action.id, outbox_document(action, event))
@@ -218,61 +267,3 @@ def dead_letter(
         doc["header_names"] = sorted({h.lower()[:100] for h in header_names})[:100]
     store.put(DEAD_LETTERS, doc_id, doc)
     return doc_id
-
-
-def run_event(
-    store: Store,
-    raw: bytes | str,
-    *,
-    function: str,
-    source: str,
-    parse: Callable[[bytes | str], EventEnvelope],
-    handler: Handler,
-    now: datetime,
-    retention_days: int = 30,
-    attributes: dict[str, str] | None = None,
-    trace: dict[str, str] | None = None,
-) -> ProcessResult:
-    """Parse and process one delivery, deciding between acknowledge and retry.
-
-    Returns on success, duplicate, stale and permanent errors (the caller acknowledges);
-    raises ``TransientError`` (and anything unexpected) so the platform retries.
-    """
-    event_id = (attributes or {}).get("event_id")
-    with bind(function=function, **(trace or {})):
-        try:
-            event = parse(raw)
-            event_id = event.event_id
-            with bind(event_id=event_id):
-                result = process(store, event, handler, now, retention_days=retention_days)
-                log(
-                    "INFO",
-                    f"event {result.outcome.value}",
-                    outcome=result.outcome.value,
-                    reason=result.reason or None,
-                    actions=len(result.new_actions),
-                )
-                return result
-        except PermanentError as exc:
-            kept = dead_letter(
-                store,
-                source=source,
-                function=function,
-                reason=exc.reason,
-                raw=raw,
-                now=now,
-                event_id=event_id,
-                attributes=attributes,
-            )
-            log(
-                "ERROR",
-                f"event rejected: {exc.reason}",
-                event_id=event_id,
-                reason=exc.reason,
-                outcome=Outcome.REJECTED.value,
-                dead_letter=kept,
-            )
-            return ProcessResult(Outcome.REJECTED, event_id or "", reason=exc.reason)
-        except TransientError as exc:
-            log("WARNING", f"transient failure, will retry: {exc}", event_id=event_id, retry=True)
-            raise

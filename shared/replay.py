@@ -5,8 +5,12 @@ Input (design §3): one JSON object a line, in time order,
 ``{"at": ISO-8601, "source": "deel" | "salesforce" | "vitally" | "gmail" | "tick", "payload": ...}``.
 Vendor payloads are the bodies the webhooks receive (no signatures: replay trusts its
 file), Gmail payloads are message resources in ``format=metadata``, ticks are
-``{"job": NAME}``. The clock follows each line's ``at``; after each line every action that
-is due is delivered in dry-run mode. The same book and events always give the same bytes.
+``{"job": NAME}``. Every event goes through the same dispatcher as a deployed function
+(``shared.dispatch``): a tick line runs the same job code a deployed tick runs. The clock
+follows each line's ``at``; after each line every action that is due is delivered in
+dry-run mode. With ``scheduler`` the policy's enabled cadences tick between lines as Cloud
+Scheduler would, so timers (the SLA ladder) fire on the simulated clock. The same book
+and events always give the same bytes.
 """
 
 from __future__ import annotations
@@ -15,19 +19,24 @@ import heapq
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.book import Book, import_book
+from shared.bootstrap import Context
 from shared.delivery import deliver
-from shared.events import EventEnvelope
+from shared.dispatch import dispatch
+from shared.events import EventEnvelope, check_version
 from shared.exceptions import PermanentError, TaopsError
-from shared.handlers import group_message, health_changed, pto_logged, renewal_changed
-from shared.models import utc_text
+from shared.faults import Fault, classify, reason_of
+from shared.jobs import parse_tick, tick_event
+from shared.logs import muted
+from shared.models import Action, utc_text
 from shared.policy import Policy
-from shared.processing import OUTBOX, Handler, Outcome, dead_letter, process
+from shared.processing import OUTBOX, TIMERS, Outcome, ProcessResult
+from shared.rules.cron import fire_times
 from shared.sources import deel, gmail, salesforce, vitally
-from shared.store import EmbeddedStore
+from shared.store import EmbeddedStore, Where
 
 SOURCES = ("deel", "salesforce", "vitally", "gmail", "tick")
 
@@ -104,22 +113,39 @@ def read_lines(lines: Iterable[str], keep_going: bool) -> tuple[list[Line], list
     return parsed, skipped
 
 
-def normalize_line(line: Line, policy: Policy) -> tuple[list[EventEnvelope], Handler | None]:
-    """Normalise a line the way its edge would; ``PermanentError`` for a bad payload."""
+def normalize_line(line: Line, policy: Policy) -> list[EventEnvelope]:
+    """The events a line stands for, normalised the way its edge would; ``PermanentError``
+    for a bad payload (``[]`` for a vendor event taops does not use)."""
     if line.source == "deel":
-        return deel.normalize(line.payload, line.at), pto_logged(policy)
+        return deel.normalize(line.payload, line.at)
     if line.source == "vitally":
-        return vitally.normalize(line.payload, line.at), health_changed(policy)
+        return vitally.normalize(line.payload, line.at)
     if line.source == "salesforce":
         if isinstance(line.payload, str):
             notes = salesforce.parse_outbound_message(line.payload.encode())
-            return salesforce.normalize_outbound_message(notes, line.at), renewal_changed(policy)
-        return salesforce.normalize_cdc(line.payload, line.at), renewal_changed(policy)
+            return salesforce.normalize_outbound_message(notes, line.at)
+        return salesforce.normalize_cdc(line.payload, line.at)
     if line.source == "gmail":
         mailbox = policy.group_mail.address
-        event = gmail.normalize_message(line.payload, mailbox, line.at, policy.group_mail.company_domains)
-        return [event], group_message(policy)
-    return [], None
+        return [gmail.normalize_message(line.payload, mailbox, line.at, policy.group_mail.company_domains)]
+    job, at = parse_tick(json.dumps(line.payload))
+    return [tick_event(job, at or line.at, line.at, policy)]
+
+
+def check_line(line: Line, policy: Policy) -> list[EventEnvelope]:
+    """``normalize_line``, with every failure of a line's own data made a ``PermanentError``
+    (an edge answers 400 to the same input)."""
+    try:
+        events = normalize_line(line, policy)
+        for event in events:
+            check_version(event, line.at)
+        return events
+    except PermanentError:
+        raise
+    except Exception as exc:  # a payload that overflows, recurses, or breaks a model
+        if classify(exc) is not Fault.BAD_INPUT:
+            raise
+        raise PermanentError(reason_of(exc)) from None
 
 
 class _Due:
@@ -134,6 +160,9 @@ class _Due:
     def add(self, action: dict[str, Any]) -> None:
         heapq.heappush(self._heap, (str(action.get("not_before") or ""), str(action["id"])))
 
+    def next_due(self) -> str | None:
+        return self._heap[0][0] if self._heap else None
+
     def deliver(self, store: EmbeddedStore, policy: Policy, now: datetime) -> list[dict[str, Any]]:
         due: set[str] = set()
         cutoff = utc_text(now)  # "" (no not_before) sorts first: always due
@@ -142,10 +171,103 @@ class _Due:
         delivered = []
         for action_id in sorted(due):
             doc = store.get(OUTBOX, action_id)
-            if doc is not None and doc.get("status") == "pending":
+            if doc is not None and doc.get("status") in ("pending", "published"):
                 deliver(store, action_id, {}, policy.delivery, now, dry=True)
                 delivered.append(doc)
         return delivered
+
+
+class DryMailbox:
+    """Replay's Gmail: it reads nothing (the messages are in the replay file) and records
+    the watch renewals a deployed tick would make."""
+
+    def __init__(self) -> None:
+        self.watches: list[str] = []
+
+    def added_since(self, user: str, start_history_id: int) -> tuple[list[str], int]:
+        return [], start_history_id
+
+    def recent(self, user: str, days: int) -> list[str]:
+        return []
+
+    def metadata(self, user: str, message_id: str) -> dict[str, Any] | None:
+        return None
+
+    def watch(self, user: str, topic: str, label_ids: list[str] | None = None) -> dict[str, Any]:
+        self.watches.append(user)
+        return {"historyId": None, "expiration": None, "dry_run": True}
+
+
+def replay_context(store: EmbeddedStore, policy: Policy, waiting: _Due) -> Context:
+    """Replay's wiring: the embedded store, a publisher that only numbers the messages it
+    would have sent (replay delivers them itself, in dry run), and a Gmail that records."""
+    mailbox = DryMailbox()
+
+    def collect(actions: list[Action], now: datetime) -> None:
+        for action in actions:
+            waiting.add(action.model_dump(mode="json"))
+
+    def publish(data: bytes, attributes: dict[str, str]) -> str:
+        return f"replay:{attributes['action_id']}"
+
+    return Context(
+        store=store,
+        policy=policy,
+        publisher=publish,
+        gmail=lambda address: mailbox,
+        on_actions=collect,
+        function="replay",
+    )
+
+
+class _Scheduler:
+    """Cloud Scheduler, simulated between two moments of the replay clock: the ticks that
+    would have done something (a timer due, an action falling due) at the times the
+    policy's cron schedules would have fired them. Ticks in between that find nothing due
+    are skipped: they would only have recorded that they ran."""
+
+    def __init__(self, store: EmbeddedStore, policy: Policy, waiting: _Due) -> None:
+        self.store = store
+        self.policy = policy
+        self.waiting = waiting
+        self.jobs = {c.job: c for c in policy.cadences if c.enabled}
+
+    def _slot_at_or_after(self, job: str, moment: datetime) -> datetime | None:
+        cadence = self.jobs.get(job)
+        if cadence is None:
+            return None
+        found = fire_times(
+            cadence.schedule, cadence.time_zone, moment - timedelta(minutes=1), moment + timedelta(days=32)
+        )
+        return found[0] if found else None
+
+    def next_tick(self, until: datetime) -> tuple[datetime, str] | None:
+        """The first (time, job) before or at ``until`` at which a scheduled tick has work."""
+        candidates: list[tuple[datetime, str]] = []
+        for job in self.jobs:
+            due = self.store.query(TIMERS, Where("job", "==", job), Where("due_at", "<=", utc_text(until)))
+            if due:
+                first = min(datetime.fromisoformat(str(doc["due_at"])) for _, doc in due)
+                slot = self._slot_at_or_after(job, first)
+                if slot is not None and slot <= until:
+                    candidates.append((slot, job))
+        pending = self.waiting.next_due()
+        if pending and "outbox-relay" in self.jobs:
+            slot = self._slot_at_or_after("outbox-relay", datetime.fromisoformat(pending))
+            if slot is not None and slot <= until:
+                candidates.append((slot, "outbox-relay"))
+        return min(candidates) if candidates else None
+
+
+def _record(step: Step, result: ProcessResult) -> None:
+    for child in [result, *result.children]:
+        if child.outcome is not Outcome.APPLIED and child is result:
+            step.outcome = child.outcome.value
+            step.notes.append(child.reason)
+        if child.decision is not None:
+            step.notes.extend(child.decision.notes)
+        for action in child.new_actions:
+            step.actions.append(action.model_dump(mode="json"))
 
 
 def replay(
@@ -156,67 +278,75 @@ def replay(
     keep_going: bool = False,
     on_step: Callable[[Step], None] | None = None,
     store: EmbeddedStore | None = None,
+    scheduler: bool = False,
+    until: datetime | None = None,
 ) -> ReplayResult:
-    """Run every line through the real handlers; raises ``ReplayError`` naming the line.
-    ``store`` (empty; a fresh one by default) is where the replay keeps its state."""
+    """Run every line through the dispatcher; raises ``ReplayError`` naming the line.
+    ``store`` (empty; a fresh one by default) is where the replay keeps its state.
+
+    With ``scheduler``, Cloud Scheduler is simulated between lines (and on to ``until``):
+    timers fire, and deferred actions are delivered, when the policy's enabled cadences
+    would have ticked.
+    """
+    with muted():
+        return _replay(lines, book, policy, keep_going, on_step, store, scheduler, until)
+
+
+def _replay(
+    lines: Iterable[str],
+    book: Book,
+    policy: Policy,
+    keep_going: bool,
+    on_step: Callable[[Step], None] | None,
+    store: EmbeddedStore | None,
+    scheduler: bool,
+    until: datetime | None,
+) -> ReplayResult:
     parsed, skipped = read_lines(lines, keep_going)
     store = store if store is not None else EmbeddedStore()
     import_book(store, book, policy)
     steps: list[Step] = []
     order: list[str] = []
     waiting = _Due()
+    ctx = replay_context(store, policy, waiting)
+    simulated = _Scheduler(store, policy, waiting) if scheduler else None
+
+    def finish(step: Step) -> None:
+        for action in step.actions:
+            order.append(action["id"])
+        step.delivered = waiting.deliver(store, policy, step.line.at)
+        steps.append(step)
+        if on_step:
+            on_step(step)
+
+    def run_scheduled(up_to: datetime) -> None:
+        while simulated is not None:
+            found = simulated.next_tick(up_to)
+            if found is None:
+                return
+            at, job = found
+            step = Step(Line(0, at, "tick", {"job": job}), "applied")
+            _record(step, dispatch(ctx, tick_event(job, at, at, policy), at))
+            finish(step)
+
     for line in parsed:
+        run_scheduled(line.at)
         step = Step(line, "applied")
-        events: list[EventEnvelope] = []
-        handler: Handler | None = None
         try:
-            if line.source == "tick":
-                job = line.payload.get("job") if isinstance(line.payload, dict) else None
-                if job != "outbox-relay":
-                    step.outcome = "noted"
-                    step.notes.append(f"tick {job!r}: nothing to replay for this job")
-            else:
-                events, handler = normalize_line(line, policy)
-                if not events:
-                    step.outcome = "ignored"
-                    step.notes.append("not an event taops acts on")
+            events = check_line(line, policy)
+            if not events:
+                step.outcome = "ignored"
+                step.notes.append("not an event taops acts on")
             for event in events:
-                assert handler is not None
-                try:
-                    result = process(
-                        store, event, handler, line.at, retention_days=policy.events.marker_retention_days
-                    )
-                except PermanentError as exc:
-                    dead_letter(
-                        store,
-                        source=line.source,
-                        function="replay",
-                        reason=exc.reason,
-                        raw=json.dumps(line.payload),
-                        now=line.at,
-                        event_id=event.event_id,
-                    )
-                    step.outcome = "rejected"
-                    step.notes.append(exc.reason)
-                    continue
-                if result.outcome is not Outcome.APPLIED:
-                    step.outcome = result.outcome.value
-                    step.notes.append(result.reason)
-                if result.decision is not None:
-                    step.notes.extend(result.decision.notes)
-                for action in result.new_actions:
-                    order.append(action.id)
-                    step.actions.append(action.model_dump(mode="json"))
-                    waiting.add(step.actions[-1])
+                _record(step, dispatch(ctx, event, line.at))
         except PermanentError as exc:
             if not keep_going:
                 raise ReplayError(f"line {line.number}: {exc.reason}") from None
             skipped.append(f"line {line.number}: {exc.reason}")
             step.outcome = "skipped"
-        step.delivered = waiting.deliver(store, policy, line.at)
-        steps.append(step)
-        if on_step:
-            on_step(step)
+        finish(step)
+    if until is not None:
+        run_scheduled(until)
     outbox = dict(store.query(OUTBOX))
     actions = [outbox[i] for i in dict.fromkeys(order) if i in outbox]
     return ReplayResult(steps, actions, store.dump(), skipped)

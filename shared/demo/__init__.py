@@ -1,11 +1,13 @@
 """``taops demo``: a bundled book of business and several weeks of vendor-shaped events,
-replayed through the real handlers on the embedded store with a simulated clock and
-dry-run delivery, printed as a timeline a TA manager can read."""
+replayed through the real handlers on the embedded store with a simulated clock, Cloud
+Scheduler simulated (so the pooled mailbox's SLA timers fire) and dry-run delivery,
+printed as a timeline a TA manager can read."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -20,10 +22,14 @@ HERE = Path(__file__).parent
 BOOK = HERE / "book.json"
 EVENTS = HERE / "events.jsonl"
 STYLE = {"deel": "magenta", "salesforce": "blue", "vitally": "green", "gmail": "yellow", "tick": "cyan"}
+# The simulated clock runs on past the last event, so the ladder can climb to its top.
+UNTIL = datetime(2026, 12, 23, tzinfo=UTC)
 
 
 def _print_step(console: Console, step: Step) -> None:
     line = step.line
+    if line.source == "tick" and not step.actions and not step.delivered and line.number == 0:
+        return  # a scheduled tick that found nothing worth telling
     colour = STYLE.get(line.source, "white")
     console.print(f"[bold]{utc_text(line.at)}[/]  [{colour}]{line.source:<10}[/] {step.outcome}")
     for note in step.notes:
@@ -46,7 +52,9 @@ def run(policy: Policy, console: Console | None = None) -> ReplayResult:
         "vendor events replayed on a simulated clock, delivery in dry run.\n"
     )
     with EVENTS.open(encoding="utf-8") as lines:
-        result = replay(lines, book, policy, on_step=lambda step: _print_step(out, step))
+        result = replay(
+            lines, book, policy, on_step=lambda step: _print_step(out, step), scheduler=True, until=UNTIL
+        )
     kinds = Counter(a["kind"] for a in result.actions)
     statuses = Counter(a["status"] for a in result.actions)
     table = Table(title="Summary")
@@ -62,8 +70,15 @@ def run(policy: Policy, console: Console | None = None) -> ReplayResult:
         covered = ", ".join(f"{i['account_id']}→{i['cover'].split('@')[0]}" for i in plan["items"]) or "none"
         table.add_row(f"plan {plan['absence_id']} ({plan['status']})", covered)
     table.add_row("health category changes", str(len(result.state.get("health_changes", {}))))
-    waiting = sum(1 for t in result.state.get("mail_threads", {}).values() if t.get("waiting_since"))
-    table.add_row("mailbox threads waiting for the team", str(waiting))
+    threads = result.state.get("mail_threads", {}).values()
+    table.add_row("mailbox threads waiting for the team", str(sum(1 for t in threads if t.get("waiting"))))
+    steps = Counter(
+        a["sla_level"] for a in result.actions if a.get("cadence") == "sla" and a["status"] != "cancelled"
+    )
+    ladder = ", ".join(
+        f"{'reminder' if level == 0 else f'step {level}'}: {n}" for level, n in sorted(steps.items())
+    )
+    table.add_row("pooled-mailbox SLA messages", ladder or "none")
     out.print()
     out.print(table)
     return result

@@ -6,8 +6,9 @@ Gmail publishes ``{"emailAddress", "historyId"}`` to the ``gmail-push`` topic; t
 to a group-message event. An expired history id (404) triggers a bounded resync of recent
 messages. ``users.watch`` expires after 7 days and must be renewed.
 
-HTTP faults: 429, 5xx, timeouts and rejected credentials are ``TransientError`` (retry);
-a notification that does not parse is ``PermanentError``.
+HTTP faults: 429, 5xx and timeouts are ``TransientError`` (retry); missing or rejected
+credentials are ``ConfigurationError`` (kept, operators alerted); a notification or a
+message that does not parse is ``PermanentError``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.events import EventEnvelope
-from shared.exceptions import PermanentError, TransientError
+from shared.exceptions import ConfigurationError, PermanentError
 from shared.models import utc_text
 from shared.sources.http import json_object, send
 
@@ -29,7 +30,19 @@ if TYPE_CHECKING:
     import httpx
 
 GROUP_MESSAGE_TYPE = "mail.group_message"
-METADATA_HEADERS = ("From", "To", "Cc", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+METADATA_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Subject",
+    "Date",
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    # RFC 3834 and the older convention: auto-replies never start an SLA wait.
+    "Auto-Submitted",
+    "Precedence",
+)
 SCOPES = ("https://www.googleapis.com/auth/gmail.metadata",)
 DEFAULT_BASE = "https://gmail.googleapis.com/gmail/v1"
 # What delivery does as the user: set the autoresponder, send mail, read the calendar.
@@ -145,8 +158,9 @@ def access_token(mailbox: str) -> str:
         return token
     key_file = os.environ.get("TAOPS_GMAIL_SA_KEY_FILE")
     if not key_file:
-        raise TransientError(
-            "no Gmail credentials: set TAOPS_GMAIL_SA_KEY_FILE (or TAOPS_GMAIL_ACCESS_TOKEN)"
+        raise ConfigurationError(
+            "gmail-credentials",
+            "no Gmail credentials: set TAOPS_GMAIL_SA_KEY_FILE (or TAOPS_GMAIL_ACCESS_TOKEN)",
         )
     from google.auth.exceptions import GoogleAuthError
     from google.auth.transport.requests import Request
@@ -160,17 +174,26 @@ def access_token(mailbox: str) -> str:
         )
         creds.refresh(Request())
     except (GoogleAuthError, OSError, ValueError) as exc:
-        raise TransientError(f"Gmail credentials for {mailbox} failed: {exc}") from exc
+        raise ConfigurationError(
+            "gmail-credentials", f"Gmail credentials for {mailbox} failed: {exc}"
+        ) from exc
     return str(creds.token)
 
 
 def _headers(message: dict[str, Any]) -> dict[str, str]:
+    payload = message.get("payload")
+    headers = payload.get("headers") if isinstance(payload, dict) else None
+    if headers is not None and not isinstance(headers, list):
+        raise PermanentError("Gmail message: payload.headers is not a list")
     found: dict[str, str] = {}
-    for header in (message.get("payload") or {}).get("headers", []):
+    for header in headers or []:
+        if not isinstance(header, dict):
+            raise PermanentError("Gmail message: a header is not a {name, value} object")
         name = str(header.get("name", ""))
         canonical = next((h for h in METADATA_HEADERS if h.lower() == name.lower()), None)
         if canonical and canonical not in found:
-            found[canonical] = str(header.get("value", ""))
+            # Metadata only, and bounded: a header is never a place to store a body.
+            found[canonical] = str(header.get("value", ""))[:2000]
     return found
 
 
@@ -186,19 +209,25 @@ def normalize_message(
     ``from_company_domain`` says whether the sender writes from one of the company's
     domains; the handler adds the directory (a teammate on a personal address).
     """
+    if not isinstance(message, dict):
+        raise PermanentError("Gmail message: not an object")
     try:
         message_id = str(message["id"])
         thread_id = str(message["threadId"])
         internal = datetime.fromtimestamp(int(message["internalDate"]) / 1000, UTC)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PermanentError(f"Gmail message: missing or bad {exc}") from None
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as exc:
+        raise PermanentError(f"Gmail message: missing or bad {str(exc)[:80]}") from None
+    if not message_id or not thread_id or len(message_id) > 200 or len(thread_id) > 200:
+        raise PermanentError("Gmail message: id and threadId must be 1 to 200 characters")
     headers = _headers(message)
-    sender = parseaddr(headers.get("From", ""))[1].lower() or None
+    name, address = parseaddr(headers.get("From", ""))
+    sender = address.lower() if "@" in address else None
     payload = {
         "mailbox": mailbox,
         "message_id": message_id,
         "thread_id": thread_id,
         "from": sender,
+        "from_name": name.strip() or None,
         "to": _addresses(headers.get("To", "")),
         "cc": _addresses(headers.get("Cc", "")),
         "subject": headers.get("Subject", ""),
@@ -206,7 +235,9 @@ def normalize_message(
         "rfc822_message_id": headers.get("Message-ID"),
         "in_reply_to": headers.get("In-Reply-To"),
         "references": headers.get("References", "").split(),
-        "labels": list(message.get("labelIds") or []),
+        "labels": [str(label) for label in (message.get("labelIds") or [])][:50],
+        "auto_submitted": headers.get("Auto-Submitted"),
+        "precedence": headers.get("Precedence"),
         "internal_date": utc_text(internal),
         "from_company_domain": sender is not None
         and sender.rsplit("@", 1)[-1] in {d.lower() for d in company_domains},

@@ -3,11 +3,16 @@ ignored, the rest commit atomically; entry points ack permanent errors and retry
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 
 import pytest
 
+from functions.consumers import consume
+from shared import clients
+from shared.bootstrap import Context
+from shared.dispatch import EVENT_HANDLERS, dispatch
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError, TransientError
 from shared.models import utc_text
@@ -19,7 +24,6 @@ from shared.processing import (
     Outcome,
     Put,
     process,
-    run_event,
 )
 from shared.store import EmbeddedStore
 from tests.scenarios import (
@@ -127,68 +131,107 @@ def test_concurrent_delivery_ends_in_the_sequential_state(store: EmbeddedStore) 
     assert len(keys) == len(set(keys)) == len({e.event_id for e in events if e.type == "tally"})
 
 
-# -- run_event: what an entry point does with each outcome ---------------------------------
+# -- the dispatcher: what every entry point does with each outcome ---------------------------
 
 
-def _parse(raw: bytes | str) -> EventEnvelope:
-    return EventEnvelope.from_json(raw)
+@pytest.fixture
+def ctx(store: EmbeddedStore, policy, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """A context whose registry knows the workload's event types (the real registry, extended)."""
+    monkeypatch.setitem(EVENT_HANDLERS, "tally", lambda policy: tally_handler)
+    monkeypatch.setitem(EVENT_HANDLERS, "score", lambda policy: tally_handler)
+    return Context(store=store, policy=policy, function="on_test")
 
 
 def _lines(capsys: pytest.CaptureFixture[str]) -> list[dict]:
     return [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
 
 
-def test_a_malformed_event_is_acknowledged_logged_and_kept(store: EmbeddedStore, capsys) -> None:
+def test_a_malformed_event_is_acknowledged_logged_and_kept(monkeypatch, capsys) -> None:
+    monkeypatch.setenv("TAOPS_STORE", "embedded")
+    clients.reset()
     raw = b'{"source": "taops", "type": "tally"}'
-    result = run_event(
-        store,
-        raw,
-        function="on_test",
-        source="taops",
-        parse=_parse,
-        handler=tally_handler,
-        now=NOW,
-        attributes={"event_id": "m-1"},
-    )
-    assert result.outcome is Outcome.REJECTED
+    headers_and_body = {
+        "message": {"data": base64.b64encode(raw).decode(), "attributes": {"event_id": "m-1"}}
+    }
+    assert consume(headers_and_body, function="on_test", source="taops") is None
+    store = clients.store()
     [(_, kept)] = store.query(DEAD_LETTERS)
     assert kept["raw"] == raw.decode() and kept["event_id"] == "m-1" and "event_id" in kept["reason"]
     [line] = _lines(capsys)
     assert line["severity"] == "ERROR" and line["event_id"] == "m-1" and line["function"] == "on_test"
     assert raw.decode() not in json.dumps(line)  # the body is kept, never logged
     assert set(store.dump()) == {DEAD_LETTERS}
+    clients.reset()
 
 
-def test_an_unknown_person_is_permanent_and_leaves_no_marker(store: EmbeddedStore, capsys) -> None:
+def test_an_unknown_person_is_permanent_and_leaves_no_marker(ctx: Context, monkeypatch, capsys) -> None:
     def unknown(view, event, now) -> Decision:
         raise PermanentError("requester zed@example.com is not in the directory")
 
-    raw = tally("e9").to_json()
-    result = run_event(store, raw, function="on_test", source="taops", parse=_parse, handler=unknown, now=NOW)
+    monkeypatch.setitem(EVENT_HANDLERS, "tally", lambda policy: unknown)
+    result = dispatch(ctx, tally("e9"), NOW)
     assert result.outcome is Outcome.REJECTED and "zed@example.com" in result.reason
-    assert store.query(PROCESSED) == []
-    [(_, kept)] = store.query(DEAD_LETTERS)
+    assert ctx.store.query(PROCESSED) == []
+    [(_, kept)] = ctx.store.query(DEAD_LETTERS)
     assert kept["event_id"] == "e9"
     assert _lines(capsys)[-1]["reason"] == "requester zed@example.com is not in the directory"
 
 
-def test_a_transient_fault_is_raised_for_retry_and_logged(store: EmbeddedStore, capsys) -> None:
+def test_an_unexpected_error_in_a_handler_is_bad_input_not_a_retry(ctx: Context, monkeypatch, capsys) -> None:
+    def overflowing(view, event, now) -> Decision:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setitem(EVENT_HANDLERS, "tally", lambda policy: overflowing)
+    result = dispatch(ctx, tally("e4"), NOW)
+    assert result.outcome is Outcome.REJECTED and result.reason == "OverflowError: date value out of range"
+    [(_, kept)] = ctx.store.query(DEAD_LETTERS)
+    assert kept["event_id"] == "e4"
+    line = _lines(capsys)[-1]
+    assert line["severity"] == "ERROR" and line["fault"] == "bad_input" and line["at"]
+
+
+def test_a_transient_fault_is_raised_for_retry_and_logged(ctx: Context, monkeypatch, capsys) -> None:
     def flaky(view, event, now) -> Decision:
         raise TransientError("Firestore contention")
 
+    monkeypatch.setitem(EVENT_HANDLERS, "tally", lambda policy: flaky)
     with pytest.raises(TransientError):
-        run_event(
-            store,
-            tally("e3").to_json(),
-            function="on_test",
-            source="taops",
-            parse=_parse,
-            handler=flaky,
-            now=NOW,
-        )
-    assert store.dump() == {}
+        dispatch(ctx, tally("e3"), NOW)
+    assert ctx.store.dump() == {}
     line = _lines(capsys)[-1]
     assert line["severity"] == "WARNING" and line["retry"] is True and line["event_id"] == "e3"
+
+
+def test_an_applied_event_logs_its_notes_and_actions_in_one_line(ctx: Context, capsys) -> None:
+    result = dispatch(ctx, tally("e5", amount=3), NOW)
+    assert result.outcome is Outcome.APPLIED
+    [line] = [entry for entry in _lines(capsys) if entry["message"] == "event applied"]
+    [action] = result.new_actions
+    assert line["event_id"] == "e5" and line["event_type"] == "tally"
+    assert line["actions"] == [{"id": action.id, "kind": "slack.message", "recipients": ["ana@example.com"]}]
+
+
+def test_the_same_id_with_a_different_payload_is_a_conflict_kept_not_a_silent_duplicate(
+    ctx: Context, capsys
+) -> None:
+    assert dispatch(ctx, tally("e6", amount=3), NOW).outcome is Outcome.APPLIED
+    assert dispatch(ctx, tally("e6", amount=3), NOW).outcome is Outcome.DUPLICATE
+    again = dispatch(ctx, tally("e6", amount=9), NOW)
+    assert again.outcome is Outcome.CONFLICT
+    assert ctx.store.get("accounts", "acme")["tally"] == 3  # the second payload was not applied
+    [(_, kept)] = ctx.store.query(DEAD_LETTERS)
+    assert kept["reason"].startswith("idempotency conflict") and '"amount":9' in kept["raw"]
+    assert any(
+        entry["severity"] == "ERROR" and "different payload" in entry["message"] for entry in _lines(capsys)
+    )
+
+
+def test_an_update_versioned_more_than_a_day_ahead_is_refused(ctx: Context) -> None:
+    future = score("s9", minutes_ago=-(2 * 24 * 60), value=1.0)
+    result = dispatch(ctx, future, NOW)
+    assert result.outcome is Outcome.REJECTED and "more than a day after" in result.reason
+    # ...so a real, later update of the same entity is still applied.
+    assert dispatch(ctx, score("s10", minutes_ago=0, value=2.0), NOW).outcome is Outcome.APPLIED
 
 
 def test_processed_events_carry_an_expiry_for_the_ttl_policy(store: EmbeddedStore, policy) -> None:

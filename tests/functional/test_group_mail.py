@@ -3,6 +3,7 @@ layer with its documented responses (tests/events/gmail_*.json), the embedded st
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -168,11 +169,22 @@ def test_a_push_that_is_not_a_gmail_notification_is_acknowledged_and_kept(app) -
     assert kept["source"] == "gmail" and "KeyError" in kept["reason"]
 
 
-def test_the_documented_push_body_decodes(app) -> None:
-    with respx.mock:
+def test_the_documented_push_body_decodes_and_a_mailbox_that_is_not_the_pooled_one_is_refused(app) -> None:
+    # Google's example is for user@example.com: decoded, then refused as not ours, and kept.
+    with respx.mock:  # Gmail is never called for it
         response = app.post("/", json=fixture("gmail_pubsub_push_body.json"))
     assert response.status_code == 200
-    assert clients.store().get(MAILBOXES, "user@example.com")["history_id"] == 1234567890
+    assert clients.store().get(MAILBOXES, "user@example.com") is None
+    [(_, kept)] = clients.store().query(DEAD_LETTERS)
+    assert kept["reason"] == "user@example.com is not the pooled mailbox (technicaladvisors@example.com)"
+
+    pooled = fixture("gmail_pubsub_push_body.json")
+    pooled["message"]["data"] = base64.b64encode(
+        json.dumps({"emailAddress": BOX, "historyId": "1234567890"}).encode()
+    ).decode()
+    with respx.mock:
+        assert app.post("/", json=pooled).status_code == 200
+    assert clients.store().get(MAILBOXES, BOX)["history_id"] == 1234567890
 
 
 @respx.mock

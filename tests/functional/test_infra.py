@@ -23,6 +23,7 @@ import yaml
 from functions.ticks import JOBS
 from shared import dev
 from shared.book import parse_book
+from shared.cli import mailbox_rows
 from shared.demo import BOOK, EVENTS
 from shared.outbox import relay
 from shared.policy import load_policy
@@ -195,14 +196,17 @@ def test_scheduled_jobs_are_the_enabled_cadences_and_each_is_a_job_the_tick_hand
 
 
 def _query_shapes() -> set[tuple[str, tuple[tuple[str, str], ...], bool]]:
-    """Every query shape the code runs: the demo's weeks through every handler, the outbox
-    relay, and ``taops outbox --failed``."""
+    """Every query shape the code runs: the demo's weeks through every handler with the
+    scheduler simulated (SLA timers fire, routing reads absences), the outbox relay,
+    ``taops outbox --failed`` and ``taops mailbox``."""
     policy = load_policy()
     store = EmbeddedStore()
     book = parse_book(json.loads(BOOK.read_text(encoding="utf-8")), str(BOOK))
-    replay(EVENTS.read_text(encoding="utf-8").splitlines(), book, policy, store=store)
+    lines = EVENTS.read_text(encoding="utf-8").splitlines()
+    replay(lines, book, policy, store=store, scheduler=True, until=datetime(2027, 1, 31, tzinfo=UTC))
     relay(store, datetime(2027, 1, 1, tzinfo=UTC), lambda *_: "message-id")
     store.query("outbox", Where("status", "==", "failed"))
+    mailbox_rows(store, policy, datetime(2027, 1, 1, tzinfo=UTC))
     return store.query_shapes
 
 
@@ -214,7 +218,8 @@ def _needs_composite(filters: tuple[tuple[str, str], ...]) -> bool:
 def test_every_query_the_store_runs_has_its_index_and_every_index_a_query() -> None:
     shapes = _query_shapes()
     by_collection = {c for c, _, _ in shapes}
-    assert {"accounts", "outbox", "absences", "people"} <= by_collection  # the scenario reached them
+    # the scenario reached them all
+    assert {"accounts", "outbox", "absences", "people", "timers", "mail_threads"} <= by_collection
     needed = set()
     for collection, filters, _ in shapes:
         if _needs_composite(filters):

@@ -1,14 +1,17 @@
+"""The pooled mailbox's threads: who wrote, and when the team owes a reply."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from shared.rules.mail import apply_message, is_team_sender
+from shared.rules.mail import SenderKind, WaitChange, apply_message, classify_sender
 from shared.sources.gmail import normalize_message
 
 NOW = datetime(2025, 6, 11, tzinfo=UTC)
+GROUP = "group@example.com"
 
 
-def message(sender: str, minutes: int, message_id: str = "m1") -> dict:
+def message(sender: str, minutes: int, message_id: str = "m1", **headers: str) -> dict:
     resource = {
         "id": message_id,
         "threadId": "t1",
@@ -17,36 +20,72 @@ def message(sender: str, minutes: int, message_id: str = "m1") -> dict:
             "headers": [
                 {"name": "From", "value": f"Someone <{sender}>"},
                 {"name": "Subject", "value": "Renewal"},
+                *({"name": name.replace("_", "-"), "value": value} for name, value in headers.items()),
             ]
         },
     }
-    return normalize_message(resource, "group@example.com", NOW, ["example.com"]).payload
+    return normalize_message(resource, GROUP, NOW, ["example.com"]).payload
+
+
+def kind(sender: str, in_directory: bool = False, **headers: str) -> SenderKind:
+    return classify_sender(message(sender, 0, **headers), GROUP, in_directory)[0]
 
 
 def test_a_sender_is_team_by_company_domain_directory_or_the_group_address() -> None:
-    assert is_team_sender(message("ana@example.com", 0), "group@example.com", in_directory=False)
-    assert is_team_sender(message("ana.personal@gmail.test", 0), "group@example.com", in_directory=True)
-    assert is_team_sender(message("group@example.com", 0), "group@example.com", in_directory=False)
-    assert not is_team_sender(message("pat@globex.example", 0), "group@example.com", in_directory=False)
+    assert kind("ana@example.com") is SenderKind.TEAM
+    assert kind("ana.personal@gmail.test", in_directory=True) is SenderKind.TEAM
+    assert kind(GROUP) is SenderKind.TEAM
+    assert kind("pat@globex.example") is SenderKind.CUSTOMER
 
 
-def test_a_team_reply_older_than_the_customer_message_does_not_answer_it() -> None:
-    thread, _ = apply_message(None, message("ana@example.com", 0, "a"), from_team=True)
-    thread, note = apply_message(
-        thread.model_dump(mode="json"), message("pat@globex.example", 30, "b"), False
-    )
-    assert thread.waiting_since is not None and "owes a reply" in note
-    assert thread.last_message_from_team is False
+def test_auto_replies_bulk_mail_and_mailer_daemons_are_automated() -> None:
+    assert kind("pat@globex.example", Auto_Submitted="auto-replied") is SenderKind.AUTOMATED
+    assert kind("pat@globex.example", Auto_Submitted="no") is SenderKind.CUSTOMER
+    assert kind("news@globex.example", Precedence="bulk") is SenderKind.AUTOMATED
+    assert kind("MAILER-DAEMON@globex.example") is SenderKind.AUTOMATED
+    assert kind("postmaster@globex.example") is SenderKind.AUTOMATED
 
 
-def test_a_late_arriving_customer_message_already_answered_does_not_reopen_the_thread() -> None:
-    thread, _ = apply_message(None, message("ana@example.com", 60, "a"), from_team=True)
-    thread, _ = apply_message(thread.model_dump(mode="json"), message("pat@globex.example", 30, "b"), False)
-    assert thread.waiting_since is None
-    assert thread.last_message_from_team is True  # the newest message is still the team's
+def apply(thread, sender: str, minutes: int, message_id: str, who: SenderKind):
+    doc = thread.model_dump(mode="json") if thread is not None else None
+    return apply_message(doc, message(sender, minutes, message_id), who)
 
 
-def test_the_oldest_unanswered_customer_message_starts_the_clock() -> None:
-    thread, _ = apply_message(None, message("pat@globex.example", 30, "b"), from_team=False)
-    thread, _ = apply_message(thread.model_dump(mode="json"), message("pat@globex.example", 10, "a"), False)
-    assert thread.waiting_since == datetime.fromtimestamp((1749557131000 + 10 * 60_000) / 1000, UTC)
+def test_a_customer_message_starts_a_wait_and_a_later_team_reply_ends_it() -> None:
+    thread, note, change = apply(None, "pat@globex.example", 0, "a", SenderKind.CUSTOMER)
+    assert change is WaitChange.STARTED and thread.waiting
+    assert thread.waiting_since == datetime(2025, 6, 10, 12, 5, 31, tzinfo=UTC)
+    assert "the team owes a reply" in note
+    thread, note, change = apply(thread, "ana@example.com", 30, "b", SenderKind.TEAM)
+    assert change is WaitChange.ENDED and not thread.waiting and thread.waiting_since is None
+    assert "answered" in note
+
+
+def test_a_customer_message_older_than_the_team_reply_is_already_answered() -> None:
+    thread, _, _ = apply(None, "ana@example.com", 60, "a", SenderKind.TEAM)
+    thread, note, change = apply(thread, "pat@globex.example", 30, "b", SenderKind.CUSTOMER)
+    assert change is None and not thread.waiting
+    assert "already answered" in note
+
+
+def test_messages_out_of_order_keep_the_oldest_unanswered_one() -> None:
+    thread, _, _ = apply(None, "pat@globex.example", 30, "b", SenderKind.CUSTOMER)
+    thread, _, change = apply(thread, "pat@globex.example", 10, "a", SenderKind.CUSTOMER)
+    assert change is WaitChange.MOVED
+    assert thread.waiting_since == datetime(2025, 6, 10, 12, 15, 31, tzinfo=UTC)
+
+
+def test_a_reply_between_two_customer_messages_restarts_the_wait_at_the_later_one() -> None:
+    # Seen in the order: customer at 0, customer at 90, team reply at 45.
+    thread, _, _ = apply(None, "pat@globex.example", 0, "a", SenderKind.CUSTOMER)
+    thread, _, _ = apply(thread, "pat@globex.example", 90, "c", SenderKind.CUSTOMER)
+    thread, note, change = apply(thread, "ana@example.com", 45, "b", SenderKind.TEAM)
+    assert change is WaitChange.RESTARTED
+    assert thread.waiting_since == datetime(2025, 6, 10, 13, 35, 31, tzinfo=UTC)
+    assert "a new wait begins" in note
+
+
+def test_an_automated_message_never_starts_a_wait() -> None:
+    thread, note, change = apply(None, "mailer-daemon@globex.example", 0, "a", SenderKind.AUTOMATED)
+    assert change is None and not thread.waiting and thread.customer_address is None
+    assert "no reply owed" in note

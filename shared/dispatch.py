@@ -1,0 +1,228 @@
+"""The one dispatcher: every internal event, from any entry point (the Pub/Sub consumers,
+``taops replay``, the demo, ``taops dev``), goes through ``dispatch``.
+
+``EVENT_HANDLERS`` maps an internal event type to its handler (after Cosmic Python's
+``EVENT_HANDLERS``). ``dispatch`` runs the handler inside ``shared.processing.process``
+(exactly once, in one transaction), publishes the actions that commit created, and logs
+one structured line saying what was decided and why. A failure is settled by
+``shared.faults``: transient faults are raised for the platform to retry; everything else
+is kept in ``dead_letters`` and acknowledged.
+
+A scheduler tick (``cadence.tick``, id = job + scheduled time) runs its job from
+``shared.jobs.JOBS`` under a small state machine on its marker, after Powertools'
+idempotency: ``in_progress`` with a lease while the job runs, ``applied`` once it is done.
+A tick delivered twice runs its job once; a run that crashed is released (or its lease
+expires) and the redelivery runs it again, each piece of it idempotent on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from shared.alerts import OPS_FAULT, fault_event, ops_alert
+from shared.bootstrap import Context
+from shared.events import EventEnvelope
+from shared.exceptions import ConfigurationError, PermanentError, TransientError
+from shared.faults import settle
+from shared.handlers import (
+    TIMER_FIRED,
+    group_message,
+    health_changed,
+    pto_logged,
+    renewal_changed,
+    timer_fired,
+)
+from shared.logs import bind, log
+from shared.models import utc_text
+from shared.policy import Policy
+from shared.processing import (
+    PROCESSED,
+    Decision,
+    Handler,
+    Outcome,
+    ProcessResult,
+    dead_letter,
+    payload_hash,
+    process,
+)
+from shared.sources.deel import PTO_EVENT_TYPE
+from shared.sources.gmail import GROUP_MESSAGE_TYPE
+from shared.sources.salesforce import RENEWAL_EVENT_TYPE
+from shared.sources.vitally import HEALTH_EVENT_TYPE
+from shared.store import Document, Transaction
+
+TICK_TYPE = "cadence.tick"
+# How long a running tick holds its marker; a crashed run is taken over after it.
+TICK_LEASE = timedelta(minutes=10)
+
+EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
+    PTO_EVENT_TYPE: pto_logged,
+    RENEWAL_EVENT_TYPE: renewal_changed,
+    HEALTH_EVENT_TYPE: health_changed,
+    GROUP_MESSAGE_TYPE: group_message,
+    TIMER_FIRED: timer_fired,
+    OPS_FAULT: ops_alert,
+}
+
+
+def _summary(result: ProcessResult) -> dict[str, Any]:
+    actions = [
+        {
+            "id": a.id,
+            "kind": a.kind,
+            "recipients": a.recipients,
+            **({"not_before": utc_text(a.not_before)} if a.not_before else {}),
+        }
+        for a in result.new_actions
+    ]
+    notes = result.decision.notes if result.decision is not None else []
+    return {
+        "outcome": result.outcome.value,
+        "reason": result.reason or None,
+        "notes": notes,
+        "actions": actions,
+        **({"children": len(result.children)} if result.children else {}),
+    }
+
+
+def dispatch(
+    ctx: Context,
+    event: EventEnvelope,
+    now: datetime,
+    *,
+    attributes: dict[str, str] | None = None,
+) -> ProcessResult:
+    """Apply ``event`` once through its handler; see the module docstring. Raises only
+    for transient faults."""
+    with bind(function=ctx.function, event_id=event.event_id, event_type=event.type):
+        try:
+            if event.type == TICK_TYPE:
+                result = run_tick(ctx, event, now)
+            else:
+                factory = EVENT_HANDLERS.get(event.type)
+                if factory is None:
+                    raise PermanentError(f"no handler for event type {event.type!r}")
+                result = process(
+                    ctx.store,
+                    event,
+                    factory(ctx.policy),
+                    now,
+                    retention_days=ctx.policy.events.marker_retention_days,
+                )
+        except Exception as exc:
+            _, reason, _ = settle(
+                ctx.store,
+                exc,
+                source=event.source,
+                function=ctx.function,
+                raw=event.to_json(),
+                now=now,
+                event_id=event.event_id,
+                attributes=attributes,
+                alert=lambda fault: alert(ctx, fault, now),
+            )
+            return ProcessResult(Outcome.REJECTED, event.event_id, reason=reason)
+        if result.outcome is Outcome.CONFLICT:
+            kept = dead_letter(
+                ctx.store,
+                source=event.source,
+                function=ctx.function,
+                reason=f"idempotency conflict: {result.reason}",
+                raw=event.to_json(),
+                now=now,
+                event_id=event.event_id,
+                attributes=attributes,
+            )
+            log("ERROR", f"event id reused with a different payload: {result.reason}", dead_letter=kept)
+        log("INFO", f"event {result.outcome.value}", **_summary(result))
+        ctx.publish(result.new_actions, now)
+        return result
+
+
+def alert(ctx: Context, fault: ConfigurationError, now: datetime) -> None:
+    """One ``ops.alert`` per fault per window (a duplicate inside the window does nothing)."""
+    try:
+        dispatch(ctx, fault_event(fault, ctx.function, now, ctx.policy), now)
+    except TransientError as exc:  # the fault itself is kept; the alert comes with the next one
+        log("ERROR", f"could not raise the operators' alert: {exc}", fault=fault.code)
+
+
+# -- ticks ---------------------------------------------------------------------------------
+
+
+def _claim_tick(ctx: Context, event: EventEnvelope, now: datetime) -> ProcessResult | None:
+    """Take the tick's marker: None when this run may go ahead, else why not."""
+    fingerprint = payload_hash(event)
+
+    def body(tx: Transaction) -> ProcessResult | None:
+        marker = tx.get(PROCESSED, event.marker_id)
+        if marker is not None:
+            if marker.get("outcome") == "in_progress" and str(marker.get("lease_until")) <= utc_text(now):
+                pass  # a run that crashed without releasing: take it over
+            elif marker.get("outcome") == "in_progress":
+                raise TransientError(f"tick {event.event_id} is running elsewhere")
+            else:
+                return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="this tick already ran")
+        tx.set(
+            PROCESSED,
+            event.marker_id,
+            {
+                "event_id": event.event_id,
+                "source": event.source,
+                "type": event.type,
+                "entity_key": event.entity_key,
+                "outcome": "in_progress",
+                "lease_until": utc_text(now + TICK_LEASE),
+                "processed_at": utc_text(now),
+                "expire_at": utc_text(now + timedelta(days=ctx.policy.events.marker_retention_days)),
+                "payload_hash": fingerprint,
+            },
+        )
+        return None
+
+    return ctx.store.run_transaction(body)
+
+
+def _finish_tick(ctx: Context, event: EventEnvelope, now: datetime, summary: Document | None) -> None:
+    def body(tx: Transaction) -> None:
+        marker = tx.get(PROCESSED, event.marker_id) or {}
+        if summary is None:  # released: a redelivery runs the job again
+            tx.delete(PROCESSED, event.marker_id)
+        else:
+            tx.set(
+                PROCESSED,
+                event.marker_id,
+                {
+                    **marker,
+                    "outcome": Outcome.APPLIED.value,
+                    "lease_until": None,
+                    "completed_at": utc_text(now),
+                    "summary": summary,
+                },
+            )
+
+    ctx.store.run_transaction(body)
+
+
+def run_tick(ctx: Context, event: EventEnvelope, now: datetime) -> ProcessResult:
+    from shared.jobs import JOBS
+
+    job = str(event.payload.get("job"))
+    if job not in JOBS:
+        raise PermanentError(f"no reaction for job {job!r} (known: {', '.join(sorted(JOBS))})")
+    refused = _claim_tick(ctx, event, now)
+    if refused is not None:
+        return refused
+    try:
+        run = JOBS[job](ctx, now)
+    except BaseException:
+        _finish_tick(ctx, event, now, None)
+        raise
+    _finish_tick(ctx, event, now, json.loads(json.dumps(run.summary, default=str)))
+    notes = [f"{job}: " + ", ".join(f"{k} {v}" for k, v in run.summary.items()), *run.notes]
+    return ProcessResult(
+        Outcome.APPLIED, event.event_id, decision=Decision(notes=notes), children=run.results
+    )

@@ -1,0 +1,81 @@
+"""What every handler shares: the collections, the book lookups, and the directory that
+routing reads (lazily, through the transaction's read view)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from shared.book import ACCOUNTS, PEOPLE
+from shared.models import utc_text
+from shared.processing import ReadView
+from shared.store import Document, Where
+
+ABSENCES = "absences"
+COVERAGE_PLANS = "coverage_plans"
+HEALTH_CHANGES = "health_changes"
+MAIL_THREADS = "mail_threads"
+
+
+def account_by(view: ReadView, field: str, value: str | None) -> Document | None:
+    """The account whose ``field`` equals ``value`` (None when there is none)."""
+    if not value:
+        return None
+    found = view.query(ACCOUNTS, Where(field, "==", value), limit=1)
+    return found[0][1] if found else None
+
+
+def account_of_sender(view: ReadView, sender: str | None) -> Document | None:
+    """The account a customer writes for: a champion by email, else the account whose
+    ``domains`` hold the sender's domain."""
+    if not sender or "@" not in sender:
+        return None
+    found = view.query(ACCOUNTS, Where("champions", "array_contains", sender), limit=1)
+    if not found:
+        domain = sender.rsplit("@", 1)[1]
+        found = view.query(ACCOUNTS, Where("domains", "array_contains", domain), limit=1)
+    return found[0][1] if found else None
+
+
+class ViewDirectory:
+    """``shared.rules.routing.Directory`` over a read view: each person, absence list and
+    plan is read once, when routing first asks for it, so a routed message costs reads for
+    the people it touches, not for the whole directory.
+
+    Absences are the ones not ended by ``since`` (the moment being decided): routing only
+    ever asks about that moment or later ones.
+    """
+
+    def __init__(self, view: ReadView, since: datetime) -> None:
+        self._view = view
+        self._since = utc_text(since)
+        self._people: dict[str, Document | None] = {}
+        self._absences: dict[str, list[Document]] = {}
+        self._plans: dict[str, Document | None] = {}
+        self._roles: dict[str, list[str]] = {}
+
+    def person(self, email: str) -> Document | None:
+        if email not in self._people:
+            self._people[email] = self._view.get(PEOPLE, email)
+        return self._people[email]
+
+    def absences(self, email: str) -> Iterable[Document]:
+        if email not in self._absences:
+            found = self._view.query(
+                ABSENCES, Where("person", "==", email), Where("ends_at", ">", self._since)
+            )
+            self._absences[email] = [doc for _, doc in found]
+        return self._absences[email]
+
+    def plan(self, absence_id: str) -> Document | None:
+        if absence_id not in self._plans:
+            self._plans[absence_id] = self._view.get(COVERAGE_PLANS, absence_id)
+        return self._plans[absence_id]
+
+    def with_role(self, role: str) -> list[str]:
+        if role not in self._roles:
+            found = self._view.query(PEOPLE, Where("role", "==", role))
+            for email, doc in found:
+                self._people.setdefault(email, doc)
+            self._roles[role] = [email for email, _ in found]
+        return self._roles[role]

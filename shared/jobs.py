@@ -1,0 +1,134 @@
+"""The scheduler's jobs: what a ``cadence-tick`` for each job name does.
+
+Cloud Scheduler publishes ``{"job": NAME}`` on the schedule the policy's ``cadences``
+give it; infra schedules exactly the enabled ones and ``tests/functional/test_infra.py``
+checks that each has a job here. A tick is an event like any other: its id is the job
+and the scheduled time it stands for (the latest time the job's schedule fires at or
+before the tick was published), so Cloud Scheduler firing twice, or Pub/Sub delivering
+twice, runs the job once (``shared.dispatch.run_tick``).
+
+| job | what it does |
+| --- | --- |
+| ``sla-check`` | fires the due timers of the pooled mailbox's SLA (reminders, escalations) |
+| ``outbox-relay`` | publishes actions left unpublished, and deferred ones that fell due |
+| ``gmail-watch`` | renews the Gmail push on the pooled mailbox (it expires after 7 days) |
+
+Timers are due-indexed: a sweep reads the timers of its job whose ``due_at`` has passed
+(the composite index ``timers(job, due_at)`` in ``infra/``), never every thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.bootstrap import Context
+from shared.events import EventEnvelope
+from shared.exceptions import PermanentError
+from shared.models import utc_text
+from shared.processing import TIMERS, Outcome, ProcessResult
+from shared.rules.cron import previous_fire
+from shared.store import Where
+
+
+@dataclass
+class JobRun:
+    summary: dict[str, Any]
+    results: list[ProcessResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+Job = Callable[[Context, datetime], JobRun]
+
+
+def fire_timers(job: str) -> Job:
+    """A sweep that fires every timer of ``job`` due by now, each through the dispatcher
+    (its own event and transaction: one bad timer is kept aside, the rest go on)."""
+
+    def run(ctx: Context, now: datetime) -> JobRun:
+        from shared.dispatch import dispatch
+        from shared.handlers import timer_event
+
+        due = ctx.store.query(TIMERS, Where("job", "==", job), Where("due_at", "<=", utc_text(now)))
+        ordered = sorted(due, key=lambda item: (str(item[1].get("due_at")), item[0]))
+        results = [dispatch(ctx, timer_event(doc, now), now) for _, doc in ordered]
+        fired = sum(r.outcome is Outcome.APPLIED for r in results)
+        return JobRun({"due": len(due), "fired": fired}, results)
+
+    return run
+
+
+def relay_outbox(ctx: Context, now: datetime) -> JobRun:
+    from shared import outbox
+
+    if ctx.publisher is None:
+        return JobRun({"published": 0, "skipped": "publishing is off"})
+    return JobRun(outbox.relay(ctx.store, now, ctx.publisher))
+
+
+def renew_gmail_watch(ctx: Context, now: datetime) -> JobRun:
+    from shared import pubsub
+
+    mailbox = ctx.policy.group_mail.address
+    answer = ctx.mailbox(mailbox).watch(mailbox, pubsub.topic_path("gmail-push"))
+    return JobRun(
+        {"mailbox": mailbox, "history_id": answer.get("historyId"), "expiration": answer.get("expiration")}
+    )
+
+
+JOBS: dict[str, Job] = {
+    "sla-check": fire_timers("sla-check"),
+    "outbox-relay": relay_outbox,
+    "gmail-watch": renew_gmail_watch,
+}
+
+
+def scheduled_slot(job: str, at: datetime, ctx_policy: Any) -> datetime:
+    """The scheduled time a tick published at ``at`` stands for: the latest time the job's
+    cron fires at or before ``at`` (a late or repeated publish maps to the same slot); the
+    minute of ``at`` for a job the policy does not schedule (a manual run)."""
+    cadence = ctx_policy.cadence(job)
+    if cadence is not None:
+        slot = previous_fire(cadence.schedule, cadence.time_zone, at)
+        if slot is not None:
+            return slot
+    return at.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def tick_event(job: str, published_at: datetime, received_at: datetime, policy: Any) -> EventEnvelope:
+    """The internal event of one tick of ``job``, published at ``published_at``."""
+    slot = scheduled_slot(job, published_at, policy)
+    return EventEnvelope(
+        source="tick",
+        type="cadence.tick",
+        event_id=f"{job}@{utc_text(slot)}",
+        entity_key=f"job:{job}",
+        occurred_at=slot,
+        received_at=received_at,
+        payload={"job": job, "scheduled_at": utc_text(slot)},
+    )
+
+
+def parse_tick(raw: bytes | str) -> tuple[str, datetime | None]:
+    """(job, optional explicit time) from a tick's data ``{"job": NAME[, "at": ISO]}``;
+    ``PermanentError`` for anything else or a job nobody knows."""
+    try:
+        data = json.loads(raw)
+        job = data["job"]
+    except (ValueError, TypeError, KeyError, RecursionError):
+        raise PermanentError('not a tick: expected {"job": NAME}') from None
+    if not isinstance(job, str) or job not in JOBS:
+        raise PermanentError(f"no reaction for job {str(job)[:80]!r} (known: {', '.join(sorted(JOBS))})")
+    at = data.get("at") if isinstance(data, dict) else None
+    if at is None:
+        return job, None
+    try:
+        moment = datetime.fromisoformat(str(at))
+    except ValueError:
+        raise PermanentError(f"at: {str(at)[:40]!r} is not an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        raise PermanentError("at: needs a time zone (e.g. Z)")
+    return job, moment

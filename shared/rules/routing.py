@@ -1,0 +1,159 @@
+"""Who hears, and when (design §5): every message addressed to a person goes through here.
+
+``route(person, at, account_id, directory)`` is the person themselves when they are not
+away at ``at``. When they are away: the cover their active coverage plan names for that
+account, else the first of their ``coverage_peers`` who is not away, else their manager,
+routed the same way. Never someone who is away: when the whole chain is, the original
+person, and the reason says so. The reason of a routed message names who it was meant for.
+
+``reach(...)`` adds working hours: the message is delivered inside the recipient's working
+hours (the policy calendar's working days and business hours, minus the holidays of the
+policy's country, in the recipient's time zone); otherwise ``not_before`` is their next
+working hour. Who is away is read at that moment, not at the moment of deciding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from shared.policy import CalendarPolicy
+from shared.rules.business_hours import next_working_time
+from shared.rules.coverage import AWAY_STATUSES
+
+Doc = Mapping[str, Any]
+
+
+class Directory(Protocol):
+    """What routing needs to know about people; handlers read it from the store lazily."""
+
+    def person(self, email: str) -> Doc | None:
+        """The directory entry of ``email``, or None."""
+
+    def absences(self, email: str) -> Iterable[Doc]:
+        """``email``'s absences that have not ended before the moment being decided."""
+
+    def plan(self, absence_id: str) -> Doc | None:
+        """The coverage plan of an absence, or None."""
+
+
+def absence_at(directory: Directory, email: str, at: datetime) -> Doc | None:
+    """The absence that has ``email`` away at ``at``, if any (the latest-ending one)."""
+    found = None
+    for absence in directory.absences(email):
+        if absence.get("status") not in AWAY_STATUSES:
+            continue
+        starts = datetime.fromisoformat(str(absence["starts_at"]))
+        ends = datetime.fromisoformat(str(absence["ends_at"]))
+        if starts <= at < ends and (found is None or str(absence["ends_at"]) > str(found["ends_at"])):
+            found = absence
+    return found
+
+
+def name_of(directory: Directory, email: str) -> str:
+    return str((directory.person(email) or {}).get("name") or email)
+
+
+@dataclass(frozen=True)
+class Route:
+    meant_for: str
+    to: str
+    reason: str  # "" when ``to`` is ``meant_for``; else a clause naming who it was meant for
+
+    @property
+    def routed(self) -> bool:
+        return self.to != self.meant_for
+
+
+def _plan_cover(directory: Directory, absence: Doc, account_id: str | None) -> str | None:
+    if not account_id:
+        return None
+    plan = directory.plan(str(absence["id"]))
+    if not plan or plan.get("status") != "shared":
+        return None
+    for item in plan.get("items") or []:
+        if item.get("account_id") == account_id:
+            return str(item["cover"])
+    return None
+
+
+def _stand_in(
+    directory: Directory, person: str, at: datetime, account_id: str | None, visited: set[str]
+) -> tuple[str | None, str]:
+    """Who stands in for an away ``person`` at ``at`` (None if nobody), and how."""
+    visited.add(person)
+    absence = absence_at(directory, person, at)
+    if absence is None:
+        return person, ""
+    cover = _plan_cover(directory, absence, account_id)
+    if cover and cover not in visited and absence_at(directory, cover, at) is None:
+        return cover, "their cover for this account"
+    entry = directory.person(person) or {}
+    for peer in entry.get("coverage_peers") or []:
+        if peer not in visited and directory.person(peer) and absence_at(directory, peer, at) is None:
+            return str(peer), "their coverage peer"
+    manager = entry.get("manager")
+    if manager and manager not in visited:
+        found, _how = _stand_in(directory, str(manager), at, account_id, visited)
+        if found == manager:
+            return found, "their manager"
+        if found is not None:
+            return found, f"standing in for their manager {name_of(directory, str(manager))}"
+    return None, ""
+
+
+def route(person: str, at: datetime, account_id: str | None, directory: Directory) -> Route:
+    """Who hears what is meant for ``person`` at ``at`` (see the module docstring)."""
+    absence = absence_at(directory, person, at)
+    if absence is None:
+        return Route(person, person, "")
+    name = name_of(directory, person)
+    until = f"{name}, who is out until {absence.get('end_date')}"
+    found, how = _stand_in(directory, person, at, account_id, set())
+    if found is None or found == person:
+        return Route(
+            person, person, f"for {until}: everyone who could stand in is away too, so it goes to them"
+        )
+    return Route(person, found, f"for {until} ({name_of(directory, found)} is {how})")
+
+
+@dataclass(frozen=True)
+class Reach:
+    """A routed recipient and the moment the message may be delivered."""
+
+    route: Route
+    not_before: datetime | None  # None: at once (inside working hours now)
+
+    @property
+    def to(self) -> str:
+        return self.route.to
+
+
+def timezone_of(directory: Directory, email: str, default: str) -> str:
+    return str((directory.person(email) or {}).get("timezone") or default)
+
+
+def reach(
+    person: str,
+    now: datetime,
+    account_id: str | None,
+    directory: Directory,
+    calendar: CalendarPolicy,
+    default_timezone: str = "UTC",
+) -> Reach:
+    """``route`` plus working hours: the first moment from ``now`` at which the person who
+    will hear it is working, with routing decided for that moment (someone working on
+    Friday may be away on Monday). A few rounds settle it; the last one stands."""
+    at = now
+    chosen = route(person, at, account_id, directory)
+    for _ in range(4):
+        opens = next_working_time(at, timezone_of(directory, chosen.to, default_timezone), calendar)
+        again = route(person, opens, account_id, directory)
+        at = opens
+        if again.to == chosen.to:
+            chosen = again
+            break
+        chosen = again
+    return Reach(chosen, None if at <= now else at)
