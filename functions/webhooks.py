@@ -6,31 +6,44 @@ publish nothing, publish good ones, and answer so the vendor retries only what m
 | not POST | 405 |
 | body over 1 MiB | 413 |
 | missing or wrong signature / token, org id not allowed | 401 |
-| malformed body or schema mismatch | 400 with a one-line reason |
+| a body that cannot be read or normalised, or a version far in the future | 400 with a one-line reason |
 | an event type taops does not use | 200, ignored |
-| publish failed | 503 (the vendor retries; Deel nine times) |
+| publish failed (or any ``TransientError``) | 503 (the vendor retries; Deel nine times) |
 
-Every refusal is logged as one JSON line (with the vendor's event id where there is one)
-and its raw body kept in the ``dead_letters`` collection, never logged in full.
+Anything else raised while reading a body is bad input too (400, logged as an error): a
+vendor retrying it for a day cannot change the answer. Every refusal is logged as one JSON
+line (with the vendor's event id where there is one) and kept in the ``dead_letters``
+collection: an authenticated body as a bounded excerpt, an unauthenticated one only as its
+hash, size and header names.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import flask
+from pydantic import ValidationError
 
 from shared import clients, clock, pubsub
-from shared.events import EventEnvelope
+from shared.events import EventEnvelope, check_version
 from shared.exceptions import PermanentError, TransientError
 from shared.logs import bind, log, trace_field
 from shared.processing import dead_letter
 
 MAX_BODY_BYTES = 1024 * 1024
+# No vendor nests deeper than a dozen levels; far deeper JSON only exhausts recursion
+# (the parser's, pydantic's, the serializer's) somewhere after it was accepted.
+MAX_JSON_DEPTH = 64
+# Ids, epoch milliseconds and amounts fit in far fewer characters; a longer literal is
+# refused before int() spends time on it (and Python refuses 4,300 digits anyway).
+MAX_NUMBER_CHARS = 100
+MAX_REASON_CHARS = 300
+MAX_VENDOR_ID_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -54,11 +67,72 @@ def _answer(status: int, **body: Any) -> flask.Response:
     return flask.Response(json.dumps(body), status=status, mimetype="application/json")
 
 
+def _number(text: str, convert: Callable[[str], Any]) -> Any:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise PermanentError(f"body: a number of {len(text)} characters is too long")
+    value = convert(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise PermanentError(f"body: the number {text[:40]} is out of range")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise PermanentError(f"body: {name} is not a JSON number")
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]  # iterative: the point is not to recurse
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_json(raw: bytes) -> Any:
+    """The body as JSON, or ``PermanentError``: not UTF-8 JSON, NaN or Infinity, a number
+    too long or out of a float's range, or nesting deeper than ``MAX_JSON_DEPTH``."""
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json.loads(
+            raw,
+            parse_int=lambda text: _number(text, int),
+            parse_float=lambda text: _number(text, float),
+            parse_constant=_constant,
+        )
+    except RecursionError:
+        raise PermanentError(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError among them
         raise PermanentError(f"body: not JSON ({exc.__class__.__name__}: {str(exc)[:80]})") from None
+    if _too_deep(body, MAX_JSON_DEPTH):
+        raise PermanentError(f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return body
+
+
+def refusal_reason(exc: Exception) -> str:
+    """One bounded line saying why a body was refused, naming the field where one is known."""
+    if isinstance(exc, PermanentError):
+        text = exc.reason
+    elif isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        text = f"{'.'.join(str(p) for p in first['loc']) or '(body)'}: {first['msg']}"
+    elif isinstance(exc, RecursionError):
+        text = "body: nested too deep"
+    else:
+        text = f"unexpected {exc.__class__.__name__}: {exc}"
+    line = " ".join(text.split())
+    return line if len(line) <= MAX_REASON_CHARS else line[: MAX_REASON_CHARS - 1] + "…"
+
+
+def _normalized(hook: Webhook, body: Any, now: datetime) -> tuple[list[EventEnvelope], list[bytes]]:
+    events = hook.normalize(body, now)
+    for event in events:
+        check_version(event, now)
+    # Serialised here so a payload that cannot be written is a refusal, not a 500 mid-publish.
+    return events, [event.to_json() for event in events]
 
 
 def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -> flask.Response:
@@ -76,26 +150,28 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
             return _answer(413, error="body over 1 MiB")
 
         if not hook.authenticate(request, raw):
-            return _refuse(hook, raw, None, 401, hook.unauthenticated, now)
+            return _refuse(hook, request, raw, None, 401, hook.unauthenticated, now)
+        vendor_id = None
         try:
             body = hook.parse(raw)
-            vendor_id = hook.vendor_event_id(body)
-        except PermanentError as exc:
-            return _refuse(hook, raw, None, 400, exc.reason, now)
-        refusal = hook.authorize(body, request)
+            vendor_id = (hook.vendor_event_id(body) or "")[:MAX_VENDOR_ID_CHARS] or None
+            refusal = hook.authorize(body, request)
+            events, messages = ([], []) if refusal else _normalized(hook, body, now)
+        except TransientError as exc:
+            log("ERROR", f"could not read the body, vendor will retry: {exc}", status=503)
+            return _answer(503, error="temporary failure; retry later")
+        except Exception as exc:  # whatever a body makes us raise, a retry raises again
+            unworded = None if isinstance(exc, PermanentError) else exc.__class__.__name__
+            return _refuse(hook, request, raw, vendor_id, 400, refusal_reason(exc), now, unworded)
         if refusal:
-            return _refuse(hook, raw, vendor_id, 401, refusal, now)
-        try:
-            events = hook.normalize(body, now)
-        except PermanentError as exc:
-            return _refuse(hook, raw, vendor_id, 400, exc.reason, now)
+            return _refuse(hook, request, raw, vendor_id, 401, refusal, now)
 
         if not events:
             log("INFO", "ignored: event type not used by taops", vendor_event_id=vendor_id, status=200)
             return hook.respond(body, []) or _answer(200, ignored=True)
         try:
-            for event in events:
-                pubsub.publish(hook.topic, event.to_json(), event.attributes())
+            for event, data in zip(events, messages, strict=True):
+                pubsub.publish(hook.topic, data, event.attributes())
         except TransientError as exc:
             log("ERROR", f"publish failed, vendor will retry: {exc}", vendor_event_id=vendor_id, status=503)
             return _answer(503, error="could not publish; retry later")
@@ -107,7 +183,14 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
 
 
 def _refuse(
-    hook: Webhook, raw: bytes, vendor_id: str | None, status: int, reason: str, now: datetime
+    hook: Webhook,
+    request: flask.Request,
+    raw: bytes,
+    vendor_id: str | None,
+    status: int,
+    reason: str,
+    now: datetime,
+    unworded: str | None = None,
 ) -> flask.Response:
     kept = None
     try:
@@ -119,15 +202,20 @@ def _refuse(
             raw=raw,
             now=now,
             event_id=vendor_id,
+            # Nobody vouched for a 401's body: keeping it would let anyone fill the store.
+            trusted=status != 401,
+            header_names=list(request.headers.keys()),
         )
-    except TransientError as exc:  # keeping the body is best effort; the answer is not
-        log("ERROR", f"could not keep the refused body: {exc}")
+    except Exception as exc:  # keeping the body is best effort; the answer is not
+        log("ERROR", f"could not keep the refused body: {exc.__class__.__name__}: {exc}")
     log(
-        "WARNING",
+        # A refusal our own checks did not word is a gap in them, worth an error.
+        "ERROR" if unworded else "WARNING",
         f"refused: {reason}",
         status=status,
         reason=reason,
         vendor_event_id=vendor_id,
         dead_letter=kept,
+        error_type=unworded,
     )
     return _answer(status, error=reason)

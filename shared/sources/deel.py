@@ -4,6 +4,11 @@ What Deel sends (``../shared/vendors/README.md``): ``time-off.created``, ``.revi
 ``.updated`` and ``.deleted``; the body with or without the ``data`` wrapper; ``resource``
 as an object or a one-element list; ``x-deel-signature`` = lowercase hex of
 HMAC-SHA256(key, "POST" + raw body), with no timestamp signed.
+
+Values no real request has are refused here, naming the field: ids over 255 characters,
+an end before the start, and dates more than 10 years after or 5 years before the time
+the webhook received them (stored, a 0001-01-01 start cannot even be placed in a TA's
+time zone).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 from shared.events import EventEnvelope, stable_event_id
 from shared.exceptions import PermanentError
@@ -21,6 +27,9 @@ from shared.exceptions import PermanentError
 TIME_OFF_EVENTS = frozenset({"time-off.created", "time-off.reviewed", "time-off.updated", "time-off.deleted"})
 PTO_TOPIC = "pto-logged"
 PTO_EVENT_TYPE = "pto.logged"
+MAX_ID_CHARS = 255
+YEARS_AHEAD = 10
+YEARS_BEHIND = 5
 
 
 def signature(key: str, raw_body: bytes) -> str:
@@ -48,10 +57,17 @@ class Meta(_Lenient):
     tracking_id: str | None = None
 
 
+def _short_id(value: Any) -> Any:
+    # Ids become document ids and entity keys: Deel's are UUIDs.
+    if value is not None and len(str(value)) > MAX_ID_CHARS:
+        raise PydanticCustomError("too_long", f"longer than {MAX_ID_CHARS} characters")
+    return value
+
+
 class Person(_Lenient):
     id: str | int | None = None
     name: str | None = None
-    work_email: str | None = None
+    work_email: str | None = Field(default=None, max_length=254)  # RFC 5321's longest address
 
 
 def _day(value: Any) -> Any:
@@ -74,11 +90,14 @@ class TimeOff(_Lenient):
     date_is_half_day: bool = False
 
     _days = field_validator("start_date", "end_date", mode="before")(_day)
+    _ids = field_validator("id")(_short_id)
 
 
 class TimeOffDeleted(_Lenient):
     time_off_id: str | int | None = None
     id: str | int | None = None
+
+    _ids = field_validator("time_off_id", "id")(_short_id)
 
 
 def _envelope(body: Any) -> tuple[Meta, list[Any], datetime | None]:
@@ -97,8 +116,8 @@ def _envelope(body: Any) -> tuple[Meta, list[Any], datetime | None]:
     try:
         sent = datetime.fromisoformat(stamp) if isinstance(stamp, str) else None
     except ValueError:
-        raise PermanentError(f"timestamp: {stamp!r} is not an ISO-8601 time") from None
-    return meta, resources, sent
+        raise PermanentError(f"timestamp: {str(stamp)[:40]!r} is not an ISO-8601 time") from None
+    return meta, resources, _aware(sent, "timestamp")
 
 
 def _first_problem(prefix: str, exc: ValidationError) -> str:
@@ -107,10 +126,38 @@ def _first_problem(prefix: str, exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def _aware(moment: datetime | None, where: str) -> datetime | None:
+    """``moment`` with a zone (naive read as UTC); ``PermanentError`` when UTC has no such
+    time (0001-01-01T00:00+05:00), which every later write of it would fail on."""
     if moment is None:
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        aware.astimezone(UTC)
+    except OverflowError:
+        raise PermanentError(f"{where}: {moment.isoformat()} is out of range") from None
+    return aware
+
+
+def _years_from(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+def _check_dates(t: TimeOff, where: str, received_at: datetime) -> None:
+    """Dates no real request has: refused rather than planned around."""
+    today = received_at.astimezone(UTC).date()
+    earliest, latest = _years_from(today, -YEARS_BEHIND), _years_from(today, YEARS_AHEAD)
+    if t.start_date < earliest:
+        raise PermanentError(
+            f"{where}.start_date: {t.start_date} is more than {YEARS_BEHIND} years before {today}"
+        )
+    if t.end_date > latest:
+        raise PermanentError(f"{where}.end_date: {t.end_date} is more than {YEARS_AHEAD} years after {today}")
+    if t.end_date < t.start_date:
+        raise PermanentError(f"{where}.end_date: {t.end_date} is before start_date {t.start_date}")
 
 
 def event_type_of(body: Any) -> str | None:
@@ -126,7 +173,8 @@ def event_type_of(body: Any) -> str | None:
 def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
     """Our PTO events for a Deel webhook body; ``[]`` for event types taops does not use.
 
-    Raises ``PermanentError`` naming the field when a time-off body does not parse.
+    Raises ``PermanentError`` naming the field when a time-off body does not parse or
+    its dates are out of bounds (see the module docstring).
     """
     meta, resources, sent = _envelope(body)
     if meta.event_type not in TIME_OFF_EVENTS:
@@ -140,10 +188,10 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
             if meta.event_type == "time-off.deleted":
                 payload, version = _deleted(raw, meta, sent)
             else:
-                payload, version = _time_off(raw, meta)
+                payload, version = _time_off(raw, meta, where, received_at)
         except ValidationError as exc:
             raise PermanentError(_first_problem(where, exc)) from None
-        version = _aware(version) or _aware(sent) or received_at
+        version = _aware(version, f"{where}.updated_at") or sent or received_at
         events.append(
             EventEnvelope(
                 source="deel",
@@ -161,8 +209,11 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
     return events
 
 
-def _time_off(raw: Any, meta: Meta) -> tuple[dict[str, Any], datetime | None]:
+def _time_off(
+    raw: Any, meta: Meta, where: str, received_at: datetime
+) -> tuple[dict[str, Any], datetime | None]:
     t = TimeOff.model_validate(raw)
+    _check_dates(t, where, received_at)
     single_half = t.date_is_half_day and t.start_date == t.end_date
     requester = t.requester or Person()
     email = requester.work_email.strip().lower() if requester.work_email else None

@@ -11,10 +11,13 @@ wrapper, or decoded from the Pub/Sub API): a ``ChangeEventHeader`` with ``record
 the Pub/Sub API, so the body's keys are the fallback).
 
 XML is parsed with defusedxml: no DTDs, no entity expansion, no external entities.
+A value no real Opportunity has (an id over 255 characters, an epoch time or date out of
+range, an amount that is not a finite number) is refused naming its field.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element
@@ -48,6 +51,8 @@ FIELDS = (
     "IsWon",
     "LastModifiedDate",
 )
+# Salesforce ids are 15 or 18 characters; ids become event ids and entity keys.
+MAX_ID_CHARS = 255
 
 
 def same_org(org_id: str, allowed: list[str]) -> bool:
@@ -80,34 +85,86 @@ def outbound_org_id(notifications: Element) -> str:
     return (notifications.findtext(f"{{{OM_NS}}}OrganizationId") or "").strip()
 
 
-def _parse_date(value: str | None, where: str) -> str | None:
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_ID_CHARS:
+        raise PermanentError(f"{where}: not an id of at most {MAX_ID_CHARS} characters")
+    return value
+
+
+def _text(fields: dict[str, Any], name: str, where: str) -> str | None:
+    value = fields.get(name)
     if value in (None, ""):
         return None
+    if not isinstance(value, str):
+        raise PermanentError(f"{where}.{name}: {_show(value)} is not text")
+    return value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _parse_date(value: Any, where: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise PermanentError(f"{where}: {_show(value)} is not a date")
     try:
         return date.fromisoformat(value[:10]).isoformat()
     except ValueError:
-        raise PermanentError(f"{where}: {value!r} is not a date") from None
+        raise PermanentError(f"{where}: {_show(value)} is not a date") from None
+
+
+def _epoch_date(value: int | float, where: str) -> str:
+    # Pub/Sub API dates are epoch days (or milliseconds); either can lie outside any calendar.
+    try:
+        if abs(value) < 10**6:
+            return (date(1970, 1, 1) + timedelta(days=value)).isoformat()
+        return datetime.fromtimestamp(value / 1000, UTC).date().isoformat()
+    except (OverflowError, ValueError, OSError):
+        raise PermanentError(f"{where}: {_show(value)} is out of range") from None
 
 
 def _parse_time(value: Any, where: str) -> datetime | None:
     if value in (None, ""):
         return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value / 1000, UTC)
+    if isinstance(value, bool):
+        raise PermanentError(f"{where}: {_show(value)} is not a date-time")
     try:
+        if isinstance(value, int | float):
+            return datetime.fromtimestamp(value / 1000, UTC)
         moment = datetime.fromisoformat(str(value))
+    except (OverflowError, OSError):
+        raise PermanentError(f"{where}: {_show(value)} is out of range") from None
     except ValueError:
-        raise PermanentError(f"{where}: {value!r} is not a date-time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if _is_number(value):  # NaN, or a year datetime cannot hold
+            raise PermanentError(f"{where}: {_show(value)} is out of range") from None
+        raise PermanentError(f"{where}: {_show(value)} is not a date-time") from None
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        moment.astimezone(UTC)  # 0001-01-01T00:00+05:00 has no UTC time to store
+    except OverflowError:
+        raise PermanentError(f"{where}: {_show(value)} is out of range") from None
+    return moment
 
 
 def _parse_amount(value: Any, where: str) -> float | None:
     if value in (None, ""):
         return None
+    if isinstance(value, bool):
+        raise PermanentError(f"{where}: {_show(value)} is not an amount")
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise PermanentError(f"{where}: {value!r} is not an amount") from None
+        amount = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise PermanentError(f"{where}: {_show(value)} is not an amount") from None
+    if not math.isfinite(amount):
+        raise PermanentError(f"{where}: {_show(value)} is not an amount")
+    return amount
 
 
 def _bool(value: Any) -> bool | None:
@@ -118,18 +175,15 @@ def _bool(value: Any) -> bool | None:
 
 def _payload(opportunity_id: str, fields: dict[str, Any], changed: list[str], where: str) -> dict[str, Any]:
     close = fields.get("CloseDate")
-    if isinstance(close, int | float):  # Pub/Sub API: epoch days or milliseconds
-        close = (
-            (date(1970, 1, 1) + timedelta(days=close)).isoformat()
-            if abs(close) < 10**6
-            else (datetime.fromtimestamp(close / 1000, UTC).date().isoformat())
-        )
+    if isinstance(close, int | float) and not isinstance(close, bool):  # Pub/Sub API: epoch days or ms
+        close = _epoch_date(close, f"{where}.CloseDate")
+    account = _text(fields, "AccountId", where)
     return {
         "opportunity_id": opportunity_id,
-        "account_salesforce_id": fields.get("AccountId") or None,
-        "name": fields.get("Name") or None,
-        "type": fields.get("Type") or None,
-        "stage": fields.get("StageName") or None,
+        "account_salesforce_id": _id(account, f"{where}.AccountId") if account else None,
+        "name": _text(fields, "Name", where),
+        "type": _text(fields, "Type", where),
+        "stage": _text(fields, "StageName", where),
         "close_date": _parse_date(close, f"{where}.CloseDate"),
         "amount": _parse_amount(fields.get("Amount"), f"{where}.Amount"),
         "is_closed": _bool(fields.get("IsClosed")),
@@ -147,12 +201,14 @@ def normalize_outbound_message(notifications: Element, received_at: datetime) ->
         sobject = note.find(f"{{{OM_NS}}}sObject")
         if not note_id or sobject is None:
             raise PermanentError(f"{where}: needs an Id and an sObject")
+        _id(note_id, f"{where}.Id")
         if not (sobject.get(XSI_TYPE) or "").endswith("Opportunity"):
             continue  # another object's message on the same endpoint: not ours
         fields = {child.tag.split("}")[-1]: (child.text or "").strip() for child in sobject}
         opportunity_id = fields.get("Id", "")
         if not opportunity_id:
             raise PermanentError(f"{where}.sObject.Id: missing")
+        _id(opportunity_id, f"{where}.sObject.Id")
         version = _parse_time(fields.get("LastModifiedDate"), f"{where}.LastModifiedDate")
         payload = _payload(opportunity_id, fields, sorted(k for k in fields if k != "Id"), where)
         events.append(_event(note_id, opportunity_id, payload, version, received_at))
@@ -192,10 +248,14 @@ def normalize_cdc(body: Any, received_at: datetime) -> list[EventEnvelope]:
         raise PermanentError("ChangeEventHeader.recordIds: must be a non-empty list of ids")
     if any("*" in r for r in records):
         raise PermanentError("ChangeEventHeader.recordIds: wildcard ids name no record")
+    for i, record in enumerate(records):
+        _id(record, f"ChangeEventHeader.recordIds[{i}]")
     version = _parse_time(header.get("commitTimestamp"), "ChangeEventHeader.commitTimestamp")
     if version is None:
         raise PermanentError("ChangeEventHeader.commitTimestamp: missing")
-    named = [f for f in header.get("changedFields") or [] if isinstance(f, str) and not f.startswith("0x")]
+    listed = header.get("changedFields")
+    listed = listed if isinstance(listed, list) else []
+    named = [f for f in listed if isinstance(f, str) and not f.startswith("0x")]
     fields = {k: v for k, v in payload.items() if k != "ChangeEventHeader"}
     changed = sorted(named) if named else sorted(k for k, v in fields.items() if v is not None)
     events = []

@@ -4,13 +4,14 @@ Vitally does not sign these and does not publish their body (``../shared/vendors
 a playbook sends ``{"match": {"account": {...}}}`` with traits flattened onto the account,
 and taops also accepts a bare account object. The webhook is only a trigger: the health
 handler re-reads the account from Vitally's REST API before acting, so the ids are kept
-exactly as sent.
+exactly as sent; an id over 255 characters, or an ``updatedAt`` with no UTC equivalent,
+is refused naming the field.
 """
 
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,6 +23,7 @@ from shared.exceptions import PermanentError
 HEALTH_TOPIC = "health-changed"
 HEALTH_EVENT_TYPE = "health.changed"
 TOKEN_HEADER = "x-taops-token"
+MAX_ID_CHARS = 255  # ids become document ids and entity keys; Vitally's are UUIDs
 
 
 def token_matches(given: str | None, expected: str | None) -> bool:
@@ -35,8 +37,8 @@ class VitallyAccount(BaseModel):
     model_config = ConfigDict(extra="allow", defer_build=True)
 
     # Vitally's own (camelCase) field names.
-    id: str = Field(min_length=1)
-    externalId: str | None = None
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    externalId: str | None = Field(default=None, max_length=MAX_ID_CHARS)
     name: str | None = None
     healthScore: float | None = Field(default=None, ge=0, le=10)
     updatedAt: datetime | None = None
@@ -72,6 +74,11 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
         traits = {**traits, **raw["traits"]}
         traits.pop("traits", None)
     version = account.updatedAt if account.updatedAt and account.updatedAt.tzinfo else None
+    try:
+        if version:
+            version.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC time to store or compare
+        raise PermanentError(f"{where}.updatedAt: {account.updatedAt} is out of range") from None
     payload = {
         "vitally_id": account.id,
         "external_id": account.externalId,
@@ -106,7 +113,7 @@ def fetch_account(client: Any, base_url: str, api_key: str, account_id: str) -> 
     """``GET /resources/accounts/{id}`` with Basic auth (the key as user, empty password).
 
     ``PermanentError`` when Vitally does not know the account; ``TransientError`` for
-    rate limits, 5xx, timeouts and a rejected key (fixing the secret makes a retry work).
+    rate limits, 5xx and timeouts; ``ConfigurationError`` when Vitally refuses the key.
     """
     from shared.sources.http import json_object, send
 
@@ -115,7 +122,7 @@ def fetch_account(client: Any, base_url: str, api_key: str, account_id: str) -> 
     response = send("Vitally", what, lambda: client.get(url, auth=(api_key, "")))
     if response.status_code == 404:
         raise PermanentError(f"Vitally has no account {account_id}")
-    return json_object("Vitally", what, response)
+    return json_object("Vitally", what, response, credential="TAOPS_VITALLY_API_KEY")
 
 
 def refreshed(event: EventEnvelope, client: Any) -> EventEnvelope:

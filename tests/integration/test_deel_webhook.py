@@ -30,8 +30,16 @@ def signed(body: bytes, key: str = KEY) -> dict[str, str]:
 
 @pytest.fixture
 def env(webhook):
+    # Time-off dates are judged against the time received: the fixtures' (June 2025) against
+    # a fixed one, not the day the suite runs.
     return webhook(
-        "deel_webhook", "pto-logged", {"TAOPS_DEEL_SIGNING_KEY": KEY, "TAOPS_DEEL_SIGNING_KEY_PREVIOUS": None}
+        "deel_webhook",
+        "pto-logged",
+        {
+            "TAOPS_DEEL_SIGNING_KEY": KEY,
+            "TAOPS_DEEL_SIGNING_KEY_PREVIOUS": None,
+            "TAOPS_CLOCK": "2025-06-05T12:00:00Z",
+        },
     )
 
 
