@@ -6,6 +6,12 @@ crashed attempt is taken over) → ``delivered`` or ``failed``; a retryable fail
 back to ``published`` with the attempt recorded. A redelivered action message finds it
 ``delivered`` and sends nothing. Cancelled actions are never sent.
 
+Every way a send can end is recorded before ``deliver`` returns or raises, so nothing is
+left ``sending`` to be re-sent when its lease runs out: an exception no sender classified
+is retried like a 5xx ("unexpected error: ..."), up to ``max_attempts``; a
+``ConfigurationError`` (a missing or refused credential) fails the action at once with
+``failure: "configuration"`` and is re-raised so the entry point alerts an operator.
+
 Senders speak each vendor's API through httpx (``shared.sources.senders``); in dry-run
 mode (``TAOPS_DELIVERY=dry-run``) nothing is called and the action records what would
 have been sent.
@@ -21,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from shared.exceptions import PermanentError, TransientError
+from shared.exceptions import ConfigurationError, PermanentError, TransientError
 from shared.logs import log
 from shared.models import utc_text
 from shared.policy import Delivery
@@ -86,7 +92,8 @@ def deliver(
     dry: bool | None = None,
 ) -> Outcome:
     """Deliver ``action_id`` at most once. Raises ``TransientError`` when it should be
-    retried later by Pub/Sub (a long Retry-After, attempts left after in-run retries)."""
+    retried later by Pub/Sub (a long Retry-After), and ``ConfigurationError`` after
+    recording the action failed, so the caller can alert."""
     doc = _claim(store, action_id, now, policy.lease_seconds)
     if doc is None:
         current = store.get(OUTBOX, action_id)
@@ -116,16 +123,32 @@ def deliver(
             if sender is None:
                 raise PermanentError(f"no sender for action kind {kind!r}")
             result = sender(doc)
-        except RetryableError as exc:
-            history.append({"at": utc_text(now), "error": str(exc)})
+        except ConfigurationError as exc:
+            history.append({"at": utc_text(now), "error": exc.reason})
+            _fail(store, action_id, attempts, history, exc.reason, failure="configuration")
+            raise
+        except PermanentError as exc:
+            history.append({"at": utc_text(now), "error": exc.reason})
+            return _fail(store, action_id, attempts, history, exc.reason)
+        except Exception as exc:  # retryable, or an answer no sender classified: retry, bounded
+            error = str(exc) if isinstance(exc, TransientError) else _unexpected(exc)
+            history.append({"at": utc_text(now), "error": error})
+            hint = exc.retry_after if isinstance(exc, RetryableError) else None
             wait = (
-                exc.retry_after
-                if exc.retry_after is not None
+                hint
+                if hint is not None and hint >= 0  # a NaN or negative hint falls back to backoff
                 else min(policy.backoff_cap_seconds, policy.backoff_base_seconds * 2 ** (attempts - 1))
                 * random.uniform(0.5, 1.0)
             )
             if attempts >= policy.max_attempts:
-                return _fail(store, action_id, attempts, history, f"gave up after {attempts} attempts: {exc}")
+                return _fail(
+                    store,
+                    action_id,
+                    attempts,
+                    history,
+                    f"gave up after {attempts} attempts: {error}",
+                    failure="retries",
+                )
             if wait > policy.max_retry_after_seconds:
                 _record(
                     store,
@@ -133,17 +156,14 @@ def deliver(
                     {
                         "status": "published",
                         "attempts": attempts,
-                        "last_error": str(exc),
+                        "last_error": error,
                         "attempt_log": history,
                         "lease_until": None,
                     },
                 )
-                raise TransientError(f"{exc} (retry in {wait:.0f}s)") from exc
+                raise TransientError(f"{error} (retry in {wait:.0f}s)") from exc
             sleep(wait)
             continue
-        except PermanentError as exc:
-            history.append({"at": utc_text(now), "error": exc.reason})
-            return _fail(store, action_id, attempts, history, exc.reason)
         _record(
             store,
             action_id,
@@ -161,17 +181,29 @@ def deliver(
         return Outcome(action_id, "delivered", attempts)
 
 
-def _fail(store: Store, action_id: str, attempts: int, history: list[dict[str, Any]], reason: str) -> Outcome:
+def _unexpected(exc: Exception) -> str:
+    return " ".join(f"unexpected error: {exc.__class__.__name__}: {exc}".split())[:500]
+
+
+def _fail(
+    store: Store,
+    action_id: str,
+    attempts: int,
+    history: list[dict[str, Any]],
+    reason: str,
+    failure: str = "permanent",
+) -> Outcome:
     _record(
         store,
         action_id,
         {
             "status": "failed",
+            "failure": failure,
             "attempts": attempts,
             "last_error": reason,
             "attempt_log": history,
             "lease_until": None,
         },
     )
-    log("ERROR", f"action {action_id} failed: {reason}", action_id=action_id, reason=reason)
+    log("ERROR", f"action {action_id} failed: {reason}", action_id=action_id, reason=reason, failure=failure)
     return Outcome(action_id, "failed", attempts, reason)

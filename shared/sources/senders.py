@@ -1,15 +1,20 @@
 """Sending actions to Slack, Gmail and Vitally, and how each answer is classified.
 
-Retryable (``RetryableError``): network errors and timeouts, 429 (with its Retry-After),
-5xx, and Slack's ``ok:false`` errors that say "try again". Permanent (``PermanentError``):
-any other 4xx and Slack's other ``ok:false`` errors (``channel_not_found``,
-``not_in_channel``, ``invalid_auth``, ``missing_scope``...), and an action missing what
-its kind needs.
+Retryable (``RetryableError``): network errors and timeouts, 429 (with its Retry-After
+when that is a number of seconds, else the normal backoff), 5xx, Google's 403 rate
+limits, a 200 whose body is not the JSON object the API documents, and Slack's
+``ok:false`` errors that say "try again". Configuration (``ConfigurationError``, code
+``<vendor>-credentials``): a token or key not set, 401/403, and Slack's ``invalid_auth``,
+``not_authed``, ``account_inactive``, ``token_revoked`` and ``missing_scope``; the reason
+names the setting to fix. Permanent (``PermanentError``): any other 4xx and Slack's other
+``ok:false`` errors (``channel_not_found``, ``not_in_channel``...), and an action missing
+what its kind needs.
 """
 
 from __future__ import annotations
 
 import base64
+import math
 import os
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -18,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from shared.delivery import RetryableError, Sender
-from shared.exceptions import PermanentError
+from shared.exceptions import ConfigurationError, PermanentError
+from shared.sources.http import google_rate_limited, refused_credentials
 from shared.store import Document
 
 if TYPE_CHECKING:
@@ -28,31 +34,52 @@ SLACK_API = "https://slack.com/api"
 SLACK_RETRYABLE = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
+# The token is wrong, revoked or lacks a scope: no retry helps until someone fixes it.
+SLACK_CONFIGURATION = frozenset(
+    {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope"}
+)
+GOOGLE_CREDENTIALS = "TAOPS_GMAIL_SA_KEY_FILE (its domain-wide delegation)"
 
 
 def _retry_after(response: httpx.Response) -> float | None:
+    """Retry-After in seconds; None (the normal backoff) for a date, a negative or NaN."""
     value = response.headers.get("Retry-After")
     try:
-        return float(value) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
-def call(vendor: str, request: Callable[[], httpx.Response]) -> httpx.Response:
-    """Make one request and classify transport and HTTP failures."""
+def call(vendor: str, request: Callable[[], httpx.Response], credential: str | None = None) -> httpx.Response:
+    """Make one request and classify transport and HTTP failures; ``credential`` names the
+    setting an operator fixes when the vendor refuses it."""
     import httpx
 
     try:
         response = request()
     except httpx.HTTPError as exc:
         raise RetryableError(f"{vendor}: {exc.__class__.__name__}") from exc
-    if response.status_code == 429:
-        raise RetryableError(f"{vendor}: rate limited (429)", _retry_after(response))
-    if response.status_code >= 500:
-        raise RetryableError(f"{vendor}: answered {response.status_code}")
-    if response.status_code >= 400:
-        raise PermanentError(f"{vendor}: answered {response.status_code}: {response.text[:200]}")
+    status = response.status_code
+    if status == 429 or google_rate_limited(response):
+        raise RetryableError(f"{vendor}: rate limited ({status})", _retry_after(response))
+    if status in (401, 403):
+        raise refused_credentials(vendor, "a delivery", status, credential)
+    if status >= 500:
+        raise RetryableError(f"{vendor}: answered {status}")
+    if status >= 400:
+        raise PermanentError(f"{vendor}: answered {status}: {response.text[:200]}")
     return response
+
+
+def _json_object(vendor: str, what: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise RetryableError(f"{vendor} {what}: answered with a body that is not a JSON object")
+    return body
 
 
 def _need(action: Document, *fields: str) -> list[Any]:
@@ -62,14 +89,18 @@ def _need(action: Document, *fields: str) -> list[Any]:
     return [action[f] for f in fields]
 
 
-def _env(name: str) -> str:
+def _env(name: str, vendor: str) -> str:
     value = os.environ.get(name)
     if not value:
-        raise RetryableError(f"{name} is not configured")  # fixing the secret makes a retry work
+        raise ConfigurationError(
+            f"{vendor.lower()}-credentials", f"{name} is not set: set it to send to {vendor}"
+        )
     return value
 
 
-def slack(client: httpx.Client, method: str, token: str, body: dict[str, Any]) -> dict[str, Any]:
+def slack(client: httpx.Client, method: str, token_env: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Call a Slack Web API method with the token in ``token_env``."""
+    token = _env(token_env, "Slack")
     response = call(
         "Slack",
         lambda: client.post(
@@ -77,13 +108,17 @@ def slack(client: httpx.Client, method: str, token: str, body: dict[str, Any]) -
             json=body,
             headers={"Authorization": f"Bearer {token}"},
         ),
+        token_env,
     )
-    answer = response.json()
+    answer = _json_object("Slack", method, response)
     if answer.get("ok"):
-        return dict(answer)
-    error = str(answer.get("error", "unknown_error"))
+        return answer
+    error = str(answer.get("error", "unknown_error"))[:100]
     if error in SLACK_RETRYABLE:
         raise RetryableError(f"Slack {method}: {error}", _retry_after(response))
+    if error in SLACK_CONFIGURATION:
+        needed = f" (needs {str(answer['needed'])[:100]})" if answer.get("needed") else ""
+        raise ConfigurationError("slack-credentials", f"Slack {method}: {error}{needed}: check {token_env}")
     raise PermanentError(f"Slack {method}: {error}")
 
 
@@ -97,12 +132,7 @@ def build_senders(
         body: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
         if action.get("blocks"):
             body["blocks"] = action["blocks"]  # the text stays as the notification fallback
-        answer = slack(
-            client,
-            "chat.postMessage",
-            _env("TAOPS_SLACK_BOT_TOKEN"),
-            body,
-        )
+        answer = slack(client, "chat.postMessage", "TAOPS_SLACK_BOT_TOKEN", body)
         return {"channel": answer.get("channel"), "ts": answer.get("ts")}
 
     def slack_status(action: Document) -> dict[str, Any]:
@@ -112,7 +142,7 @@ def build_senders(
             "status_emoji": action.get("status_emoji", ""),
             "status_expiration": int(action.get("status_expiration") or 0),
         }
-        slack(client, "users.profile.set", _env("TAOPS_SLACK_USER_TOKEN"), {"user": user, "profile": profile})
+        slack(client, "users.profile.set", "TAOPS_SLACK_USER_TOKEN", {"user": user, "profile": profile})
         return {"user": user}
 
     def vitally_task(action: Document) -> dict[str, Any]:
@@ -125,13 +155,13 @@ def build_senders(
             "dueDate": action.get("due_date"),
             "description": action.get("reason"),
         }
+        key = _env("TAOPS_VITALLY_API_KEY", "Vitally")
         response = call(
             "Vitally",
-            lambda: client.post(
-                f"{base}/resources/tasks", json=body, auth=(_env("TAOPS_VITALLY_API_KEY"), "")
-            ),
+            lambda: client.post(f"{base}/resources/tasks", json=body, auth=(key, "")),
+            "TAOPS_VITALLY_API_KEY",
         )
-        return {"task_id": (response.json() or {}).get("id")}
+        return {"task_id": _json_object("Vitally", "POST /resources/tasks", response).get("id")}
 
     def gmail_base() -> str:
         return os.environ.get("TAOPS_GMAIL_API_BASE", "https://gmail.googleapis.com/gmail/v1").rstrip("/")
@@ -149,9 +179,11 @@ def build_senders(
                 endTime=str(action.get("end_ms")),
             )
         url = f"{gmail_base()}/users/{quote(user)}/settings/vacation"
+        token = gmail_token(user)
         call(
             "Gmail",
-            lambda: client.put(url, json=body, headers={"Authorization": f"Bearer {gmail_token(user)}"}),
+            lambda: client.put(url, json=body, headers={"Authorization": f"Bearer {token}"}),
+            GOOGLE_CREDENTIALS,
         )
         return {"user": user, "enabled": body["enableAutoReply"]}
 
@@ -165,13 +197,13 @@ def build_senders(
         message.set_content(text)
         raw = base64.urlsafe_b64encode(message.as_bytes()).decode()
         url = f"{gmail_base()}/users/{quote(mail_from)}/messages/send"
+        token = gmail_token(mail_from)
         response = call(
             "Gmail",
-            lambda: client.post(
-                url, json={"raw": raw}, headers={"Authorization": f"Bearer {gmail_token(mail_from)}"}
-            ),
+            lambda: client.post(url, json={"raw": raw}, headers={"Authorization": f"Bearer {token}"}),
+            GOOGLE_CREDENTIALS,
         )
-        return {"message_id": (response.json() or {}).get("id")}
+        return {"message_id": _json_object("Gmail", "messages.send", response).get("id")}
 
     def calendar_review(action: Document) -> dict[str, Any]:
         user, time_min, time_max = _need(action, "user", "time_min", "time_max")
@@ -190,17 +222,17 @@ def build_senders(
                     per_ae.setdefault(account["ae_channel"], []).append(
                         f"- {event['start']} {event['summary']}"
                     )
-        token = _env("TAOPS_SLACK_BOT_TOKEN")
+        bot = "TAOPS_SLACK_BOT_TOKEN"
         if action.get("ta_channel"):
             text = (
                 "Customer syncs during your absence to reschedule (their AEs are told):\n" + "\n".join(lines)
                 if lines
                 else "No customer syncs in your calendar during your absence."
             )
-            slack(client, "chat.postMessage", token, {"channel": action["ta_channel"], "text": text})
+            slack(client, "chat.postMessage", bot, {"channel": action["ta_channel"], "text": text})
         for channel, items in sorted(per_ae.items()):
             text = f"{user} is out of office; these customer syncs will be rescheduled:\n" + "\n".join(items)
-            slack(client, "chat.postMessage", token, {"channel": channel, "text": text})
+            slack(client, "chat.postMessage", bot, {"channel": channel, "text": text})
         return {"syncs": len(syncs), "aes_told": len(per_ae)}
 
     return {
@@ -227,8 +259,7 @@ def customer_syncs(
         if page:
             params["pageToken"] = page
         request = partial(client.get, url, params=dict(params), headers={"Authorization": f"Bearer {token}"})
-        response = call("Calendar", request)
-        body = response.json()
+        body = _json_object("Calendar", "events.list", call("Calendar", request, GOOGLE_CREDENTIALS))
         for event in body.get("items", []):
             if event.get("status") == "cancelled" or event.get("eventType", "default") != "default":
                 continue

@@ -15,7 +15,7 @@ from functions_framework import create_app
 from shared import clients
 from shared.cli import main as taops
 from shared.delivery import deliver
-from shared.exceptions import TransientError
+from shared.exceptions import ConfigurationError, TransientError
 from shared.models import Action
 from shared.processing import OUTBOX
 from shared.sources.senders import build_senders
@@ -311,3 +311,226 @@ def test_block_kit_blocks_are_sent_with_the_text_as_fallback(store, policy) -> N
     run(store, queue(store, blocks=blocks), policy)
     sent = json.loads(route.calls.last.request.content)
     assert sent["blocks"] == blocks and sent["text"] == "You cover Acme"
+
+
+# -- every answer classified: nothing is left "sending" to be re-sent every lease ----------
+
+VITALLY_TASKS = "https://acme.rest.vitally.io/resources/tasks"
+
+
+@pytest.fixture
+def saved(store, tmp_path):
+    """A store kept in a file, so ``taops outbox --failed`` can read what delivery recorded."""
+    from shared.store import EmbeddedStore
+
+    return EmbeddedStore(tmp_path / "state.json")
+
+
+def failed_listing(tmp_path, capsys) -> str:
+    capsys.readouterr()
+    assert taops(["outbox", "--failed", "--store", f"embedded:{tmp_path / 'state.json'}"]) == 0
+    return capsys.readouterr().out
+
+
+@respx.mock
+def test_a_slack_200_whose_body_is_not_json_is_retried_then_failed_visibly(
+    saved, policy, tmp_path, capsys
+) -> None:
+    route = respx.post(SLACK).mock(return_value=httpx.Response(200, text="<html>upstream error</html>"))
+    action_id = queue(saved)
+
+    outcome = run(saved, action_id, policy)
+
+    tries = policy.delivery.max_attempts
+    assert route.call_count == tries and outcome.status == "failed"
+    doc = saved.get(OUTBOX, action_id)
+    assert doc["status"] == "failed" and doc["attempts"] == tries and doc["failure"] == "retries"
+    assert doc["last_error"] == (
+        f"gave up after {tries} attempts: "
+        "Slack chat.postMessage: answered with a body that is not a JSON object"
+    )
+    out = failed_listing(tmp_path, capsys)
+    assert action_id in out and "not a JSON object" in out and "1 action(s) failed" in out
+
+
+@respx.mock
+def test_a_slack_200_that_is_not_json_once_is_delivered_on_the_next_attempt(store, policy) -> None:
+    route = respx.post(SLACK).mock(
+        side_effect=[
+            httpx.Response(200, text="<html>upstream error</html>"),
+            httpx.Response(200, json=fixture("slack_chat_postMessage_response_ok.json")),
+        ]
+    )
+    action_id = queue(store)
+
+    outcome = run(store, action_id, policy)
+
+    assert route.call_count == 2 and outcome.status == "delivered" and outcome.attempts == 2
+
+
+@respx.mock
+def test_a_vitally_task_answered_with_a_json_list_is_retried_then_failed_visibly(store, policy) -> None:
+    route = respx.post(VITALLY_TASKS).mock(return_value=httpx.Response(200, json=[{"id": "task-1"}]))
+    action_id = queue(store, kind="vitally.task", vitally_account_id="vit-acme", name="Resolve items")
+
+    outcome = run(store, action_id, policy)
+
+    tries = policy.delivery.max_attempts
+    assert route.call_count == tries and outcome.status == "failed"
+    doc = store.get(OUTBOX, action_id)
+    assert doc["status"] == "failed" and doc["attempts"] == tries
+    assert doc["last_error"].endswith(
+        "Vitally POST /resources/tasks: answered with a body that is not a JSON object"
+    )
+
+
+@respx.mock
+@pytest.mark.parametrize("header", ["-1", "nan"])
+def test_a_retry_after_that_is_negative_or_nan_is_ignored_for_the_normal_backoff(
+    store, policy, header: str
+) -> None:
+    respx.post(SLACK).mock(
+        side_effect=[
+            httpx.Response(
+                429, headers={"Retry-After": header}, json=fixture("slack_ratelimited_429_body.json")
+            ),
+            httpx.Response(200, json=fixture("slack_chat_postMessage_response_ok.json")),
+        ]
+    )
+    waits: list[float] = []
+
+    outcome = run(store, queue(store), policy, waits)
+
+    assert outcome.status == "delivered" and outcome.attempts == 2
+    [wait] = waits
+    assert 0 < wait <= policy.delivery.backoff_base_seconds
+
+
+@respx.mock
+def test_an_error_no_sender_classified_is_retried_as_unexpected_then_failed(
+    store, policy, monkeypatch
+) -> None:
+    monkeypatch.setenv("TAOPS_CALENDAR_API_BASE", "https://calendar.test/v3")
+    events = respx.get("https://calendar.test/v3/calendars/ana@example.com/events").mock(
+        return_value=httpx.Response(200, json={"kind": "calendar#events", "items": ["not an event"]})
+    )
+    action_id = queue(
+        store,
+        kind="calendar.review",
+        user="ana@example.com",
+        ta_channel="U0ANA",
+        time_min="2025-06-08T22:00:00Z",
+        time_max="2025-06-13T22:00:00Z",
+    )
+
+    outcome = run(store, action_id, policy)
+
+    tries = policy.delivery.max_attempts
+    assert events.call_count == tries and outcome.status == "failed"
+    doc = store.get(OUTBOX, action_id)
+    assert doc["status"] == "failed" and doc["attempts"] == tries and doc["lease_until"] is None
+    assert doc["last_error"] == (
+        f"gave up after {tries} attempts: "
+        "unexpected error: AttributeError: 'str' object has no attribute 'get'"
+    )
+
+
+@respx.mock
+def test_a_missing_slack_token_fails_the_action_as_configuration_and_is_raised(
+    saved, policy, monkeypatch, tmp_path, capsys
+) -> None:
+    monkeypatch.delenv("TAOPS_SLACK_BOT_TOKEN")
+    route = respx.post(SLACK).mock(return_value=httpx.Response(200, json={"ok": True}))
+    action_id = queue(saved)
+
+    with pytest.raises(ConfigurationError) as raised:
+        run(saved, action_id, policy)
+
+    assert raised.value.code == "slack-credentials" and not route.called
+    doc = saved.get(OUTBOX, action_id)  # recorded before the error reached the caller
+    assert (doc["status"], doc["failure"], doc["attempts"]) == ("failed", "configuration", 1)
+    assert doc["last_error"] == "TAOPS_SLACK_BOT_TOKEN is not set: set it to send to Slack"
+    assert action_id in failed_listing(tmp_path, capsys)
+
+
+@respx.mock
+@pytest.mark.parametrize("status", [401, 403])
+def test_vitally_refusing_our_key_fails_the_action_as_configuration_and_is_raised(
+    store, policy, status: int
+) -> None:
+    route = respx.post(VITALLY_TASKS).mock(
+        return_value=httpx.Response(status, json={"error": "Unauthorized"})
+    )
+    action_id = queue(store, kind="vitally.task", vitally_account_id="vit-acme", name="Resolve items")
+
+    with pytest.raises(ConfigurationError) as raised:
+        run(store, action_id, policy)
+
+    assert raised.value.code == "vitally-credentials" and route.call_count == 1
+    doc = store.get(OUTBOX, action_id)
+    assert (doc["status"], doc["failure"], doc["attempts"]) == ("failed", "configuration", 1)
+    assert "check TAOPS_VITALLY_API_KEY" in doc["last_error"] and f"({status})" in doc["last_error"]
+
+
+@respx.mock
+@pytest.mark.parametrize(
+    "error", ["invalid_auth", "not_authed", "account_inactive", "token_revoked", "missing_scope"]
+)
+def test_a_slack_token_error_fails_the_action_as_configuration_and_is_raised(
+    store, policy, error: str
+) -> None:
+    route = respx.post(SLACK).mock(return_value=httpx.Response(200, json={"ok": False, "error": error}))
+    action_id = queue(store)
+
+    with pytest.raises(ConfigurationError):
+        run(store, action_id, policy)
+
+    assert route.call_count == 1
+    doc = store.get(OUTBOX, action_id)
+    assert (doc["status"], doc["failure"]) == ("failed", "configuration")
+    assert doc["last_error"] == f"Slack chat.postMessage: {error}: check TAOPS_SLACK_BOT_TOKEN"
+
+
+@respx.mock
+def test_a_slack_missing_scope_names_the_scope_it_needs(store, policy) -> None:
+    respx.post("https://slack.com/api/users.profile.set").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "users.profile:write",
+                "provided": "chat:write",
+            },
+        )
+    )
+    action_id = queue(store, kind="slack.status", user="U0ANA", status_text="OOO")
+
+    with pytest.raises(ConfigurationError):
+        run(store, action_id, policy)
+
+    assert store.get(OUTBOX, action_id)["last_error"] == (
+        "Slack users.profile.set: missing_scope (needs users.profile:write): check TAOPS_SLACK_USER_TOKEN"
+    )
+
+
+@respx.mock
+def test_a_google_403_rate_limit_is_retried_not_failed(store, policy) -> None:
+    rate_limited = {
+        "error": {
+            "code": 403,
+            "errors": [{"domain": "usageLimits", "reason": "userRateLimitExceeded"}],
+            "message": "User Rate Limit Exceeded",
+        }
+    }
+    vacation = respx.put("https://gmail.test/gmail/v1/users/ana@example.com/settings/vacation").mock(
+        side_effect=[
+            httpx.Response(403, json=rate_limited),
+            httpx.Response(200, json=fixture("gmail_vacation_settings_response.json")),
+        ]
+    )
+    action_id = queue(store, kind="gmail.vacation", user="ana@example.com", enable=False)
+
+    outcome = run(store, action_id, policy)
+
+    assert vacation.call_count == 2 and outcome.status == "delivered" and outcome.attempts == 2
