@@ -133,7 +133,7 @@ def mailbox_rows(store: Any, policy: Any, now: Any) -> list[dict[str, Any]]:
                 "deadline_at": thread.get("deadline_at"),
                 "time_left_hours": None if left is None else round(left, 2),
                 "sla_level": level,
-                "reached": "none yet" if level is None else ("reminder" if level == 0 else f"step {level}"),
+                "reached": "-" if level is None else ("reminder" if level == 0 else f"step {level}"),
                 "next_sla_level": thread.get("next_sla_level"),
                 "next_sla_at": thread.get("next_sla_at"),
                 "subject": thread.get("subject"),

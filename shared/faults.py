@@ -125,7 +125,12 @@ def settle(
             # Losing the copy is worse than a retry: let the platform redeliver.
             log("ERROR", f"could not keep the refused input, will retry: {keep_failed}", event_id=event_id)
             raise
-    fields: dict[str, Any] = {"event_id": event_id, "reason": reason, "fault": fault.value, "dead_letter": kept}
+    fields: dict[str, Any] = {
+        "event_id": event_id,
+        "reason": reason,
+        "fault": fault.value,
+        "dead_letter": kept,
+    }
     if fault is Fault.CONFIGURATION:
         log("ERROR", f"configuration fault, kept for when it is fixed: {reason}", **fields)
         if alert is not None and isinstance(exc, ConfigurationError):

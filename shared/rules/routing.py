@@ -114,7 +114,7 @@ def route(person: str, at: datetime, account_id: str | None, directory: Director
     found, how = _stand_in(directory, person, at, account_id, set())
     if found is None or found == person:
         return Route(
-            person, person, f"for {until}: everyone who could stand in is away too, so it goes to them"
+            person, person, f"for {until}: everyone who could stand in is away too, so {name} hears it"
         )
     return Route(person, found, f"for {until} ({name_of(directory, found)} is {how})")
 

@@ -19,7 +19,7 @@ from shared import clients
 from shared.cli import main as taops
 from shared.handlers import MAIL_THREADS
 from shared.mailbox import MAILBOXES
-from shared.processing import DEAD_LETTERS
+from shared.processing import DEAD_LETTERS, OUTBOX
 from tests.pubsub_events import cloud_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -242,3 +242,64 @@ def test_random_push_data_is_acknowledged_not_retried(app, data: bytes) -> None:
     with respx.mock:  # Gmail must not be called at all
         response = app.post("/", headers=headers, data=body)
     assert response.status_code == 200
+
+
+@respx.mock
+def test_one_malformed_message_between_two_good_ones_is_kept_aside_and_the_cursor_moves_on(app) -> None:
+    store = clients.store()
+    store.put(MAILBOXES, BOX, {"history_id": 100})
+    page = {
+        "history": [
+            {"id": "101", "messagesAdded": [{"message": {"id": "good-1", "threadId": "t1"}}]},
+            {"id": "102", "messagesAdded": [{"message": {"id": "broken", "threadId": "t2"}}]},
+            {"id": "103", "messagesAdded": [{"message": {"id": "good-2", "threadId": "t3"}}]},
+        ],
+        "historyId": "103",
+    }
+    respx.get(f"{USER}/history").mock(return_value=httpx.Response(200, json=page))
+    first = customer_message()
+    first.update(id="good-1", threadId="t1")
+    second = customer_message()
+    second.update(id="good-2", threadId="t3")
+    broken = customer_message()
+    broken.update(id="broken", threadId="t2")
+    del broken["internalDate"]  # Gmail always sends it; this one cannot be placed in time
+    for message in (first, broken, second):
+        respx.get(f"{USER}/messages/{message['id']}").mock(return_value=httpx.Response(200, json=message))
+    headers, body = push(103)
+    assert app.post("/", headers=headers, data=body).status_code == 200  # acknowledged, not retried
+    assert {doc["thread_id"] for _, doc in store.query(MAIL_THREADS)} == {"t1", "t3"}
+    assert store.get(MAILBOXES, BOX)["history_id"] == 103  # later mail is not stuck behind it
+    [(_, kept)] = store.query(DEAD_LETTERS)
+    assert kept["event_id"] == f"{BOX}:broken" and "internalDate" in kept["reason"]
+    assert json.loads(kept["raw"])["id"] == "broken"
+
+
+def test_a_push_with_no_gmail_credentials_is_kept_and_alerts_the_operators_once_an_hour(
+    monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("TAOPS_STORE", "embedded")
+    monkeypatch.setenv("TAOPS_PUBLISH_ACTIONS", "0")
+    monkeypatch.delenv("TAOPS_GMAIL_ACCESS_TOKEN", raising=False)
+    monkeypatch.delenv("TAOPS_GMAIL_SA_KEY_FILE", raising=False)
+    clients.reset()
+    store = clients.store()
+    store.put(MAILBOXES, BOX, {"history_id": 100})
+    app = create_app("on_group_mail", str(ROOT / "main.py"), "cloudevent").test_client()
+    for clock, history in (("10:00", 200), ("10:10", 201), ("10:59", 202), ("11:01", 203)):
+        monkeypatch.setenv("TAOPS_CLOCK", f"2026-12-15T{clock}:00+00:00")
+        headers, body = push(history)
+        with respx.mock:  # Gmail is never called without credentials
+            assert app.post("/", headers=headers, data=body).status_code == 200  # no retry storm
+    kept = [doc for _, doc in store.query(DEAD_LETTERS)]
+    assert len(kept) == 4 and all("TAOPS_GMAIL_SA_KEY_FILE" in doc["reason"] for doc in kept)
+    alerts = [doc for _, doc in store.query(OUTBOX) if doc["kind"] == "ops.alert"]
+    assert [a["idempotency_key"] for a in alerts] == [
+        "ops:gmail-credentials:2026-12-15T10:00:00Z",
+        "ops:gmail-credentials:2026-12-15T11:00:00Z",
+    ]
+    assert store.get(MAILBOXES, BOX)["history_id"] == 100  # nothing is lost: the next push resumes here
+    logged = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert not any("Traceback" in json.dumps(entry) for entry in logged)
+    assert sum(entry.get("fault") == "configuration" for entry in logged) == 4
+    clients.reset()

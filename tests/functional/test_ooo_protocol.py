@@ -250,3 +250,23 @@ def test_an_unknown_requester_is_acknowledged_and_kept(store, send) -> None:
     [(_, kept)] = store.query(DEAD_LETTERS)
     assert "stranger@example.com is not in the directory" in kept["reason"]
     assert store.get(ABSENCES, "pto-x") is None
+
+
+@pytest.mark.parametrize(
+    ("who", "start", "end"),
+    [("ana@example.com", "2026-12-14", "9999-12-31"), ("ana@example.com", "0001-01-01", "2026-12-18")],
+)
+def test_dates_at_the_edge_of_the_calendar_are_acknowledged_and_kept_not_retried(
+    store, who: str, start: str, end: str
+) -> None:
+    # An event published before the webhook refused such dates still reaches the consumer.
+    approved = pto("APPROVED", "2026-11-21T09:00:00Z")
+    event = approved.model_copy(
+        update={"payload": {**approved.payload, "start_date": start, "end_date": end}}
+    )
+    app = create_app("on_pto_logged", str(ROOT / "main.py"), "cloudevent").test_client()
+    headers, body = cloud_event(event.to_json(), "pto-logged", event.attributes())
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    [(_, kept)] = store.query(DEAD_LETTERS)
+    assert kept["event_id"] == event.event_id and "time off pto-ana-1" in kept["reason"]
+    assert store.query(PROCESSED) == [] and store.get(COVERAGE_PLANS, ABSENCE) is None

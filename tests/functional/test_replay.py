@@ -107,6 +107,16 @@ def test_two_runs_write_identical_bytes(tmp_path: Path) -> None:
             '"time-off.created"}, "resource": {"id": "x", "status": "MAYBE"}}}}',
             "line 8: data.resource.start_date",
         ),
+        (
+            '{"at": "2026-12-15T00:00:00Z", "source": "deel", "payload": {"data": {"meta": {"event_type": '
+            '"time-off.created"}, "resource": {"id": "x", "status": "APPROVED", "start_date": "2026-12-20", '
+            '"end_date": "9999-12-31", "requester": {"work_email": "ana@example.com"}}}}}',
+            "line 8: data.resource.end_date: 9999-12-31 is more than 10 years after",
+        ),
+        (
+            '{"at": "2026-12-15T00:00:00Z", "source": "tick", "payload": {"job": "no-such-job"}}',
+            "line 8: no reaction for job 'no-such-job'",
+        ),
     ],
 )
 def test_a_bad_line_stops_the_replay_naming_it_and_writes_nothing(
@@ -135,3 +145,52 @@ def test_json_summary(tmp_path: Path, capsys) -> None:
     assert taops(["replay", str(EVENTS), "--book", str(BOOK), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary == {"lines": 7, "actions": 15, "skipped": [], "outcomes": {"applied": 7}}
+
+
+def test_with_the_scheduler_the_unanswered_thread_climbs_the_ladder_on_the_simulated_clock(
+    tmp_path: Path,
+) -> None:
+    code, actions_file, state_file = run(tmp_path, EVENTS, "--scheduler", "--until", "2026-12-15T00:00:00Z")
+    assert code == 0
+    actions = [json.loads(line) for line in actions_file.read_text().splitlines()]
+    ladder = [
+        (a["sla_level"], a["recipients"], a["not_before"]) for a in actions if a.get("cadence") == "sla"
+    ]
+    # Jo wrote on Sunday 29 Nov: the working-days clock starts Monday 00:00 in Berlin (Ana's).
+    assert ladder == [
+        (0, ["ana@example.com"], None),  # Tue 1 Dec 12:00 Berlin, at work
+        (1, ["ana@example.com"], "2026-12-02T08:00:00Z"),  # breached at midnight: held for 09:00
+        (2, ["mara@example.com"], None),
+        (3, ["dana@example.com"], "2026-12-03T15:00:00Z"),  # 09:00 in Chicago
+    ]
+    state = json.loads(state_file.read_text())
+    [thread] = state["mail_threads"].values()
+    assert (thread["waiting"], thread["sla_level"]) == (True, 3)
+    # Without --scheduler nothing ticks but the file's own lines: no SLA step is taken.
+    code, plain, _ = run(tmp_path, EVENTS)
+    assert not [line for line in plain.read_text().splitlines() if '"cadence": "sla"' in line]
+
+
+def test_taops_mailbox_lists_waiting_threads_soonest_first_with_time_left_and_level(
+    tmp_path: Path, capsys
+) -> None:
+    from shared.book import parse_book
+    from shared.policy import load_policy
+    from shared.replay import replay
+    from shared.store import EmbeddedStore
+
+    path = tmp_path / "state.json"
+    lines = EVENTS.read_text().splitlines()[:5]  # up to Jo's message, Sunday 29 Nov
+    replay(lines, parse_book(json.loads(BOOK.read_text())), load_policy(), store=EmbeddedStore(path))
+    capsys.readouterr()
+    assert taops(["mailbox", "--store", f"embedded:{path}", "--at", "2026-12-01T11:00:00+00:00"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # Deadline Wed 00:00 in Berlin; at Tue 12:00 Berlin 12 working hours are left.
+    assert out[1].split()[:4] == ["2026-12-01T23:00", "12h00", "-", "acme"]
+    assert "ana@example.com" in out[1] and "Upgrade window before the holidays? / jo@acme.test" in out[1]
+    assert out[-1].startswith("1 thread(s) waiting for the team, 0 past the 48-hour SLA")
+    assert (
+        taops(["mailbox", "--store", f"embedded:{path}", "--at", "2026-12-02T12:00:00+00:00", "--json"]) == 0
+    )
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["time_left_hours"], row["sla_level"], row["next_sla_level"]) == (-13.0, None, 0)
