@@ -235,7 +235,16 @@ def build_senders(
             slack(client, "chat.postMessage", bot, {"channel": channel, "text": text})
         return {"syncs": len(syncs), "aes_told": len(per_ae)}
 
+    def ops_alert(action: Document) -> dict[str, Any]:
+        """The operators' alert: to the operations Slack channel, else by mail."""
+        if action.get("channel"):
+            return {"slack": slack_message(action)}
+        if action.get("to"):
+            return {"email": email_send({**action, "body": action.get("text")})}
+        raise PermanentError("ops.alert: the policy's operations section has no slack_channel and no emails")
+
     return {
+        "ops.alert": ops_alert,
         "calendar.review": calendar_review,
         "slack.message": slack_message,
         "slack.status": slack_status,

@@ -19,6 +19,7 @@ from shared.exceptions import ConfigurationError, TransientError
 from shared.models import Action
 from shared.processing import OUTBOX
 from shared.sources.senders import build_senders
+from shared.store import EmbeddedStore
 from tests.pubsub_events import cloud_event
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -534,3 +535,43 @@ def test_a_google_403_rate_limit_is_retried_not_failed(store, policy) -> None:
     outcome = run(store, action_id, policy)
 
     assert vacation.call_count == 2 and outcome.status == "delivered" and outcome.attempts == 2
+
+
+@respx.mock
+def test_the_operators_alert_goes_to_the_operations_channel_else_by_mail(monkeypatch) -> None:
+    from shared.policy import load_policy
+
+    monkeypatch.setenv("TAOPS_SLACK_BOT_TOKEN", "xoxb-t")
+    monkeypatch.setenv("TAOPS_GMAIL_ACCESS_TOKEN", "ya29.t")
+    monkeypatch.setenv("TAOPS_GMAIL_API_BASE", "https://gmail.test/gmail/v1")
+    slack_call = respx.post("https://slack.com/api/chat.postMessage").mock(
+        return_value=httpx.Response(200, json={"ok": True, "channel": "C0OPS", "ts": "1.1"})
+    )
+    mail_call = respx.post(url__regex=r"https://gmail\.test/.*/messages/send").mock(
+        return_value=httpx.Response(200, json={"id": "m1"})
+    )
+    store = EmbeddedStore()
+    alert = {
+        "kind": "ops.alert",
+        "status": "published",
+        "idempotency_key": "ops:gmail-credentials:2026-12-15T10:00:00Z",
+        "text": "taops needs an operator: no Gmail credentials",
+        "subject": "taops: gmail-credentials",
+        "recipients": [],
+    }
+    senders = build_senders(httpx.Client(), lambda user: "ya29.t", "taops@example.com")
+    store.put("outbox", "act_ops1", {**alert, "id": "act_ops1", "channel": "C0OPS", "to": []})
+    store.put(
+        "outbox", "act_ops2", {**alert, "id": "act_ops2", "channel": None, "to": ["oncall@example.com"]}
+    )
+    policy = load_policy().delivery
+    assert deliver(store, "act_ops1", senders, policy, NOW).status == "delivered"
+    assert deliver(store, "act_ops2", senders, policy, NOW).status == "delivered"
+    assert json.loads(slack_call.calls.last.request.content)["channel"] == "C0OPS"
+    assert mail_call.call_count == 1
+    store.put("outbox", "act_ops3", {**alert, "id": "act_ops3", "channel": None, "to": []})
+    failed = deliver(store, "act_ops3", senders, policy, NOW)
+    assert (
+        failed.status == "failed"
+        and "no slack_channel and no emails" in store.get("outbox", "act_ops3")["last_error"]
+    )
