@@ -31,7 +31,7 @@ from shared.exceptions import PermanentError
 from shared.models import utc_text
 from shared.processing import TIMERS, Outcome, ProcessResult
 from shared.rules.cron import previous_fire
-from shared.store import Where
+from shared.store import Transaction, Where
 
 
 @dataclass
@@ -54,11 +54,36 @@ def fire_timers(job: str) -> Job:
 
         due = ctx.store.query(TIMERS, Where("job", "==", job), Where("due_at", "<=", utc_text(now)))
         ordered = sorted(due, key=lambda item: (str(item[1].get("due_at")), item[0]))
-        results = [dispatch(ctx, timer_event(doc, now), now) for _, doc in ordered]
+        results = []
+        parked = 0
+        for timer_id, doc in ordered:
+            result = dispatch(ctx, timer_event(doc, now), now)
+            results.append(result)
+            if result.outcome is Outcome.REJECTED:
+                parked += park(ctx, timer_id, doc, result.reason, now)
         fired = sum(r.outcome is Outcome.APPLIED for r in results)
-        return JobRun({"due": len(due), "fired": fired}, results)
+        return JobRun({"due": len(due), "fired": fired, **({"parked": parked} if parked else {})}, results)
 
     return run
+
+
+def park(ctx: Context, timer_id: str, doc: dict[str, Any], reason: str, now: datetime) -> int:
+    """A timer whose firing is bad input leaves the sweep (its job becomes
+    ``<job>:failed``), kept with the reason for inspection; left due, every tick would
+    fire it and fail again."""
+
+    def body(tx: Transaction) -> int:
+        current = tx.get(TIMERS, timer_id)
+        if current is None or current.get("due_at") != doc.get("due_at"):
+            return 0
+        tx.set(
+            TIMERS,
+            timer_id,
+            {**current, "job": f"{current['job']}:failed", "failed_at": utc_text(now), "failure": reason},
+        )
+        return 1
+
+    return ctx.store.run_transaction(body)
 
 
 def relay_outbox(ctx: Context, now: datetime) -> JobRun:

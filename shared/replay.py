@@ -264,6 +264,8 @@ def _record(step: Step, result: ProcessResult) -> None:
         if child.outcome is not Outcome.APPLIED and child is result:
             step.outcome = child.outcome.value
             step.notes.append(child.reason)
+        elif child.outcome is Outcome.REJECTED:
+            step.notes.append(f"a timer was kept aside: {child.reason}")
         if child.decision is not None:
             step.notes.extend(child.decision.notes)
         for action in child.new_actions:

@@ -136,3 +136,25 @@ def test_on_cadence_tick_fires_due_timers_through_the_real_framework(monkeypatch
     reminders = [d for _, d in clients.store().query(OUTBOX) if d.get("sla_level") == 0]
     assert len(reminders) == 10 and clients.store().query(TIMERS, Where("due_at", "<=", "2026-12-17")) == []
     clients.reset()
+
+
+def test_a_timer_whose_firing_is_bad_input_is_kept_aside_not_fired_every_tick(policy) -> None:
+    ctx = Context(store=EmbeddedStore(), policy=policy)
+    bad = {
+        "id": "tmr_bad",
+        "key": "mystery:1",
+        "kind": "no-such-kind",
+        "job": "sla-check",
+        "due_at": utc_text(WROTE),
+        "subject": "mail_threads/x",
+        "data": {},
+    }
+    ctx.store.put(TIMERS, "tmr_bad", bad)
+    first = dispatch(ctx, tick_event("sla-check", REMINDER_DUE, REMINDER_DUE, policy), REMINDER_DUE)
+    assert [child.outcome for child in first.children] == [Outcome.REJECTED]
+    kept = ctx.store.get(TIMERS, "tmr_bad")
+    assert kept["job"] == "sla-check:failed" and "no handler for kind 'no-such-kind'" in kept["failure"]
+    later = REMINDER_DUE + timedelta(minutes=15)
+    assert dispatch(ctx, tick_event("sla-check", later, later, policy), later).children == []
+    [(_, letter)] = ctx.store.query("dead_letters")
+    assert letter["event_id"] == f"tmr_bad@{utc_text(WROTE)}"
