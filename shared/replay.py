@@ -231,14 +231,24 @@ class _Scheduler:
         self.policy = policy
         self.waiting = waiting
         self.jobs = {c.job: c for c in policy.cadences if c.enabled}
+        # The replay clock only moves forward: no tick before the last moment replayed, and
+        # never the same slot of a job twice (so the loop always progresses).
+        self.clock: datetime | None = None
+        self.last: dict[str, datetime] = {}
+
+    def advance(self, moment: datetime) -> None:
+        self.clock = moment if self.clock is None else max(self.clock, moment)
 
     def _slot_at_or_after(self, job: str, moment: datetime) -> datetime | None:
         cadence = self.jobs.get(job)
         if cadence is None:
             return None
-        found = fire_times(
-            cadence.schedule, cadence.time_zone, moment - timedelta(minutes=1), moment + timedelta(days=32)
-        )
+        earliest = max(moment, self.clock or moment)
+        if job in self.last:
+            earliest = max(earliest, self.last[job] + timedelta(microseconds=1))
+        # fire_times gives slots after its start: a hair before ``earliest`` includes it.
+        start = earliest - timedelta(microseconds=1)
+        found = fire_times(cadence.schedule, cadence.time_zone, start, earliest + timedelta(days=32))
         return found[0] if found else None
 
     def next_tick(self, until: datetime) -> tuple[datetime, str] | None:
@@ -256,7 +266,12 @@ class _Scheduler:
             slot = self._slot_at_or_after("outbox-relay", datetime.fromisoformat(pending))
             if slot is not None and slot <= until:
                 candidates.append((slot, "outbox-relay"))
-        return min(candidates) if candidates else None
+        if not candidates:
+            return None
+        chosen = min(candidates)
+        self.last[chosen[1]] = chosen[0]
+        self.advance(chosen[0])
+        return chosen
 
 
 def _record(step: Step, result: ProcessResult) -> None:
@@ -333,6 +348,8 @@ def _replay(
 
     for line in parsed:
         run_scheduled(line.at)
+        if simulated is not None:
+            simulated.advance(line.at)
         step = Step(line, "applied")
         try:
             events = check_line(line, policy)

@@ -89,8 +89,9 @@ def test_a_thread_climbs_the_whole_ladder_while_the_ta_and_the_ta_manager_are_aw
     )
     steps = sla_actions(result)
     assert [(a["sla_level"], a["recipients"], a["meant_for"], effective(a)) for a in steps] == [
-        # 36 working hours: Wed 23:00 Berlin; Ben (Ana's cover for Acme) is at work in Los Angeles.
-        (0, [BEN], [ANA], "2026-12-16T22:00:00Z"),
+        # 36 working hours is Wed 23:00 in Berlin: the reminder comes in the last working
+        # hour before (16:00 Berlin), to Ben (Ana's cover for Acme), held for 09:00 in LA.
+        (0, [BEN], [ANA], "2026-12-16T17:00:00Z"),
         # 48: Thu 11:00 Berlin is 02:00 in Los Angeles: held for Ben's 09:00.
         (1, [BEN], [ANA], "2026-12-17T17:00:00Z"),
         # 60: the TA manager is away too; her manager, the director, hears it (16:00 in Chicago).
@@ -104,7 +105,7 @@ def test_a_thread_climbs_the_whole_ladder_while_the_ta_and_the_ta_manager_are_aw
     assert all(a["period"] == "2026-12-15T10:00:00Z" and a["account_id"] == "acme" for a in steps)
     assert all(a["status"] == "delivered" for a in steps)
     assert steps[0]["reason"] == (
-        "Jo Acme wrote 'Login broken' on Tue 15 Dec 11:00 CET; no team reply for 36 working hours: "
+        "Jo Acme wrote 'Login broken' on Tue 15 Dec 11:00 CET; no team reply for 29 working hours: "
         "the 48-hour SLA is breached on Thu 17 Dec 11:00 CET; "
         "for Ana Ruiz, who is out until 2026-12-18 (Ben Cho is their cover for this account)"
     )
@@ -152,10 +153,11 @@ def test_a_friday_afternoon_thread_waits_out_the_weekend_and_a_public_holiday(ru
     # Fri 15 Jan 2027 15:00 Berlin; Monday 18 Jan is Martin Luther King Jr. Day (US).
     result = run([customer("m1", "2027-01-15T14:00:00")], until="2027-01-23T00:00:00")
     steps = sla_actions(result)
-    # Friday counts 9 hours, the weekend and the holiday none, Tuesday 24: the reminder
-    # falls at Wed 03:00 Berlin and is held for 09:00; the breach is Wed 15:00 Berlin.
+    # Friday counts 9 hours, the weekend and the holiday none, Tuesday 24: the reminder's
+    # 36 hours fall at Wed 03:00 Berlin, so it comes in Tuesday's last working hour (16:00);
+    # the breach is Wed 15:00 Berlin.
     assert [(a["sla_level"], a["recipients"], effective(a)) for a in steps] == [
-        (0, [ANA], "2027-01-20T08:00:00Z"),
+        (0, [ANA], "2027-01-19T15:00:00Z"),
         (1, [ANA], "2027-01-20T14:00:00Z"),
         (2, [MARA], "2027-01-21T09:00:00Z"),  # 60 h: Thu 03:00 Berlin, held for 09:00 in London
         (3, [DANA], "2027-01-21T15:00:00Z"),  # 72 h: Thu 15:00 Berlin, 08:00 in Chicago → 09:00
@@ -254,3 +256,55 @@ def test_a_sender_on_an_accounts_domain_belongs_to_it_and_an_unknown_one_reaches
     # Nobody's account: every TA of the pooled team, in one message (email: no team channel set).
     assert first["t-unknown"]["account_id"] is None
     assert (first["t-unknown"]["kind"], first["t-unknown"]["recipients"]) == ("email.send", [ANA, BEN])
+
+
+def test_a_reminder_that_cannot_be_read_before_the_deadline_is_dropped_not_sent_late(
+    book_data, policy
+) -> None:
+    # Two hours' notice: the reminder falls at 09:00 in Berlin, but Ana is away and her
+    # cover Ben is asleep in Los Angeles until after the 11:00 deadline.
+    short = policy.model_copy(
+        update={"group_mail": policy.group_mail.model_copy(update={"remind_before_breach_hours": 2})}
+    )
+    lines = [
+        time_off(ANA, "Ana Ruiz", date(2026, 12, 14), date(2026, 12, 18), "pto-ana", "2026-11-30T09:00:00"),
+        customer("m1", "2026-12-15T10:00:00"),
+    ]
+    result = replay(lines, parse_book(book_data), short, scheduler=True, until=at("2026-12-17T12:00:00"))
+    assert [(a["sla_level"], a["recipients"]) for a in sla_actions(result)] == [(1, [BEN])]
+    notes = [note for step in result.steps for note in step.notes]
+    assert any(
+        "reminder dropped: Ben Cho cannot read it before the deadline (Thu 17 Dec 11:00 CET)" in n
+        for n in notes
+    )
+
+
+def test_message_times_with_milliseconds_climb_the_ladder_on_the_simulated_clock(run) -> None:
+    # Gmail's internalDate has milliseconds: a timer due at 22:00:30.123 is fired by the
+    # 22:15 tick, not by a 22:00 tick that would find nothing due and loop.
+    wrote = datetime(2026, 12, 15, 10, 0, 30, 123000, tzinfo=UTC)
+    message = gmail_message("m1", THREAD, "jo@acme.test", "Login broken", wrote, name="Jo Acme")
+    result = run([line(wrote, "gmail", message)], until="2026-12-21T00:00:00")
+    assert [a["sla_level"] for a in sla_actions(result)] == [0, 1, 2, 3]
+    ticks = [s.line.at for s in result.steps if s.line.source == "tick"]
+    assert ticks == sorted(ticks) and len(ticks) == len(set(ticks))
+
+
+def test_a_message_seen_days_late_takes_the_due_steps_once_at_the_time_it_is_seen(run) -> None:
+    wrote = at("2026-12-01T10:00:00")
+    seen = at("2026-12-10T10:00:00")
+    message = gmail_message("m1", THREAD, "jo@acme.test", "Login broken", wrote, name="Jo Acme")
+    result = run([line(seen, "gmail", message)], until="2026-12-12T00:00:00")
+    steps = sla_actions(result)
+    assert [a["sla_level"] for a in steps] == [1, 2, 3]  # no reminder for a deadline long gone
+    assert {a["at"] for a in steps} == {"2026-12-10T10:00:00Z"}  # nothing dated in the past
+    assert all(s.line.at >= seen for s in result.steps if s.line.source == "tick")
+
+
+def test_a_redelivered_message_whose_labels_changed_is_a_duplicate_not_a_conflict(run) -> None:
+    wrote = at("2026-12-15T10:00:00")
+    unread = gmail_message("m1", THREAD, "jo@acme.test", "Login broken", wrote)
+    read = {**unread, "labelIds": ["INBOX"]}  # someone opened it before the resync
+    result = run([line(wrote, "gmail", unread), line(at("2026-12-15T11:00:00"), "gmail", read)])
+    assert [s.outcome for s in result.steps] == ["applied", "duplicate"]
+    assert "dead_letters" not in result.state
