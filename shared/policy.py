@@ -87,6 +87,12 @@ class GroupMail(_Section):
             raise ValueError("escalation_ladder: levels must be 1, 2, 3, ... in order")
         if self.remind_before_breach_hours >= self.sla_hours:
             raise ValueError("remind_before_breach_hours: must be shorter than sla_hours")
+        if self.remind_before_breach_hours and (
+            self.sla_hours - self.remind_before_breach_hours >= self.escalation_ladder[0].after_hours
+        ):
+            raise ValueError(
+                "remind_before_breach_hours: the reminder must come before the first ladder step"
+            )
         return self
 
 

@@ -119,6 +119,25 @@ def next_working_time(at: datetime, timezone: str, policy: CalendarPolicy) -> da
     raise ValueError("no working day within ten years: check calendar.working_days")
 
 
+def last_working_time(at: datetime, timezone: str, policy: CalendarPolicy) -> datetime:
+    """``at`` itself when inside business hours on a business day, else the start of the
+    last working hour before it (UTC): where a reminder meant for the night goes, so it is
+    read the evening before rather than the morning after.
+
+    Raises ``ValueError`` for a naive datetime or when no business day came within ten years.
+    """
+    _require_aware(at)
+    tz = ZoneInfo(timezone)
+    day = at.astimezone(tz).date()
+    for _ in range(_MAX_DAYS):
+        if is_business_day(day, policy):
+            opens, closes = _open_close(day, tz, policy)
+            if at >= opens:
+                return at if at < closes else max(opens, closes - timedelta(hours=1))
+        day -= timedelta(days=1)
+    raise ValueError("no working day within ten years: check calendar.working_days")
+
+
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The day's midnight and the next (UTC): 23 or 25 real hours on a DST change day.
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from shared.models import Action, MailThread, Timer, utc_text
 from shared.policy import CalendarPolicy, GroupMail
-from shared.rules.business_hours import clock_add, clock_hours_between
+from shared.rules.business_hours import clock_add, clock_hours_between, last_working_time
 from shared.rules.routing import Directory, Reach, name_of, reach
 
 SLA_JOB = "sla-check"
@@ -93,6 +93,15 @@ class Clock:
     def at(self, hours: float) -> datetime:
         return clock_add(self.waiting_since, hours, self.group.sla_clock, self.timezone, self.calendar)
 
+    def due(self, step: Step) -> datetime:
+        """When a step is taken. A reminder whose time falls outside working hours (36
+        working-day hours after a morning message is late evening) comes at the start of
+        the last working hour before it instead, so it is read before the deadline."""
+        nominal = self.at(step.after_hours)
+        if not step.is_reminder:
+            return nominal
+        return max(self.waiting_since, last_working_time(nominal, self.timezone, self.calendar))
+
     def elapsed(self, now: datetime) -> float:
         return clock_hours_between(
             self.waiting_since, now, self.group.sla_clock, self.timezone, self.calendar
@@ -131,7 +140,7 @@ def plan_next(
             update={"next_sla_level": None, "next_sla_at": None, "sla_timer": None}
         ), None
     step = upcoming[0]
-    due = clock.at(step.after_hours)
+    due = clock.due(step)
     timer = Timer(
         key=key(thread.thread_id, thread.waiting_since, step.level),
         kind=SLA_TIMER,
@@ -158,7 +167,7 @@ def due_steps(thread: MailThread, group: GroupMail, calendar: CalendarPolicy, no
     assert thread.waiting_since is not None and thread.clock_timezone is not None
     clock = Clock(thread.waiting_since, thread.clock_timezone, group, calendar)
     done = -1 if thread.sla_level is None else thread.sla_level
-    due = [s for s in ladder(group) if s.level > done and clock.at(s.after_hours) <= now]
+    due = [s for s in ladder(group) if s.level > done and clock.due(s) <= now]
     if any(not s.is_reminder for s in due):
         due = [s for s in due if not s.is_reminder]
     return due
@@ -202,7 +211,9 @@ def _sender(thread: MailThread) -> str:
 def _step_reason(thread: MailThread, step: Step, clock: Clock, now: datetime, steps: int) -> str:
     group = clock.group
     unit = clock_words(group)
-    elapsed = hours_text(round(step.after_hours, 2))
+    # What has really elapsed: a reminder brought forward into working hours, or a step
+    # taken late after an outage, says so.
+    elapsed = hours_text(round(clock.elapsed(now), 1))
     who = thread.customer_name or thread.customer_address or "a customer"
     opened = f"{who} wrote '{thread.subject}' on {when(clock.waiting_since, clock.timezone)}"
     deadline = when(clock.deadline, clock.timezone)
@@ -299,6 +310,15 @@ def escalate(
             out.notes.append(f"step {step.level}: nobody in the directory is {WHO.get(step.to, step.to)}")
             continue
         reaches = [reach(p, now, account_id, people, calendar, group.time_zone) for p in meant]
+        if step.is_reminder and all(
+            r.not_before is not None and r.not_before >= clock.deadline for r in reaches
+        ):
+            names = ", ".join(name_of(people, r.to) for r in reaches)
+            out.notes.append(
+                f"'{thread.subject}': reminder dropped: {names} cannot read it before the deadline "
+                f"({when(clock.deadline, clock.timezone)})"
+            )
+            continue
         reason = _step_reason(thread, step, clock, now, ladder_size)
         routed = [r.route.reason for r in reaches if r.route.reason]
         if routed:

@@ -232,3 +232,18 @@ def test_the_calendar_clock_refuses_naive_datetimes_and_negative_hours(policy) -
 def test_every_clock_measures_back_what_it_added(policy, start, hours, clock, zone) -> None:
     due = clock_add(start, hours, clock, zone, policy.calendar)
     assert clock_hours_between(start, due, clock, zone, policy.calendar) == pytest.approx(hours, abs=1e-6)
+
+
+def test_the_last_working_time_before_a_night_is_the_evening_before(policy) -> None:
+    from shared.rules.business_hours import last_working_time
+
+    wednesday_23_berlin = datetime(2026, 12, 16, 22, 0, tzinfo=UTC)
+    assert last_working_time(wednesday_23_berlin, "Europe/Berlin", policy.calendar) == datetime(
+        2026, 12, 16, 15, 0, tzinfo=UTC
+    )  # 16:00 in Berlin: the last working hour
+    inside = datetime(2026, 12, 16, 10, 0, tzinfo=UTC)
+    assert last_working_time(inside, "Europe/Berlin", policy.calendar) == inside
+    monday_early = datetime(2026, 12, 14, 6, 0, tzinfo=UTC)  # 07:00 Monday: Friday evening
+    assert last_working_time(monday_early, "Europe/Berlin", policy.calendar) == datetime(
+        2026, 12, 11, 15, 0, tzinfo=UTC
+    )

@@ -71,6 +71,23 @@ def test_an_escalation_ladder_that_does_not_climb_is_refused() -> None:
     assert any(p.startswith("group_mail:") and "strictly increase" in p for p in err.value.problems)
 
 
+def test_a_reminder_that_would_come_after_the_first_escalation_is_refused() -> None:
+    data = _default()
+    data["group_mail"]["sla_hours"] = 60  # the reminder at 48, when step 1 already goes
+    with pytest.raises(PolicyError) as err:
+        parse_policy(data)
+    assert any("must come before the first ladder step" in p for p in err.value.problems)
+
+
+def test_the_sla_clock_is_one_of_three_and_working_days_by_default(policy) -> None:
+    assert policy.group_mail.sla_clock == "working_days"
+    data = _default()
+    data["group_mail"]["sla_clock"] = "lunar"
+    with pytest.raises(PolicyError) as err:
+        parse_policy(data)
+    assert any(p.startswith("group_mail.sla_clock:") for p in err.value.problems)
+
+
 def test_duplicate_cadence_jobs_are_refused() -> None:
     data = _default()
     data["cadences"].append(dict(data["cadences"][0]))
