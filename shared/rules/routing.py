@@ -135,6 +135,20 @@ def timezone_of(directory: Directory, email: str, default: str) -> str:
     return str((directory.person(email) or {}).get("timezone") or default)
 
 
+def _changes(directory: Directory, people: set[str], after: datetime, before: datetime) -> list[datetime]:
+    """The moments in (after, before) at which one of ``people`` leaves or comes back."""
+    moments = []
+    for email in people:
+        for absence in directory.absences(email):
+            if absence.get("status") not in AWAY_STATUSES:
+                continue
+            for edge in (absence["starts_at"], absence["ends_at"]):
+                moment = datetime.fromisoformat(str(edge))
+                if after < moment < before:
+                    moments.append(moment)
+    return sorted(moments)
+
+
 def reach(
     person: str,
     now: datetime,
@@ -143,17 +157,26 @@ def reach(
     calendar: CalendarPolicy,
     default_timezone: str = "UTC",
 ) -> Reach:
-    """``route`` plus working hours: the first moment from ``now`` at which the person who
-    will hear it is working, with routing decided for that moment (someone working on
-    Friday may be away on Monday). A few rounds settle it; the last one stands."""
-    at = now
-    chosen = route(person, at, account_id, directory)
-    for _ in range(4):
-        opens = next_working_time(at, timezone_of(directory, chosen.to, default_timezone), calendar)
-        again = route(person, opens, account_id, directory)
-        at = opens
-        if again.to == chosen.to:
-            chosen = again
+    """``route`` plus working hours: the first moment from ``now`` at which whoever hears
+    it then is working. Walks forward in time: to the next working hour of the one who
+    would hear it, stopping on the way wherever an absence starts or ends, since routing
+    changes there (someone at work on Friday may be away on Monday; someone covered for
+    may be back before their cover's day begins)."""
+    moment = now
+    involved = {person, *((directory.person(person) or {}).get("coverage_peers") or [])}
+    boss: str | None = person
+    for _ in range(3):  # the managers routing may climb to
+        boss = (directory.person(boss) or {}).get("manager") if boss else None
+        if not boss:
             break
-        chosen = again
-    return Reach(chosen, None if at <= now else at)
+        involved.add(str(boss))
+    chosen = route(person, moment, account_id, directory)
+    for _ in range(32):
+        chosen = route(person, moment, account_id, directory)
+        involved.add(chosen.to)
+        opens = next_working_time(moment, timezone_of(directory, chosen.to, default_timezone), calendar)
+        if opens == moment:
+            break
+        changes = _changes(directory, involved, moment, opens)
+        moment = changes[0] if changes else opens
+    return Reach(chosen, None if moment <= now else moment)

@@ -201,3 +201,22 @@ def test_nobody_who_is_away_ever_hears_it(person: str, hears: str) -> None:
     routed = route(person, TUESDAY, None, directory)
     assert routed.to == hears
     assert routed.to not in {ANA, BEN, MARA}
+
+
+def test_a_message_over_a_weekend_goes_to_the_person_back_on_monday_not_to_their_cover(policy) -> None:
+    # Ana is away Friday to Sunday; on Saturday, Ben would cover, but his Monday starts at
+    # 17:00 UTC and Ana's at 08:00: Ana, back, hears it first thing Monday.
+    directory = Directory([away(ANA, "2026-12-11", "2026-12-13")])
+    saturday = datetime(2026, 12, 12, 10, 0, tzinfo=UTC)
+    reached = reach(ANA, saturday, None, directory, policy.calendar)
+    assert (reached.to, reached.not_before) == (ANA, datetime(2026, 12, 14, 8, 0, tzinfo=UTC))
+    assert reached.route.reason == ""
+
+
+def test_a_manager_back_before_their_stand_in_starts_work_hears_it_themselves(policy) -> None:
+    # Mara (London) is away until Sunday; Saturday her manager Dana (Chicago) would stand in,
+    # but Mara is back at work Monday 09:00 London, hours before Dana's day begins.
+    directory = Directory([away(MARA, "2026-12-11", "2026-12-13")])
+    saturday = datetime(2026, 12, 12, 10, 0, tzinfo=UTC)
+    reached = reach(MARA, saturday, None, directory, policy.calendar)
+    assert (reached.to, reached.not_before) == (MARA, datetime(2026, 12, 14, 9, 0, tzinfo=UTC))
