@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from shared import clients, clock, pubsub
 from shared.events import EventEnvelope, check_version
 from shared.exceptions import PermanentError, TransientError
+from shared.faults import Fault, classify
 from shared.logs import bind, log, trace_field
 from shared.processing import dead_letter
 
@@ -157,10 +158,10 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
             vendor_id = (hook.vendor_event_id(body) or "")[:MAX_VENDOR_ID_CHARS] or None
             refusal = hook.authorize(body, request)
             events, messages = ([], []) if refusal else _normalized(hook, body, now)
-        except TransientError as exc:
-            log("ERROR", f"could not read the body, vendor will retry: {exc}", status=503)
-            return _answer(503, error="temporary failure; retry later")
-        except Exception as exc:  # whatever a body makes us raise, a retry raises again
+        except Exception as exc:  # whatever a body makes us raise, a retry raises again...
+            if classify(exc) is Fault.TRANSIENT:  # ...unless the fault is ours and passing
+                log("ERROR", f"could not read the body, vendor will retry: {exc}", status=503)
+                return _answer(503, error="temporary failure; retry later")
             unworded = None if isinstance(exc, PermanentError) else exc.__class__.__name__
             return _refuse(hook, request, raw, vendor_id, 400, refusal_reason(exc), now, unworded)
         if refusal:

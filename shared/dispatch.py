@@ -113,7 +113,7 @@ def dispatch(
                     retention_days=ctx.policy.events.marker_retention_days,
                 )
         except Exception as exc:
-            _, reason, _ = settle(
+            fault, reason, _ = settle(
                 ctx.store,
                 exc,
                 source=event.source,
@@ -124,7 +124,7 @@ def dispatch(
                 attributes=attributes,
                 alert=lambda fault: alert(ctx, fault, now),
             )
-            return ProcessResult(Outcome.REJECTED, event.event_id, reason=reason)
+            return ProcessResult(Outcome.REJECTED, event.event_id, reason=reason, fault=fault.value)
         if result.outcome is Outcome.CONFLICT:
             kept = dead_letter(
                 ctx.store,

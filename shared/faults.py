@@ -1,5 +1,5 @@
-"""One place decides what a failure means, for every entry point (webhooks excepted, whose
-answer is an HTTP status; they use ``classify`` too).
+"""One place decides what a failure means, for every entry point (the webhooks answer with
+an HTTP status instead: 503 for a transient fault, 400 for the rest, by ``classify`` too).
 
 - transient (``TransientError``, Firestore or Pub/Sub unavailable, timeouts, connection
   resets): raised, so Pub/Sub redelivers with backoff;
@@ -32,13 +32,13 @@ class Fault(StrEnum):
     BAD_INPUT = "bad_input"
 
 
-def _library_transient(exc: BaseException) -> bool:
-    """Client-library faults that clear on retry (the library is already loaded if it raised)."""
+def _library_fault(exc: BaseException) -> Fault | None:
+    """Client-library faults, by what they mean here (the library is loaded if it raised)."""
     module = type(exc).__module__
     if module.startswith("google.api_core"):
         from google.api_core import exceptions as google
 
-        return isinstance(
+        if isinstance(
             exc,
             google.ServiceUnavailable
             | google.DeadlineExceeded
@@ -47,13 +47,24 @@ def _library_transient(exc: BaseException) -> bool:
             | google.Aborted
             | google.GatewayTimeout
             | google.BadGateway
-            | google.RetryError,
-        )
+            | google.RetryError
+            | google.Unknown
+            | google.Cancelled,
+        ):
+            return Fault.TRANSIENT
+        # The deployment, not the input: a missing index (while one builds after a deploy),
+        # a role not granted, a database or topic that does not exist.
+        if isinstance(
+            exc,
+            google.FailedPrecondition | google.PermissionDenied | google.Unauthenticated | google.NotFound,
+        ):
+            return Fault.CONFIGURATION
+        return None
     if module.startswith("httpx"):
         import httpx
 
-        return isinstance(exc, httpx.TransportError)
-    return module.startswith("grpc")
+        return Fault.TRANSIENT if isinstance(exc, httpx.TransportError) else None
+    return Fault.TRANSIENT if module.startswith("grpc") else None
 
 
 def classify(exc: BaseException) -> Fault:
@@ -61,9 +72,22 @@ def classify(exc: BaseException) -> Fault:
         return Fault.TRANSIENT
     if isinstance(exc, ConfigurationError | PolicyError):
         return Fault.CONFIGURATION
-    if isinstance(exc, ConnectionError | TimeoutError) or _library_transient(exc):
+    if isinstance(exc, ConnectionError | TimeoutError):
         return Fault.TRANSIENT
-    return Fault.BAD_INPUT
+    return _library_fault(exc) or Fault.BAD_INPUT
+
+
+def as_configuration(exc: BaseException) -> ConfigurationError:
+    """A configuration fault as the ``ConfigurationError`` operators are alerted about."""
+    if isinstance(exc, ConfigurationError):
+        return exc
+    if isinstance(exc, PolicyError):
+        return ConfigurationError(
+            "policy", f"the policy {exc.source} is invalid: {'; '.join(exc.problems)[:200]}"
+        )
+    return ConfigurationError(
+        f"google-{type(exc).__name__.lower()}", f"Google Cloud refused: {reason_of(exc)}"
+    )
 
 
 def reason_of(exc: BaseException) -> str:
@@ -133,8 +157,8 @@ def settle(
     }
     if fault is Fault.CONFIGURATION:
         log("ERROR", f"configuration fault, kept for when it is fixed: {reason}", **fields)
-        if alert is not None and isinstance(exc, ConfigurationError):
-            alert(exc)
+        if alert is not None:
+            alert(as_configuration(exc))
     elif isinstance(exc, PermanentError):
         log("ERROR", f"rejected: {reason}", outcome="rejected", **fields)
     else:

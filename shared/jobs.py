@@ -59,7 +59,8 @@ def fire_timers(job: str) -> Job:
         for timer_id, doc in ordered:
             result = dispatch(ctx, timer_event(doc, now), now)
             results.append(result)
-            if result.outcome is Outcome.REJECTED:
+            # Bad input is parked; a configuration fault leaves the timer due for when it is fixed.
+            if result.outcome is Outcome.REJECTED and result.fault == "bad_input":
                 parked += park(ctx, timer_id, doc, result.reason, now)
         fired = sum(r.outcome is Outcome.APPLIED for r in results)
         return JobRun({"due": len(due), "fired": fired, **({"parked": parked} if parked else {})}, results)

@@ -104,12 +104,28 @@ class ProcessResult:
     reason: str = ""
     # What a tick's job did: the results of the events it dispatched (fired timers).
     children: list[ProcessResult] = field(default_factory=list)
+    # Why a rejected event was rejected: "bad_input" or "configuration" (shared.faults).
+    fault: str | None = None
+
+
+# Payload fields that may differ between two deliveries of the same event, so the payload
+# hash leaves them out: a Gmail message's labels change as people read it; a Vitally event
+# is re-read from the REST API, whose score is recomputed hourly (the webhook's own score is
+# in the event id); an operators' fault is the same fault whoever met it and however worded.
+UNHASHED_FIELDS: dict[str, frozenset[str]] = {
+    "mail.group_message": frozenset({"labels"}),
+    "health.changed": frozenset({"health_score", "score_source"}),
+    "ops.fault": frozenset({"reason", "function"}),
+}
 
 
 def payload_hash(event: EventEnvelope) -> str:
-    """What makes a delivery the same event: its type, entity, version and payload."""
+    """What makes a delivery the same event: its type, entity, version and the payload's
+    identifying fields."""
+    volatile = UNHASHED_FIELDS.get(event.type, frozenset())
+    payload = {k: v for k, v in event.payload.items() if k not in volatile}
     material = json.dumps(
-        [event.type, event.entity_key, event.source_version, event.payload],
+        [event.type, event.entity_key, event.source_version, payload],
         sort_keys=True,
         default=str,
         separators=(",", ":"),

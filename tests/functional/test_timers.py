@@ -158,3 +158,31 @@ def test_a_timer_whose_firing_is_bad_input_is_kept_aside_not_fired_every_tick(po
     assert dispatch(ctx, tick_event("sla-check", later, later, policy), later).children == []
     [(_, letter)] = ctx.store.query("dead_letters")
     assert letter["event_id"] == f"tmr_bad@{utc_text(WROTE)}"
+
+
+def test_an_infrastructure_fault_leaves_the_timer_due_for_when_it_is_fixed(
+    policy, book_data, monkeypatch
+) -> None:
+    from google.api_core.exceptions import FailedPrecondition
+
+    from shared.handlers import timers as timer_handlers
+
+    ctx = waiting_threads(EmbeddedStore(), policy, book_data, 10)
+    real = timer_handlers.TIMER_HANDLERS["sla"]
+
+    def index_building(view, timer, now, policy):
+        raise FailedPrecondition("The query requires an index. That index is currently building.")
+
+    monkeypatch.setitem(timer_handlers.TIMER_HANDLERS, "sla", index_building)
+    first = dispatch(ctx, tick_event("sla-check", REMINDER_DUE, REMINDER_DUE, policy), REMINDER_DUE)
+    assert {c.fault for c in first.children} == {"configuration"}
+    due = ctx.store.query(
+        TIMERS, Where("job", "==", "sla-check"), Where("due_at", "<=", utc_text(REMINDER_DUE))
+    )
+    assert len(due) == 10  # still due, not parked
+    alerts = [d for _, d in ctx.store.query(OUTBOX) if d["kind"] == "ops.alert"]
+    assert [a["code"] for a in alerts] == ["google-failedprecondition"]  # once, not ten times
+    monkeypatch.setitem(timer_handlers.TIMER_HANDLERS, "sla", real)
+    later = REMINDER_DUE + timedelta(minutes=15)
+    fixed = dispatch(ctx, tick_event("sla-check", later, later, policy), later)
+    assert sum(len(c.new_actions) for c in fixed.children) == 10
