@@ -69,18 +69,19 @@ def sync_mailbox(ctx: Context, mailbox: str, notified: int, now: datetime) -> Sy
     except HistoryExpiredError:
         ids, latest, result.resynced = api.recent(mailbox, policy.group_mail.resync_days), notified, True
     for message_id in ids:
-        message = api.metadata(mailbox, message_id)
-        if message is None:
-            continue  # deleted before we looked
+        message: dict[str, object] | None = None
         try:
+            message = api.metadata(mailbox, message_id)
+            if message is None:
+                continue  # deleted before we looked
             event = normalize_message(message, mailbox, now, policy.group_mail.company_domains)
-        except Exception as exc:  # settle re-raises what is transient
+        except Exception as exc:  # settle re-raises what is transient: the push is retried
             settle(
                 store,
                 exc,
                 source="gmail",
                 function=ctx.function,
-                raw=json.dumps(message, default=str),
+                raw=json.dumps(message if message is not None else {"id": message_id}, default=str),
                 now=now,
                 event_id=f"{mailbox}:{message_id}",
             )

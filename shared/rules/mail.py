@@ -36,14 +36,13 @@ class WaitChange(StrEnum):
 def classify_sender(
     message: dict[str, Any], group_address: str, in_directory: bool
 ) -> tuple[SenderKind, str]:
-    """Who wrote: the team (company domain, the directory, the group address itself), an
-    automated sender (``Auto-Submitted``, ``Precedence: bulk``, a mailer-daemon, no sender),
-    or a customer; with the words that say why."""
+    """Who wrote: an automated sender (``Auto-Submitted``, ``Precedence: bulk``, a
+    mailer-daemon, no sender: they never start or end a wait, even from a team address, as
+    a TA's own out-of-office reply would), the team (company domain, the directory, the
+    group address itself), or a customer; with the words that say why."""
     sender = message.get("from")
     if not sender:
         return SenderKind.AUTOMATED, "no sender address"
-    if message.get("from_company_domain") or in_directory or sender == group_address.lower():
-        return SenderKind.TEAM, "a team member"
     auto = str(message.get("auto_submitted") or "").strip().lower()
     if auto and auto != "no":
         return SenderKind.AUTOMATED, f"an automatic message (Auto-Submitted: {auto})"
@@ -52,6 +51,8 @@ def classify_sender(
         return SenderKind.AUTOMATED, f"an automatic message (Precedence: {precedence})"
     if sender.split("@", 1)[0] in AUTOMATED_LOCAL_PARTS:
         return SenderKind.AUTOMATED, f"an automatic sender ({sender})"
+    if message.get("from_company_domain") or in_directory or sender == group_address.lower():
+        return SenderKind.TEAM, "a team member"
     return SenderKind.CUSTOMER, "a customer"
 
 

@@ -303,3 +303,30 @@ def test_a_push_with_no_gmail_credentials_is_kept_and_alerts_the_operators_once_
     assert not any("Traceback" in json.dumps(entry) for entry in logged)
     assert sum(entry.get("fault") == "configuration" for entry in logged) == 4
     clients.reset()
+
+
+@respx.mock
+def test_a_message_gmail_refuses_to_return_is_kept_aside_and_the_rest_of_the_page_goes_on(app) -> None:
+    store = clients.store()
+    store.put(MAILBOXES, BOX, {"history_id": 100})
+    page = {
+        "history": [
+            {"id": str(101 + n), "messagesAdded": [{"message": {"id": mid, "threadId": f"t-{mid}"}}]}
+            for n, mid in enumerate(("good-1", "refused", "good-2"))
+        ],
+        "historyId": "103",
+    }
+    respx.get(f"{USER}/history").mock(return_value=httpx.Response(200, json=page))
+    for mid in ("good-1", "good-2"):
+        message = customer_message()
+        message.update(id=mid, threadId=f"t-{mid}")
+        respx.get(f"{USER}/messages/{mid}").mock(return_value=httpx.Response(200, json=message))
+    respx.get(f"{USER}/messages/refused").mock(
+        return_value=httpx.Response(400, json={"error": {"code": 400, "message": "Invalid id value"}})
+    )
+    headers, body = push(103)
+    assert app.post("/", headers=headers, data=body).status_code == 200
+    assert {doc["thread_id"] for _, doc in store.query(MAIL_THREADS)} == {"t-good-1", "t-good-2"}
+    assert store.get(MAILBOXES, BOX)["history_id"] == 103
+    [(_, kept)] = store.query(DEAD_LETTERS)
+    assert kept["event_id"] == f"{BOX}:refused" and "400" in kept["reason"]

@@ -89,3 +89,13 @@ def test_an_automated_message_never_starts_a_wait() -> None:
     thread, note, change = apply(None, "mailer-daemon@globex.example", 0, "a", SenderKind.AUTOMATED)
     assert change is None and not thread.waiting and thread.customer_address is None
     assert "no reply owed" in note
+
+
+def test_an_auto_reply_from_a_team_address_neither_starts_nor_ends_a_wait() -> None:
+    # A TA's own out-of-office answering the group is not the team replying.
+    assert kind("carla@example.com", Auto_Submitted="auto-replied") is SenderKind.AUTOMATED
+    thread, _, _ = apply(None, "pat@globex.example", 0, "a", SenderKind.CUSTOMER)
+    ooo = message("carla@example.com", 10, "b", Auto_Submitted="auto-replied")
+    who = classify_sender(ooo, GROUP, in_directory=True)[0]
+    thread, _, change = apply_message(thread.model_dump(mode="json"), ooo, who)
+    assert change is None and thread.waiting
