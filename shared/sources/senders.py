@@ -236,9 +236,14 @@ def build_senders(
         return {"syncs": len(syncs), "aes_told": len(per_ae)}
 
     def ops_alert(action: Document) -> dict[str, Any]:
-        """The operators' alert: to the operations Slack channel, else by mail."""
+        """The operators' alert: to the operations Slack channel, else by mail; by mail too
+        when Slack's own credentials are what failed."""
         if action.get("channel"):
-            return {"slack": slack_message(action)}
+            try:
+                return {"slack": slack_message(action)}
+            except ConfigurationError:
+                if not action.get("to"):
+                    raise
         if action.get("to"):
             return {"email": email_send({**action, "body": action.get("text")})}
         raise PermanentError("ops.alert: the policy's operations section has no slack_channel and no emails")
