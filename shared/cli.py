@@ -212,7 +212,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_dev(args: argparse.Namespace) -> int:
     from shared import dev
 
-    return dev.run(Path(args.book), say=lambda text: print(text, flush=True))
+    def say(text: str) -> None:
+        print(text, flush=True)
+
+    action = getattr(args, "dev_action", None)
+    if action is None:
+        return dev.run(Path(args.book), say=say)
+    given = getattr(args, "at", None) or getattr(args, "value", None)
+    at = None
+    if given and given.strip().lower() != "now":
+        try:
+            at = dev.clock_instant(given)
+        except ValueError:
+            print(f"taops dev {action}: {given!r} is not an ISO-8601 time", file=sys.stderr)
+            return 2
+    try:
+        if action == "mail":
+            return dev.post_mail(Path(args.file), at, say=say)
+        if action == "clock":
+            return dev.set_clock(args.value, say=say)
+        return dev.publish_tick(args.job, at, say=say)
+    except (dev.NotRunningError, ValueError) as exc:
+        print(f"taops dev {action}: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -324,13 +346,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("dev", help="run the real pipeline locally on the emulators (Ctrl-C stops it)")
+    p = sub.add_parser(
+        "dev",
+        help="run the real pipeline locally on the emulators (Ctrl-C stops it); "
+        "from another terminal: dev mail, dev clock, dev tick",
+        usage="taops dev [--book BOOK.json] | taops dev {mail,clock,tick} ...",
+        description="Without an action: start the pipeline and keep it in the foreground. "
+        "With one, from another terminal in the same directory: drive the running pipeline.",
+    )
     p.add_argument(
         "--book",
         default=str(Path(__file__).parent / "demo" / "book.json"),
         help="book to import (default: the demo's)",
     )
     p.set_defaults(func=cmd_dev)
+    dsub = p.add_subparsers(dest="dev_action", metavar="ACTION", prog="taops dev")
+    dm = dsub.add_parser(
+        "mail", help="a Gmail message resource (format=metadata) arrives in the running pipeline's mailbox"
+    )
+    dm.add_argument("file", metavar="FILE.json")
+    dm.add_argument(
+        "--at", metavar="ISO", help="its internalDate (default: the file's, else the pipeline's time)"
+    )
+    dc = dsub.add_parser("clock", help="show, set (ISO) or clear (now) the running pipeline's time")
+    dc.add_argument("value", metavar="ISO|now", nargs="?", help="omit it to show the time")
+    dt = dsub.add_parser("tick", help='publish {"job": JOB} to cadence-tick, as Cloud Scheduler does')
+    dt.add_argument("job", metavar="JOB", help="the job's name, e.g. sla-check or outbox-relay")
+    dt.add_argument("--at", metavar="ISO", help="the time it stands for (default: the pipeline's time)")
 
     p = sub.add_parser("sign", help="the x-deel-signature for a request body (HMAC-SHA256 of POST + body)")
     p.add_argument("file", help="the exact bytes you will POST")
