@@ -20,7 +20,7 @@ from typing import Any
 from shared.messages import render
 from shared.models import Action, CoverageItem, CoveragePlan, utc_text
 from shared.policy import Policy
-from shared.rules.business_hours import is_business_day
+from shared.rules.business_hours import is_business_day, next_working_time
 from shared.rules.coverage import Window, choose_covers, cover_reasons
 
 TOLD = frozenset({"published", "delivered"})
@@ -404,7 +404,13 @@ def plan_absence(
     )
 
     # 8. Customers told ahead of time through their channel.
-    notice_at = max(now, window.start - timedelta(days=policy.coverage.customer_notice_days_before))
+    # A customer-facing email goes out in the TA's working hours (design §5).
+    notice_at = next_working_time(
+        max(now, window.start - timedelta(days=policy.coverage.customer_notice_days_before)),
+        str(ta.get("timezone") or "UTC"),
+        policy.calendar,
+    )
+    notice_at = None if notice_at <= now else notice_at
     for row in rows:
         account = row["account"]
         text = render(

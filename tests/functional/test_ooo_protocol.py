@@ -138,7 +138,8 @@ def test_approval_shares_the_plan_with_every_action_the_protocol_names(store, se
     assert by_kind["vitally.task"]["due_date"] == "2026-12-11"  # the working day before
     assert by_kind["vitally.task"]["account_id"] == "acme"
     notice = next(a for a in actions.values() if a["recipients"] == ["jo@acme.test"])
-    assert notice["not_before"] == "2026-12-08T23:00:00Z"  # five days ahead
+    # five days ahead, in Ana's working hours: 09:00 in Berlin, not midnight
+    assert notice["not_before"] == "2026-12-09T08:00:00Z"
     assert "ben@example.com" in by_kind["gmail.vacation"]["body"]
     alex = next(a for a in actions.values() if a["recipients"] == ["alex@example.com"])
     assert "Acme Corp" in alex["text"] and "Globex" in alex["text"]

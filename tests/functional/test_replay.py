@@ -54,7 +54,7 @@ def test_the_scenario_gives_exactly_these_actions(tmp_path: Path) -> None:
         ("calendar.review", ["ana@example.com"], None, "delivered"),
         ("gmail.vacation", ["ana@example.com"], None, "delivered"),
         ("slack.status", ["ana@example.com"], "2026-12-13T23:00:00Z", "delivered"),
-        ("email.send", ["jo@acme.test"], "2026-12-08T23:00:00Z", "delivered"),
+        ("email.send", ["jo@acme.test"], "2026-12-09T08:00:00Z", "delivered"),  # 09:00 in Berlin
     ]
     assert all(a["dry_run"] is True for a in actions)
     status = next(a for a in actions if a["kind"] == "slack.status")
