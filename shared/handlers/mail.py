@@ -73,8 +73,12 @@ def group_message(policy: Policy) -> Handler:
 
 def _withdraw(view: ReadView, previous: MailThread, decision: Decision, now: datetime) -> list[str]:
     """A reply ended the wait: its pending timer and its unsent reminders and escalations go."""
+    notes = []
     if previous.sla_timer:
         decision.cancel_timers.append(previous.sla_timer)
+        level = previous.next_sla_level
+        step = "reminder" if level == 0 else f"step {level}"
+        notes.append(f"the SLA's next {step} is called off")
     unsent = [
         (action_id, doc)
         for action_id, doc in view.query(OUTBOX, Where("thread_id", "==", previous.thread_id))
@@ -93,9 +97,9 @@ def _withdraw(view: ReadView, previous: MailThread, decision: Decision, now: dat
                 },
             )
         )
-    if not unsent:
-        return []
-    return [f"{len(unsent)} unsent SLA message(s) withdrawn: the team replied"]
+    if unsent:
+        notes.append(f"{len(unsent)} unsent SLA message(s) withdrawn: the team replied")
+    return notes
 
 
 def _contacted(account: dict[str, Any], message: dict[str, Any]) -> list[Put]:
