@@ -48,6 +48,7 @@ infra-check: $(CHECKOV_VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) bench/cold_start.py
 	$(PY) bench/replay_throughput.py
+	$(PY) bench/sla_sweep.py
 	$(PY) bench/pipeline_latency.py
 
 ## regenerate docs/book.schema.json from the models

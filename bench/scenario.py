@@ -1,7 +1,12 @@
-"""A generated scenario for the benchmarks: many vendor-shaped events over the demo book."""
+"""A generated scenario for the benchmarks: many vendor-shaped events over the demo book.
+
+``python bench/scenario.py OUT.jsonl [COUNT] [--hourly-ticks]`` writes it as a replay file,
+so two versions of the engine can replay the very same bytes.
+"""
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 import random
@@ -11,14 +16,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"
 BOOK = ROOT / "shared" / "demo" / "book.json"
+START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
 def _load(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-def generate(count: int, seed: int = 7) -> list[str]:
-    """``count`` replay lines in time order: PTO lifecycles, health pings, renewals, mail, ticks."""
+def generate(count: int, seed: int = 7, *, hourly_ticks: bool = False) -> list[str]:
+    """``count`` replay lines in time order: PTO lifecycles, health pings, renewals, mail, ticks.
+
+    With ``hourly_ticks``, an ``sla-check`` tick line on every hour of the span is merged in
+    as well (after the lines of the same moment), so the SLA timers the mail starts fire;
+    the ``count`` lines themselves are the same either way. The mail is all from one
+    customer and nobody on the team answers, so every thread waits and climbs the ladder.
+    """
     rng = random.Random(seed)
     book = json.loads(BOOK.read_text())
     tas = [p["email"] for p in book["people"] if p["role"] == "TA"]
@@ -32,7 +44,7 @@ def generate(count: int, seed: int = 7) -> list[str]:
             "gmail_message_get_metadata_response.json",
         )
     )
-    at = datetime(2026, 1, 5, tzinfo=UTC)
+    at = START
     lines = []
     # Each time off is requested, then approved, and then sometimes cancelled: one step of
     # one absence per Deel event, as a team of four TAs would log them.
@@ -93,4 +105,38 @@ def generate(count: int, seed: int = 7) -> list[str]:
             lines.append({"at": at.isoformat(), "source": "gmail", "payload": body})
         else:
             lines.append({"at": at.isoformat(), "source": "tick", "payload": {"job": "outbox-relay"}})
+    if hourly_ticks and lines:
+        lines = _with_hourly_ticks(lines, START, at)
     return [json.dumps(line) for line in lines]
+
+
+def _with_hourly_ticks(lines: list[dict], start: datetime, end: datetime) -> list[dict]:
+    """``lines`` with an ``sla-check`` tick on each whole hour from ``start`` to ``end``."""
+    merged: list[dict] = []
+    hour = start
+    for line in lines:
+        while hour < datetime.fromisoformat(line["at"]):
+            merged.append({"at": hour.isoformat(), "source": "tick", "payload": {"job": "sla-check"}})
+            hour += timedelta(hours=1)
+        merged.append(line)
+    while hour <= end:
+        merged.append({"at": hour.isoformat(), "source": "tick", "payload": {"job": "sla-check"}})
+        hour += timedelta(hours=1)
+    return merged
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="write the generated scenario as a replay file")
+    parser.add_argument("out", type=Path, metavar="OUT.jsonl")
+    parser.add_argument("count", type=int, nargs="?", default=10_000)
+    parser.add_argument("--hourly-ticks", action="store_true", help="an sla-check tick every hour")
+    args = parser.parse_args()
+    lines = generate(args.count, hourly_ticks=args.hourly_ticks)
+    args.out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    ticks = len(lines) - args.count
+    print(f"{args.out}: {len(lines):,} lines ({args.count:,} events, {ticks:,} hourly sla-check ticks)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
