@@ -12,6 +12,7 @@ import json
 import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"
@@ -23,18 +24,28 @@ def _load(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 
 
-def generate(count: int, seed: int = 7, *, hourly_ticks: bool = False) -> list[str]:
+def generate(
+    count: int, seed: int = 7, *, hourly_ticks: bool = False, answered: float | None = None
+) -> list[str]:
     """``count`` replay lines in time order: PTO lifecycles, health pings, renewals, mail, ticks.
 
     With ``hourly_ticks``, an ``sla-check`` tick line on every hour of the span is merged in
     as well (after the lines of the same moment), so the SLA timers the mail starts fire;
-    the ``count`` lines themselves are the same either way. The mail is all from one
-    customer and nobody on the team answers, so every thread waits and climbs the ladder.
+    the ``count`` lines themselves are the same either way.
+
+    By default the mail is all from one customer whom no account knows, and nobody on the
+    team answers: every thread waits and climbs the whole ladder (the stress case). With
+    ``answered`` (a share, e.g. 0.9), the mailbox is a team's: champions of the book's
+    accounts open threads and their TAs answer that share of them, the rest never (its own
+    random stream: every other line stays the same).
     """
     rng = random.Random(seed)
+    mailbox = random.Random(seed + 1)
+    thread_state: dict[str, Any] = {}
     book = json.loads(BOOK.read_text())
     tas = [p["email"] for p in book["people"] if p["role"] == "TA"]
     accounts = book["accounts"]
+    people = {p["email"]: p for p in book["people"]}
     reviewed, ping, cdc, mail = (
         _load(n)
         for n in (
@@ -101,13 +112,43 @@ def generate(count: int, seed: int = 7, *, hourly_ticks: bool = False) -> list[s
             lines.append({"at": at.isoformat(), "source": "salesforce", "payload": body})
         elif kind < 0.97:
             body = copy.deepcopy(mail)
-            body.update(id=f"m{n}", threadId=f"t{n // 4}", internalDate=str(int(at.timestamp() * 1000)))
+            thread = f"t{n // 4}"
+            body.update(id=f"m{n}", threadId=thread, internalDate=str(int(at.timestamp() * 1000)))
+            if answered is not None:
+                _team_mailbox(body, n, thread_state, accounts, people, mailbox, answered)
             lines.append({"at": at.isoformat(), "source": "gmail", "payload": body})
         else:
             lines.append({"at": at.isoformat(), "source": "tick", "payload": {"job": "outbox-relay"}})
     if hourly_ticks and lines:
         lines = _with_hourly_ticks(lines, START, at)
     return [json.dumps(line) for line in lines]
+
+
+def _team_mailbox(
+    body: dict,
+    n: int,
+    state: dict[str, Any],
+    accounts: list[dict],
+    people: dict[str, dict],
+    rng: random.Random,
+    answered: float,
+) -> None:
+    """A message of a team's mailbox: half the time the account's TA answers the oldest
+    thread still owed a reply, else a champion of one of the book's accounts opens a new
+    thread, which the team will answer with probability ``answered`` (never otherwise)."""
+    owed: list[tuple[str, dict]] = state.setdefault("owed", [])
+    if owed and rng.random() < 0.5:
+        thread, account = owed.pop(0)
+        ta = people[account["ta"]]
+        sender = f"{ta['name']} <{ta['email']}>"
+    else:
+        thread = f"t{n}"
+        account = rng.choice([a for a in accounts if a.get("champions") and a.get("ta")])
+        sender = f"Champion <{account['champions'][0]}>"
+        if rng.random() < answered:
+            owed.append((thread, account))
+    body["threadId"] = thread
+    body["payload"]["headers"][0] = {"name": "From", "value": sender}
 
 
 def _with_hourly_ticks(lines: list[dict], start: datetime, end: datetime) -> list[dict]:
@@ -130,8 +171,14 @@ def main() -> int:
     parser.add_argument("out", type=Path, metavar="OUT.jsonl")
     parser.add_argument("count", type=int, nargs="?", default=10_000)
     parser.add_argument("--hourly-ticks", action="store_true", help="an sla-check tick every hour")
+    parser.add_argument(
+        "--answered",
+        type=float,
+        metavar="SHARE",
+        help="a team's mailbox: champions write, their TA answers this share of later messages",
+    )
     args = parser.parse_args()
-    lines = generate(args.count, hourly_ticks=args.hourly_ticks)
+    lines = generate(args.count, hourly_ticks=args.hourly_ticks, answered=args.answered)
     args.out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     ticks = len(lines) - args.count
     print(f"{args.out}: {len(lines):,} lines ({args.count:,} events, {ticks:,} hourly sla-check ticks)")

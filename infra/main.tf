@@ -251,7 +251,9 @@ resource "google_firestore_index" "timers_due" {
   }
 }
 
-# Routing (shared/rules/routing.py) reads a person's absences that have not ended yet.
+# Routing (shared/handlers/common.py) reads a person's absences that have not ended yet
+# and begin within three weeks: range filters on two fields, which Firestore serves from
+# one composite index.
 resource "google_firestore_index" "absences_of_person" {
   project    = var.project_id
   database   = google_firestore_database.taops.name
@@ -263,6 +265,10 @@ resource "google_firestore_index" "absences_of_person" {
   }
   fields {
     field_path = "ends_at"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "starts_at"
     order      = "ASCENDING"
   }
 }

@@ -46,12 +46,15 @@ class Context:
     # Told of every action a commit created, after the commit (replay delivers them).
     on_actions: Callable[[list[Action], datetime], None] | None = None
     function: str = "taops"
+    # After a commit, publish the new actions already due (deployed); replay hands them to
+    # its own delivery instead (``on_actions``) and leaves the publisher to the relay job.
+    publish_after_commit: bool = True
     extras: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, actions: list[Action], now: datetime) -> int:
         """After the commit: publish the new actions already due (the relay does the rest)."""
         count = 0
-        if self.publisher is not None and actions:
+        if self.publisher is not None and self.publish_after_commit and actions:
             from shared import outbox
 
             docs = [(a.id, {**a.model_dump(mode="json"), "status": "pending"}) for a in actions]

@@ -74,6 +74,35 @@ def _claim(store: Store, action_id: str, now: datetime, lease: int) -> Document 
     return store.run_transaction(body)
 
 
+def _record_dry(store: Store, action_id: str, now: datetime) -> Outcome:
+    """Dry run: nothing is called, so claiming and recording are one step."""
+
+    def body(tx: Transaction) -> Outcome:
+        doc = tx.get(OUTBOX, action_id)
+        if doc is None or doc.get("status") in FINAL:
+            status = (doc or {}).get("status", "unknown")
+            return Outcome(action_id, status)
+        attempts = int(doc.get("attempts") or 0)
+        tx.set(
+            OUTBOX,
+            action_id,
+            {
+                **doc,
+                "status": "delivered",
+                "delivered_at": utc_text(now),
+                "dry_run": True,
+                "attempts": attempts,
+                "lease_until": None,
+            },
+        )
+        return Outcome(action_id, "delivered", attempts, "dry run: nothing was called")
+
+    outcome = store.run_transaction(body)
+    if outcome.status != "delivered":
+        log("INFO", f"action {action_id} not sent: it is {outcome.status}", action_id=action_id)
+    return outcome
+
+
 def _record(store: Store, action_id: str, update: dict[str, Any]) -> None:
     def body(tx: Transaction) -> None:
         doc = tx.get(OUTBOX, action_id) or {}
@@ -94,6 +123,8 @@ def deliver(
     """Deliver ``action_id`` at most once. Raises ``TransientError`` when it should be
     retried later by Pub/Sub (a long Retry-After), and ``ConfigurationError`` after
     recording the action failed, so the caller can alert."""
+    if dry if dry is not None else dry_run():
+        return _record_dry(store, action_id, now)
     doc = _claim(store, action_id, now, policy.lease_seconds)
     if doc is None:
         current = store.get(OUTBOX, action_id)
@@ -103,19 +134,6 @@ def deliver(
     kind = str(doc.get("kind"))
     attempts = int(doc.get("attempts") or 0)
     history = list(doc.get("attempt_log") or [])
-    if dry if dry is not None else dry_run():
-        _record(
-            store,
-            action_id,
-            {
-                "status": "delivered",
-                "delivered_at": utc_text(now),
-                "dry_run": True,
-                "attempts": attempts,
-                "lease_until": None,
-            },
-        )
-        return Outcome(action_id, "delivered", attempts, "dry run: nothing was called")
     sender = senders.get(kind)
     while True:
         attempts += 1

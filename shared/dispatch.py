@@ -35,7 +35,7 @@ from shared.handlers import (
     renewal_changed,
     timer_fired,
 )
-from shared.logs import bind, log
+from shared.logs import bind, enabled, log
 from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import (
@@ -137,7 +137,8 @@ def dispatch(
                 attributes=attributes,
             )
             log("ERROR", f"event id reused with a different payload: {result.reason}", dead_letter=kept)
-        log("INFO", f"event {result.outcome.value}", **_summary(result))
+        if enabled():
+            log("INFO", f"event {result.outcome.value}", **_summary(result))
         ctx.publish(result.new_actions, now)
         return result
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
@@ -30,9 +31,12 @@ def stable_event_id(source: str, *identifying: object) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+_PLAIN = re.compile(r"^[A-Za-z0-9@._\-+=:~]*$")
+
+
 def doc_key(*parts: str) -> str:
     """A Firestore-safe document id built from free text (``/`` and the like escaped)."""
-    return ":".join(quote(p, safe="@._-+=:") for p in parts)
+    return ":".join(p if _PLAIN.match(p) else quote(p, safe="@._-+=:") for p in parts)
 
 
 class EventEnvelope(BaseModel):

@@ -56,10 +56,17 @@ class muted:
         _muted.reset(self._token)
 
 
+def enabled() -> bool:
+    """Whether log lines are written here (not inside ``muted``): worth building them."""
+    return not _muted.get()
+
+
 def log(severity: str, message: str, *, stream: TextIO | None = None, **fields: Any) -> dict[str, Any]:
     """Write one JSON line and return it (handy for tests and the CLI)."""
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
+    if _muted.get():
+        return {"severity": severity, "message": message, **fields}
     entry: dict[str, Any] = {
         "severity": severity,
         "message": message,
@@ -67,8 +74,6 @@ def log(severity: str, message: str, *, stream: TextIO | None = None, **fields: 
         **(_context.get() or {}),
         **fields,
     }
-    if _muted.get():
-        return entry
     out = stream or sys.stdout
     out.write(json.dumps(entry, default=str, sort_keys=False) + "\n")
     out.flush()

@@ -128,7 +128,7 @@ def normalize_line(line: Line, policy: Policy) -> list[EventEnvelope]:
     if line.source == "gmail":
         mailbox = policy.group_mail.address
         return [gmail.normalize_message(line.payload, mailbox, line.at, policy.group_mail.company_domains)]
-    job, at = parse_tick(json.dumps(line.payload))
+    job, at = parse_tick(line.payload if isinstance(line.payload, dict) else json.dumps(line.payload))
     return [tick_event(job, at or line.at, line.at, policy)]
 
 
@@ -217,6 +217,7 @@ def replay_context(store: EmbeddedStore, policy: Policy, waiting: _Due) -> Conte
         gmail=lambda address: mailbox,
         on_actions=collect,
         function="replay",
+        publish_after_commit=False,
     )
 
 

@@ -4,7 +4,7 @@ routing reads (lazily, through the transaction's read view)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from shared.book import ACCOUNTS, PEOPLE
 from shared.models import utc_text
@@ -42,13 +42,20 @@ class ViewDirectory:
     plan is read once, when routing first asks for it, so a routed message costs reads for
     the people it touches, not for the whole directory.
 
-    Absences are the ones not ended by ``since`` (the moment being decided): routing only
-    ever asks about that moment or later ones.
+    Absences are the ones not ended by ``since`` (the moment being decided) and begun
+    within ``HORIZON`` of it: routing asks about that moment or its next working hour, never
+    weeks later (the composite index ``absences(person, ends_at, starts_at)`` serves it).
     """
+
+    HORIZON = timedelta(days=21)
 
     def __init__(self, view: ReadView, since: datetime) -> None:
         self._view = view
-        self._since = utc_text(since)
+        # Whole days: every decision of one day asks the same question (the embedded store
+        # answers it once); the absences that ended earlier that day are harmless extras.
+        day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        self._since = utc_text(day)
+        self._until = utc_text(day + self.HORIZON + timedelta(days=1))
         self._people: dict[str, Document | None] = {}
         self._absences: dict[str, list[Document]] = {}
         self._plans: dict[str, Document | None] = {}
@@ -62,7 +69,10 @@ class ViewDirectory:
     def absences(self, email: str) -> Iterable[Document]:
         if email not in self._absences:
             found = self._view.query(
-                ABSENCES, Where("person", "==", email), Where("ends_at", ">", self._since)
+                ABSENCES,
+                Where("person", "==", email),
+                Where("ends_at", ">", self._since),
+                Where("starts_at", "<", self._until),
             )
             self._absences[email] = [doc for _, doc in found]
         return self._absences[email]

@@ -11,6 +11,7 @@ and returned as aware UTC datetimes.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -143,10 +144,11 @@ def _require_aware(moment: datetime) -> None:
         raise ValueError("cron evaluation needs timezone-aware datetimes")
 
 
-def _fires_on(schedule: Schedule, day: date, tz: ZoneInfo) -> list[datetime]:
-    """The day's fire instants in UTC, in order."""
+@lru_cache(maxsize=4096)
+def _fires_on(schedule: Schedule, day: date, tz: ZoneInfo) -> tuple[datetime, ...]:
+    """The day's fire instants in UTC, in order (cached: every tick of a day asks again)."""
     if not schedule.matches_day(day):
-        return []
+        return ()
     out: list[datetime] = []
     for wall in schedule.times:
         local = datetime.combine(day, wall, tzinfo=tz)  # fold=0: the first of an ambiguous pair
@@ -156,7 +158,7 @@ def _fires_on(schedule: Schedule, day: date, tz: ZoneInfo) -> list[datetime]:
         if instant.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None):
             continue
         out.append(instant)
-    return out
+    return tuple(out)
 
 
 def previous_fire(expr: str, time_zone: str, at: datetime) -> datetime | None:
@@ -172,9 +174,11 @@ def previous_fire(expr: str, time_zone: str, at: datetime) -> datetime | None:
     day = at.astimezone(tz).date() + timedelta(days=1)
     last = floor.astimezone(tz).date() - timedelta(days=1)
     while day >= last:
-        for instant in reversed(_fires_on(schedule, day, tz)):
-            if instant <= at:
-                return instant if instant >= floor else None
+        fires = _fires_on(schedule, day, tz)
+        index = bisect_right(fires, at)  # the fires at or before ``at`` on that day
+        if index:
+            instant = fires[index - 1]
+            return instant if instant >= floor else None
         day -= timedelta(days=1)
     return None
 

@@ -405,12 +405,12 @@ def plan_absence(
 
     # 8. Customers told ahead of time through their channel.
     # A customer-facing email goes out in the TA's working hours (design §5).
-    notice_at = next_working_time(
+    opens = next_working_time(
         max(now, window.start - timedelta(days=policy.coverage.customer_notice_days_before)),
         str(ta.get("timezone") or "UTC"),
         policy.calendar,
     )
-    notice_at = None if notice_at <= now else notice_at
+    notice_at = None if opens <= now else opens
     for row in rows:
         account = row["account"]
         text = render(

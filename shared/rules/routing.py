@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
+from weakref import WeakKeyDictionary
 
 from shared.policy import CalendarPolicy
 from shared.rules.business_hours import next_working_time
@@ -39,17 +41,40 @@ class Directory(Protocol):
         """The coverage plan of an absence, or None."""
 
 
+@lru_cache(maxsize=8192)
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+_SPANS: WeakKeyDictionary[Any, dict[str, list[tuple[datetime, datetime, Doc]]]] = WeakKeyDictionary()
+
+
+def _spans(directory: Directory, email: str) -> list[tuple[datetime, datetime, Doc]]:
+    """When ``email`` is away: (start, end, absence) of each live absence; worked out once
+    per directory (one decision), however often routing asks."""
+    inner = directory.directory if isinstance(directory, _Consulted) else directory
+    if isinstance(directory, _Consulted):
+        directory.emails.add(email)
+    try:
+        memo = _SPANS.setdefault(inner, {})
+    except TypeError:  # a directory that cannot be weakly referenced: no memo
+        memo = {}
+    if email not in memo:
+        memo[email] = [
+            (_instant(str(a["starts_at"])), _instant(str(a["ends_at"])), a)
+            for a in inner.absences(email)
+            if a.get("status") in AWAY_STATUSES
+        ]
+    return memo[email]
+
+
 def absence_at(directory: Directory, email: str, at: datetime) -> Doc | None:
     """The absence that has ``email`` away at ``at``, if any (the latest-ending one)."""
-    found = None
-    for absence in directory.absences(email):
-        if absence.get("status") not in AWAY_STATUSES:
-            continue
-        starts = datetime.fromisoformat(str(absence["starts_at"]))
-        ends = datetime.fromisoformat(str(absence["ends_at"]))
-        if starts <= at < ends and (found is None or str(absence["ends_at"]) > str(found["ends_at"])):
-            found = absence
-    return found
+    found: tuple[datetime, datetime, Doc] | None = None
+    for span in _spans(directory, email):
+        if span[0] <= at < span[1] and (found is None or span[1] > found[1]):
+            found = span
+    return found[2] if found else None
 
 
 def name_of(directory: Directory, email: str) -> str:
@@ -137,16 +162,33 @@ def timezone_of(directory: Directory, email: str, default: str) -> str:
 
 def _changes(directory: Directory, people: set[str], after: datetime, before: datetime) -> list[datetime]:
     """The moments in (after, before) at which one of ``people`` leaves or comes back."""
-    moments = []
-    for email in people:
-        for absence in directory.absences(email):
-            if absence.get("status") not in AWAY_STATUSES:
-                continue
-            for edge in (absence["starts_at"], absence["ends_at"]):
-                moment = datetime.fromisoformat(str(edge))
-                if after < moment < before:
-                    moments.append(moment)
+    moments = [
+        edge
+        for email in people
+        for starts, ends, _ in _spans(directory, email)
+        for edge in (starts, ends)
+        if after < edge < before
+    ]
     return sorted(moments)
+
+
+class _Consulted:
+    """A directory that remembers whose absences routing looked at: only their comings and
+    goings can change who hears a message, so only they need watching."""
+
+    def __init__(self, directory: Directory) -> None:
+        self.directory = directory
+        self.emails: set[str] = set()
+
+    def person(self, email: str) -> Doc | None:
+        return self.directory.person(email)
+
+    def absences(self, email: str) -> Iterable[Doc]:
+        self.emails.add(email)
+        return self.directory.absences(email)
+
+    def plan(self, absence_id: str) -> Doc | None:
+        return self.directory.plan(absence_id)
 
 
 def reach(
@@ -163,20 +205,13 @@ def reach(
     changes there (someone at work on Friday may be away on Monday; someone covered for
     may be back before their cover's day begins)."""
     moment = now
-    involved = {person, *((directory.person(person) or {}).get("coverage_peers") or [])}
-    boss: str | None = person
-    for _ in range(3):  # the managers routing may climb to
-        boss = (directory.person(boss) or {}).get("manager") if boss else None
-        if not boss:
-            break
-        involved.add(str(boss))
-    chosen = route(person, moment, account_id, directory)
+    consulted = _Consulted(directory)
+    chosen = Route(person, person, "")
     for _ in range(32):
-        chosen = route(person, moment, account_id, directory)
-        involved.add(chosen.to)
+        chosen = route(person, moment, account_id, consulted)
         opens = next_working_time(moment, timezone_of(directory, chosen.to, default_timezone), calendar)
         if opens == moment:
             break
-        changes = _changes(directory, involved, moment, opens)
+        changes = _changes(directory, consulted.emails, moment, opens)
         moment = changes[0] if changes else opens
     return Reach(chosen, None if moment <= now else moment)

@@ -81,6 +81,21 @@ def hours_text(hours: float) -> str:
     return f"{hours:g}"
 
 
+_CLOCK_AT: dict[tuple[object, ...], datetime] = {}
+
+
+def _clock_at(start: datetime, hours: float, clock: str, timezone: str, calendar: CalendarPolicy) -> datetime:
+    # Every firing of a thread's timer asks again where each step of its wait falls.
+    settings = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in calendar.__dict__.items())
+    key = (start, hours, clock, timezone, settings)
+    found = _CLOCK_AT.get(key)
+    if found is None:
+        if len(_CLOCK_AT) > 20_000:
+            _CLOCK_AT.clear()
+        found = _CLOCK_AT[key] = clock_add(start, hours, clock, timezone, calendar)
+    return found
+
+
 @dataclass(frozen=True)
 class Clock:
     """The SLA clock of one wait: where it started and how its hours count."""
@@ -91,7 +106,7 @@ class Clock:
     calendar: CalendarPolicy
 
     def at(self, hours: float) -> datetime:
-        return clock_add(self.waiting_since, hours, self.group.sla_clock, self.timezone, self.calendar)
+        return _clock_at(self.waiting_since, hours, self.group.sla_clock, self.timezone, self.calendar)
 
     def due(self, step: Step) -> datetime:
         """When a step is taken. A reminder whose time falls outside working hours (36

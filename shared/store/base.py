@@ -18,6 +18,7 @@ Both adapters, Firestore and the embedded store, pass the same contract suite
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -126,14 +127,53 @@ def check_query(where: tuple[Where, ...], limit: int | None) -> None:
         raise StoreError("a query can have at most one 'array_contains' filter")
 
 
+_MAX_DEPTH = 64
+
+
+def _json_value(value: Any, depth: int) -> Any:
+    """A plain JSON copy of ``value`` (what ``json.loads(json.dumps(value))`` gives, in one
+    pass: every document written goes through here); ``StoreError`` for anything JSON
+    cannot hold."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if value != value or value in (math.inf, -math.inf):
+            raise StoreError("a document must be JSON-serialisable: NaN and infinity are not JSON")
+        return value
+    if depth > _MAX_DEPTH:
+        raise StoreError("a document must be JSON-serialisable: nested too deeply")
+    if kind is dict or isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                if key is None or isinstance(key, int | float):  # as json.dumps writes them
+                    key = json.dumps(key)
+                else:
+                    raise StoreError(f"a document must be JSON-serialisable: key {key!r} is not a string")
+            elif type(key) is not str:
+                key = str.__str__(key)
+            out[key] = _json_value(item, depth + 1)
+        return out
+    if kind is list or kind is tuple:
+        return [_json_value(item, depth + 1) for item in value]
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str):
+        return str.__str__(value)  # a str subclass (StrEnum) is stored as its text
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return _json_value(float(value), depth)
+    raise StoreError(f"a document must be JSON-serialisable: {kind.__name__} is not JSON")
+
+
 def check_document(doc: Mapping[str, Any]) -> Document:
-    """Documents are JSON objects; anything else is a programming error caught early."""
+    """Documents are JSON objects; anything else is a programming error caught early.
+    Returns a plain copy the caller can no longer change."""
     if not isinstance(doc, Mapping):
         raise StoreError("a document must be a mapping")
-    try:
-        return dict(json.loads(json.dumps(doc, allow_nan=False)))
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"a document must be JSON-serialisable: {exc}") from None
+    return dict(_json_value(doc, 0))
 
 
 class Transaction(ABC):

@@ -40,11 +40,29 @@ def _clone(value: Any) -> Any:
     """A copy of a JSON value (documents are checked to be JSON on write): several times
     cheaper than ``copy.deepcopy``, which the replay of a long history would spend most
     of its time in."""
-    if isinstance(value, dict):
-        return {key: _clone(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_clone(item) for item in value]
+    kind = type(value)
+    if kind is dict:
+        # Most values are scalars: copy them without a call each.
+        return {key: item if type(item) not in _NESTED else _clone(item) for key, item in value.items()}
+    if kind is list:
+        return [item if type(item) not in _NESTED else _clone(item) for item in value]
     return value
+
+
+_NESTED = (dict, list)
+# How many query answers the store remembers, each valid until its collection changes.
+_ANSWERS_KEPT = 4096
+
+
+def _query_key(collection: str, where: tuple[Where, ...]) -> tuple[Any, ...] | None:
+    """A hashable name for a query, or None when a value (a list for ``in``) has none."""
+    # The value's type is part of the name: True and 1 are equal in Python, not in a query.
+    key = (collection, *((w.field, w.op, type(w.value).__name__, w.value) for w in where))
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 _Key = tuple[str, str]
@@ -249,6 +267,8 @@ class EmbeddedStore(Store):
         self._collection_revisions: dict[str, int] = {}
         # {collection: {(index class name, field): index}}, each built on first use.
         self._indexes: dict[str, dict[tuple[str, str], _Index]] = {}
+        # Query answers (ids) by query, with the collection revision they hold for.
+        self._answers: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
         self._clock = 0
         self._path = Path(path) if path else None
         if self._path and self._path.exists():
@@ -297,11 +317,21 @@ class EmbeddedStore(Store):
                 (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
             )
             docs = self._docs.get(collection, {})
-            ids = self._candidates(collection, docs, where)
-            found = sorted(i for i in ids if all(w.matches(docs[i]) for w in where))
+            revision = self._collection_revisions.get(collection, 0)
+            key = _query_key(collection, where)
+            cached = self._answers.get(key) if key is not None else None
+            if cached is not None and cached[0] == revision:
+                found = cached[1]  # nothing in the collection changed since: the same answer
+            else:
+                ids = self._candidates(collection, docs, where)
+                found = sorted(i for i in ids if all(w.matches(docs[i]) for w in where))
+                if key is not None:
+                    if len(self._answers) >= _ANSWERS_KEPT:
+                        self._answers.clear()
+                    self._answers[key] = (revision, found)
             out = [(i, _clone(docs[i])) for i in found[:limit]]
             self.reads += max(1, len(out))
-            return out, self._collection_revisions.get(collection, 0)
+            return out, revision
 
     def _index(self, collection: str, kind: type[_I], field: str) -> _I:
         indexes = self._indexes.setdefault(collection, {})
