@@ -79,9 +79,15 @@ def _withdraw(view: ReadView, previous: MailThread, decision: Decision, now: dat
         level = previous.next_sla_level
         step = "reminder" if level == 0 else f"step {level}"
         notes.append(f"the SLA's next {step} is called off")
+    # Only a wait that took a step has messages to withdraw (most replies come before any).
+    found = (
+        view.query(OUTBOX, Where("thread_id", "==", previous.thread_id))
+        if previous.sla_level is not None
+        else []
+    )
     unsent = [
         (action_id, doc)
-        for action_id, doc in view.query(OUTBOX, Where("thread_id", "==", previous.thread_id))
+        for action_id, doc in found
         if doc.get("status") in UNSENT and doc.get("cadence") == "sla"
     ]
     for action_id, doc in unsent:
