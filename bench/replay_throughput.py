@@ -23,8 +23,8 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import shared.dispatch
-from bench.scenario import BOOK, generate
-from shared.book import import_book, parse_book
+from bench.scenario import BOOK, bench_context, generate
+from shared.book import parse_book
 from shared.bootstrap import Context
 from shared.dispatch import TICK_TYPE
 from shared.events import EventEnvelope
@@ -93,15 +93,10 @@ def operations(lines: list[str]) -> dict[str, tuple[float, float, int]]:
     """Mean reads and writes per event, by event type, each line dispatched on its own at
     its own time, with the deployed wiring's publish after each commit (replay's publisher:
     nothing leaves the process) and no delivery."""
-    policy, book = load_policy(), parse_book(json.loads(BOOK.read_text()))
-    store = EmbeddedStore()
-    import_book(store, book, policy)
-    ctx = Context(
-        store=store,
-        policy=policy,
-        publisher=lambda data, attributes: f"bench:{attributes['action_id']}",
-        function="bench",
-    )
+    policy = load_policy()
+    ctx = bench_context(policy)
+    store = ctx.store
+    assert isinstance(store, EmbeddedStore)
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     previous = None
     with counted(store, totals):

@@ -20,6 +20,23 @@ BOOK = ROOT / "shared" / "demo" / "book.json"
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
+def bench_context(policy: Any) -> Any:
+    """The demo book on a fresh embedded store, wired as deployed: actions published after
+    each commit, to a publisher that only numbers them (nothing leaves the process)."""
+    from shared.book import import_book, parse_book
+    from shared.bootstrap import Context
+    from shared.store import EmbeddedStore
+
+    store = EmbeddedStore()
+    import_book(store, parse_book(json.loads(BOOK.read_text())), policy)
+    return Context(
+        store=store,
+        policy=policy,
+        publisher=lambda data, attributes: f"bench:{attributes['action_id']}",
+        function="bench",
+    )
+
+
 def _load(name: str) -> dict:
     return json.loads((EVENTS / name).read_text())
 

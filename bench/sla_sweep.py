@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.book import import_book, parse_book
+from bench.scenario import bench_context
 from shared.bootstrap import Context
 from shared.dispatch import dispatch
 from shared.events import doc_key
@@ -117,15 +117,9 @@ def _check_shape(store: EmbeddedStore, policy: Policy, thread_id: str) -> None:
 
 def build(size: int, policy: Policy) -> tuple[Context, EmbeddedStore]:
     """``size`` waiting threads, ``DUE`` of them due at each of the ``TICKS`` ticks."""
-    book = parse_book(json.loads(BOOK.read_text()))
-    store = EmbeddedStore()
-    import_book(store, book, policy)
-    ctx = Context(
-        store=store,
-        policy=policy,
-        publisher=lambda data, attributes: f"bench:{attributes['action_id']}",
-        function="bench",
-    )
+    ctx = bench_context(policy)
+    store = ctx.store
+    assert isinstance(store, EmbeddedStore)
     with muted():
         for tick in range(TICKS):
             for n in range(DUE):

@@ -15,6 +15,7 @@ are the policy's ``working_days`` minus the public holidays of ``holiday_country
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -54,19 +55,24 @@ def _require_aware(moment: datetime) -> None:
         raise ValueError("business-hours arithmetic needs timezone-aware datetimes")
 
 
-def business_hours_between(start: datetime, end: datetime, timezone: str, policy: CalendarPolicy) -> float:
-    """Working hours from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+Window = Callable[[date, ZoneInfo], tuple[datetime, datetime]]
+
+
+def _hours_between(
+    start: datetime, end: datetime, timezone: str, policy: CalendarPolicy, window: Window
+) -> float:
+    """Hours of ``window`` on business days from ``start`` to ``end`` (negative backwards)."""
     _require_aware(start)
     _require_aware(end)
     if end < start:
-        return -business_hours_between(end, start, timezone, policy)
+        return -_hours_between(end, start, timezone, policy, window)
     tz = ZoneInfo(timezone)
     total = timedelta()
     day = start.astimezone(tz).date()
     last = end.astimezone(tz).date()
     while day <= last:
         if is_business_day(day, policy):
-            opens, closes = _open_close(day, tz, policy)
+            opens, closes = window(day, tz)
             lo, hi = max(opens, start), min(closes, end)
             if hi > lo:
                 total += hi - lo
@@ -74,12 +80,10 @@ def business_hours_between(start: datetime, end: datetime, timezone: str, policy
     return total.total_seconds() / 3600
 
 
-def add_business_hours(start: datetime, hours: float, timezone: str, policy: CalendarPolicy) -> datetime:
-    """The instant ``hours`` working hours after ``start`` (UTC).
-
-    Starting outside working hours counts from the next opening. Raises ``ValueError``
-    for negative hours or a naive datetime.
-    """
+def _add_hours(
+    start: datetime, hours: float, timezone: str, policy: CalendarPolicy, window: Window
+) -> datetime:
+    """The instant ``hours`` hours of ``window`` on business days after ``start`` (UTC)."""
     _require_aware(start)
     if hours < 0:
         raise ValueError("hours cannot be negative")
@@ -89,7 +93,7 @@ def add_business_hours(start: datetime, hours: float, timezone: str, policy: Cal
     day = cursor.astimezone(tz).date()
     for _ in range(_MAX_DAYS):
         if is_business_day(day, policy):
-            opens, closes = _open_close(day, tz, policy)
+            opens, closes = window(day, tz)
             begin = max(opens, cursor)
             if begin < closes:
                 available = closes - begin
@@ -97,8 +101,21 @@ def add_business_hours(start: datetime, hours: float, timezone: str, policy: Cal
                     return begin + remaining
                 remaining -= available
         day += timedelta(days=1)
-        cursor = max(cursor, datetime.combine(day, datetime.min.time(), tzinfo=tz).astimezone(UTC))
     raise ValueError("no working hours within ten years: check calendar.working_days")
+
+
+def business_hours_between(start: datetime, end: datetime, timezone: str, policy: CalendarPolicy) -> float:
+    """Working hours from ``start`` to ``end`` (negative when ``end`` is earlier)."""
+    return _hours_between(start, end, timezone, policy, lambda day, tz: _open_close(day, tz, policy))
+
+
+def add_business_hours(start: datetime, hours: float, timezone: str, policy: CalendarPolicy) -> datetime:
+    """The instant ``hours`` working hours after ``start`` (UTC).
+
+    Starting outside working hours counts from the next opening. Raises ``ValueError``
+    for negative hours or a naive datetime.
+    """
+    return _add_hours(start, hours, timezone, policy, lambda day, tz: _open_close(day, tz, policy))
 
 
 def next_working_time(at: datetime, timezone: str, policy: CalendarPolicy) -> datetime:
@@ -155,22 +172,7 @@ def working_day_hours_between(start: datetime, end: datetime, timezone: str, pol
 
     Every hour of a working day counts; weekend and holiday hours do not.
     """
-    _require_aware(start)
-    _require_aware(end)
-    if end < start:
-        return -working_day_hours_between(end, start, timezone, policy)
-    tz = ZoneInfo(timezone)
-    total = timedelta()
-    day = start.astimezone(tz).date()
-    last = end.astimezone(tz).date()
-    while day <= last:
-        if is_business_day(day, policy):
-            midnight, next_midnight = _day_bounds(day, tz)
-            lo, hi = max(midnight, start), min(next_midnight, end)
-            if hi > lo:
-                total += hi - lo
-        day += timedelta(days=1)
-    return total.total_seconds() / 3600
+    return _hours_between(start, end, timezone, policy, _day_bounds)
 
 
 def add_working_day_hours(start: datetime, hours: float, timezone: str, policy: CalendarPolicy) -> datetime:
@@ -179,23 +181,7 @@ def add_working_day_hours(start: datetime, hours: float, timezone: str, policy: 
     A start on a weekend or holiday counts from the next working day's midnight. Raises
     ``ValueError`` for negative hours, a naive datetime, or no working day within ten years.
     """
-    _require_aware(start)
-    if hours < 0:
-        raise ValueError("hours cannot be negative")
-    tz = ZoneInfo(timezone)
-    remaining = timedelta(hours=hours)
-    cursor = start.astimezone(UTC)
-    day = cursor.astimezone(tz).date()
-    for _ in range(_MAX_DAYS):
-        if is_business_day(day, policy):
-            midnight, next_midnight = _day_bounds(day, tz)
-            begin = max(midnight, cursor)
-            available = next_midnight - begin
-            if remaining <= available:
-                return begin + remaining
-            remaining -= available
-        day += timedelta(days=1)
-    raise ValueError("no working day within ten years: check calendar.working_days")
+    return _add_hours(start, hours, timezone, policy, _day_bounds)
 
 
 def _check_clock(clock: str) -> None:
