@@ -5,11 +5,11 @@ acknowledged, logged and kept in ``dead_letters``."""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Any
 
 from functions.consumers import Push, receive
+from shared import clock
 from shared.bootstrap import Context
 from shared.dispatch import dispatch
 from shared.events import EventEnvelope
@@ -23,8 +23,7 @@ def _tick(push: Push, ctx: Context, now: datetime) -> EventEnvelope:
     # The slot a tick stands for comes from when it was published, so a redelivery hours
     # later is still the same tick; under a fixed or simulated clock (tests, taops dev)
     # publish times are real while "now" is not, and the simulated time decides.
-    simulated = bool(os.environ.get("TAOPS_CLOCK") or os.environ.get("TAOPS_CLOCK_FILE"))
-    published = at or (now if simulated else push.publish_time) or now
+    published = at or (now if clock.is_simulated() else push.publish_time) or now
     return tick_event(job, published, now, ctx.policy)
 
 

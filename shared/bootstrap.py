@@ -11,7 +11,7 @@ renewing a watch, alerting the operators.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -49,7 +49,6 @@ class Context:
     # After a commit, publish the new actions already due (deployed); replay hands them to
     # its own delivery instead (``on_actions``) and leaves the publisher to the relay job.
     publish_after_commit: bool = True
-    extras: dict[str, Any] = field(default_factory=dict)
 
     def publish(self, actions: list[Action], now: datetime) -> int:
         """After the commit: publish the new actions already due (the relay does the rest)."""

@@ -62,6 +62,13 @@ def write_file(path: str | os.PathLike[str], moment: datetime | None) -> None:
         raise
 
 
+def is_simulated() -> bool:
+    """Whether the time is fixed or simulated (``TAOPS_CLOCK``, or a clock file that holds
+    one): then the clock, not Pub/Sub's real publish times, says what time it is."""
+    path = os.environ.get(CLOCK_FILE_ENV)
+    return bool(os.environ.get("TAOPS_CLOCK")) or (bool(path) and read_file(str(path)) is not None)
+
+
 def now() -> datetime:
     fixed = os.environ.get("TAOPS_CLOCK")
     if fixed:

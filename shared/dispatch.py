@@ -45,7 +45,7 @@ from shared.processing import (
     Outcome,
     ProcessResult,
     dead_letter,
-    payload_hash,
+    marker_document,
     process,
 )
 from shared.sources.deel import PTO_EVENT_TYPE
@@ -156,7 +156,6 @@ def alert(ctx: Context, fault: ConfigurationError, now: datetime) -> None:
 
 def _claim_tick(ctx: Context, event: EventEnvelope, now: datetime) -> ProcessResult | None:
     """Take the tick's marker: None when this run may go ahead, else why not."""
-    fingerprint = payload_hash(event)
 
     def body(tx: Transaction) -> ProcessResult | None:
         marker = tx.get(PROCESSED, event.marker_id)
@@ -167,20 +166,12 @@ def _claim_tick(ctx: Context, event: EventEnvelope, now: datetime) -> ProcessRes
                 raise TransientError(f"tick {event.event_id} is running elsewhere")
             else:
                 return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="this tick already ran")
+        retention = ctx.policy.events.marker_retention_days
+        lease = utc_text(now + TICK_LEASE)
         tx.set(
             PROCESSED,
             event.marker_id,
-            {
-                "event_id": event.event_id,
-                "source": event.source,
-                "type": event.type,
-                "entity_key": event.entity_key,
-                "outcome": "in_progress",
-                "lease_until": utc_text(now + TICK_LEASE),
-                "processed_at": utc_text(now),
-                "expire_at": utc_text(now + timedelta(days=ctx.policy.events.marker_retention_days)),
-                "payload_hash": fingerprint,
-            },
+            marker_document(event, "in_progress", now, retention, lease_until=lease),
         )
         return None
 

@@ -29,6 +29,7 @@ from shared.bootstrap import Context
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
 from shared.models import utc_text
+from shared.policy import Policy
 from shared.processing import TIMERS, Outcome, ProcessResult
 from shared.rules.cron import previous_fire
 from shared.store import Transaction, Where
@@ -112,11 +113,11 @@ JOBS: dict[str, Job] = {
 }
 
 
-def scheduled_slot(job: str, at: datetime, ctx_policy: Any) -> datetime:
+def scheduled_slot(job: str, at: datetime, policy: Policy) -> datetime:
     """The scheduled time a tick published at ``at`` stands for: the latest time the job's
     cron fires at or before ``at`` (a late or repeated publish maps to the same slot); the
     minute of ``at`` for a job the policy does not schedule (a manual run)."""
-    cadence = ctx_policy.cadence(job)
+    cadence = policy.cadence(job)
     if cadence is not None:
         slot = previous_fire(cadence.schedule, cadence.time_zone, at)
         if slot is not None:
@@ -124,7 +125,7 @@ def scheduled_slot(job: str, at: datetime, ctx_policy: Any) -> datetime:
     return at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def tick_event(job: str, published_at: datetime, received_at: datetime, policy: Any) -> EventEnvelope:
+def tick_event(job: str, published_at: datetime, received_at: datetime, policy: Policy) -> EventEnvelope:
     """The internal event of one tick of ``job``, published at ``published_at``."""
     slot = scheduled_slot(job, published_at, policy)
     # Built from known-good values here, so not validated again (a tick an hour, a timer

@@ -88,9 +88,6 @@ class ReadView:
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         return self._tx.query(collection, *where, limit=limit)
 
-    def get_many(self, collection: str, doc_ids: list[str]) -> dict[str, Document | None]:
-        return self._tx.get_many(collection, doc_ids)
-
 
 Handler = Callable[[ReadView, EventEnvelope, datetime], Decision]
 
@@ -133,6 +130,24 @@ def payload_hash(event: EventEnvelope) -> str:
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
+def marker_document(
+    event: EventEnvelope, outcome: str, now: datetime, retention_days: int, **extra: Any
+) -> Document:
+    """The processed-event marker: what happened to the event, when, and the hash of its
+    payload; it expires (Firestore TTL) after ``retention_days``."""
+    return {
+        "event_id": event.event_id,
+        "source": event.source,
+        "type": event.type,
+        "entity_key": event.entity_key,
+        "outcome": outcome,
+        "processed_at": utc_text(now),
+        "expire_at": utc_text(now + timedelta(days=retention_days)),
+        "payload_hash": payload_hash(event),
+        **extra,
+    }
+
+
 def timer_document(timer: Timer, event: EventEnvelope, now: datetime) -> Document:
     doc = timer.model_dump(mode="json")
     doc.update(scheduled_at=utc_text(now), event_id=event.event_id)
@@ -151,21 +166,10 @@ def process(
     """Apply ``event`` once. See the module docstring; raises what the handler raises, and
     ``PermanentError`` for a source version from the future."""
     check_version(event, now)
-    marker_expiry = utc_text(now + timedelta(days=retention_days))
     fingerprint = payload_hash(event)
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
-        return {
-            "event_id": event.event_id,
-            "source": event.source,
-            "type": event.type,
-            "entity_key": event.entity_key,
-            "outcome": outcome.value,
-            "processed_at": utc_text(now),
-            "expire_at": marker_expiry,
-            "payload_hash": fingerprint,
-            **extra,
-        }
+        return marker_document(event, outcome.value, now, retention_days, **extra)
 
     def body(tx: Transaction) -> ProcessResult:
         seen = tx.get(PROCESSED, event.marker_id)
@@ -230,15 +234,16 @@ def process(
     return store.run_transaction(body)
 
 
-def excerpt(data: bytes, limit: int = RAW_KEEP_BYTES) -> str:
-    """At most ``limit`` bytes of ``data`` as valid UTF-8 text: undecodable bytes become
-    U+FFFD, and the text is cut on a character boundary so its encoding stays within
-    ``limit`` (a replacement character takes three bytes where the bad byte took one)."""
+def excerpt(data: bytes, limit: int = RAW_KEEP_BYTES) -> tuple[str, bool]:
+    """At most ``limit`` bytes of ``data`` as valid UTF-8 text, and whether anything was
+    cut: undecodable bytes become U+FFFD, and the text is cut on a character boundary so
+    its encoding stays within ``limit`` (a replacement character takes three bytes where
+    the bad byte took one)."""
     text = data[:limit].decode("utf-8", errors="replace")
     encoded = text.encode("utf-8")
     if len(encoded) > limit:
-        text = encoded[:limit].decode("utf-8", errors="ignore")
-    return text
+        return encoded[:limit].decode("utf-8", errors="ignore"), True
+    return text, len(data) > limit
 
 
 def dead_letter(
@@ -274,9 +279,8 @@ def dead_letter(
         "attributes": {str(k)[:100]: str(v)[:500] for k, v in list((attributes or {}).items())[:50]},
     }
     if trusted:
-        kept = excerpt(data)
-        whole = data.decode("utf-8", errors="replace") if len(data) <= RAW_KEEP_BYTES else None
-        doc.update(raw=kept, raw_truncated=kept != whole)
+        kept, cut = excerpt(data)
+        doc.update(raw=kept, raw_truncated=cut)
     else:
         doc.update(raw=None, raw_truncated=True, unauthenticated=True)
     if header_names is not None:

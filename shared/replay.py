@@ -157,8 +157,9 @@ class _Due:
     def __init__(self) -> None:
         self._heap: list[tuple[str, str]] = []
 
-    def add(self, action: dict[str, Any]) -> None:
-        heapq.heappush(self._heap, (str(action.get("not_before") or ""), str(action["id"])))
+    def add(self, action: Action) -> None:
+        due = utc_text(action.not_before) if action.not_before else ""
+        heapq.heappush(self._heap, (due, action.id))
 
     def next_due(self) -> str | None:
         return self._heap[0][0] if self._heap else None
@@ -205,7 +206,7 @@ def replay_context(store: EmbeddedStore, policy: Policy, waiting: _Due) -> Conte
 
     def collect(actions: list[Action], now: datetime) -> None:
         for action in actions:
-            waiting.add(action.model_dump(mode="json"))
+            waiting.add(action)
 
     def publish(data: bytes, attributes: dict[str, str]) -> str:
         return f"replay:{attributes['action_id']}"

@@ -99,20 +99,18 @@ def set_clock(value: str | None, say: Callable[[str], None] = print) -> int:
 
 def publish_tick(job: str, at: datetime | None = None, say: Callable[[str], None] = print) -> int:
     """``taops dev tick``: publish ``{"job": JOB[, "at": ISO]}`` to ``cadence-tick``, as
-    Cloud Scheduler does. Without ``at``, a simulated time stands in for it: Pub/Sub stamps
-    the real time on what it carries, and a tick stands for the moment it names."""
-    from shared import clock, pubsub
+    Cloud Scheduler does. Without ``at``, the functions take the tick's time from the
+    pipeline's clock, simulated or not (``functions.ticks``)."""
+    from shared import pubsub
     from shared.exceptions import TransientError
     from shared.jobs import JOBS
 
     if job not in JOBS:
         raise ValueError(f"no job {job!r} (known: {', '.join(sorted(JOBS))})")
     state = find_running()
-    simulated = clock.read_file(state["clock_file"])
-    moment = at or simulated
     data: dict[str, str] = {"job": job}
-    if moment is not None:
-        data["at"] = _text(moment)
+    if at is not None:
+        data["at"] = _text(at)
     os.environ.update(
         {"PUBSUB_EMULATOR_HOST": state["pubsub_emulator_host"], "GOOGLE_CLOUD_PROJECT": state["project"]}
     )
@@ -122,6 +120,5 @@ def publish_tick(job: str, at: datetime | None = None, say: Callable[[str], None
         message_id = pubsub.publish("cadence-tick", body.encode())
     except TransientError as exc:
         raise NotRunningError(f"{exc}: is taops dev running?") from None
-    origin = " (at: the pipeline's simulated time)" if at is None and simulated is not None else ""
-    say(f"published {body} to cadence-tick{origin}, message {message_id}")
+    say(f"published {body} to cadence-tick, message {message_id}")
     return 0

@@ -87,10 +87,6 @@ class Route:
     to: str
     reason: str  # "" when ``to`` is ``meant_for``; else a clause naming who it was meant for
 
-    @property
-    def routed(self) -> bool:
-        return self.to != self.meant_for
-
 
 def _plan_cover(directory: Directory, absence: Doc, account_id: str | None) -> str | None:
     if not account_id:

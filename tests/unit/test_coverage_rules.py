@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from shared.rules.coverage import Window, choose_covers, cover_for, cover_reasons
+from shared.rules.coverage import Window, choose_covers, cover_reasons
 
 WINDOW = Window(
     datetime(2026, 12, 13, 23, tzinfo=UTC),
@@ -71,23 +71,3 @@ def test_with_every_peer_away_the_manager_covers() -> None:
     absences = [away(p, "2026-12-10T00:00:00Z", "2026-12-30T00:00:00Z") for p in ("ben@x.com", "cy@x.com")]
     covers, notes = choose_covers(TA, [{"id": "a"}], PEOPLE, absences, WINDOW, "pto-ana")
     assert covers == {"a": "mara@x.com"} and "mara@x.com (manager) covers" in notes[-1]
-
-
-def test_cover_for_follows_the_plan_then_the_manager_chain() -> None:
-    at = datetime(2026, 12, 15, 12, tzinfo=UTC)
-    absences = [away("ana@x.com", "2026-12-13T23:00:00Z", "2026-12-18T23:00:00Z")]
-    plans = [
-        {
-            "ta": "ana@x.com",
-            "status": "shared",
-            "start": "2026-12-13T23:00:00Z",
-            "end": "2026-12-18T23:00:00Z",
-            "items": [{"cover": "cy@x.com"}, {"cover": "ben@x.com"}, {"cover": "cy@x.com"}],
-        }
-    ]
-    assert cover_for("ana@x.com", at, PEOPLE, plans, absences) == "cy@x.com"
-    assert cover_for("ben@x.com", at, PEOPLE, plans, absences) == "ben@x.com"  # present: themselves
-    absences.append(away("cy@x.com", "2026-12-14T00:00:00Z", "2026-12-16T00:00:00Z"))
-    assert cover_for("ana@x.com", at, PEOPLE, plans, absences) == "mara@x.com"
-    after = datetime(2026, 12, 19, 9, tzinfo=UTC)
-    assert cover_for("ana@x.com", after, PEOPLE, plans, absences) == "ana@x.com"
