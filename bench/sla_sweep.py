@@ -27,7 +27,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.scenario import bench_context
+from bench.scenario import EVENTS, bench_context
 from shared.bootstrap import Context
 from shared.dispatch import dispatch
 from shared.events import doc_key
@@ -41,9 +41,7 @@ from shared.rules import sla
 from shared.sources.gmail import normalize_message
 from shared.store import Document, EmbeddedStore, Where
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = ROOT / "shared" / "demo" / "book.json"
-MESSAGE = ROOT / "tests" / "events" / "gmail_message_get_metadata_response.json"
+MESSAGE = json.loads((EVENTS / "gmail_message_get_metadata_response.json").read_text())
 SIZES = tuple(int(a) for a in sys.argv[1:]) or (1_000, 10_000, 100_000)
 DUE = 10  # timers due at each tick
 TICKS = 5  # consecutive quarter-hour ticks, each with its own DUE timers
@@ -57,7 +55,7 @@ PATTERN_MESSAGE = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)  # due on Wednesday, af
 
 
 def _message(thread_id: str, at: datetime) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(MESSAGE.read_text())
+    message: dict[str, Any] = copy.deepcopy(MESSAGE)
     message.update(id=f"msg-{thread_id}", threadId=thread_id, internalDate=str(int(at.timestamp() * 1000)))
     for header in message["payload"]["headers"]:
         if header["name"] == "From":

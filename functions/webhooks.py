@@ -30,9 +30,9 @@ import flask
 from pydantic import ValidationError
 
 from shared import clients, clock, pubsub
-from shared.events import EventEnvelope, check_version
+from shared.events import EventEnvelope, check_version, first_problem
 from shared.exceptions import PermanentError, TransientError
-from shared.faults import Fault, classify
+from shared.faults import Fault, classify, one_line
 from shared.logs import bind, log, trace_field
 from shared.processing import dead_letter
 
@@ -118,14 +118,12 @@ def refusal_reason(exc: Exception) -> str:
     if isinstance(exc, PermanentError):
         text = exc.reason
     elif isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        text = f"{'.'.join(str(p) for p in first['loc']) or '(body)'}: {first['msg']}"
+        text = first_problem(exc)
     elif isinstance(exc, RecursionError):
         text = "body: nested too deep"
     else:
         text = f"unexpected {exc.__class__.__name__}: {exc}"
-    line = " ".join(text.split())
-    return line if len(line) <= MAX_REASON_CHARS else line[: MAX_REASON_CHARS - 1] + "…"
+    return one_line(text, MAX_REASON_CHARS, "…")
 
 
 def _normalized(hook: Webhook, body: Any, now: datetime) -> tuple[list[EventEnvelope], list[bytes]]:

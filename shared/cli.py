@@ -210,7 +210,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    from shared import dev
+    from shared import clock, dev
 
     def say(text: str) -> None:
         print(text, flush=True)
@@ -222,7 +222,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     at = None
     if given and given.strip().lower() != "now":
         try:
-            at = dev.clock_instant(given)
+            at = clock.instant(given)
         except ValueError:
             print(f"taops dev {action}: {given!r} is not an ISO-8601 time", file=sys.stderr)
             return 2
@@ -230,7 +230,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         if action == "mail":
             return dev.post_mail(Path(args.file), at, say=say)
         if action == "clock":
-            return dev.set_clock(args.value, say=say)
+            return dev.set_clock(at, clear=given is not None and given.strip().lower() == "now", say=say)
         return dev.publish_tick(args.job, at, say=say)
     except (dev.NotRunningError, ValueError) as exc:
         print(f"taops dev {action}: {exc}", file=sys.stderr)

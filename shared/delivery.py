@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.exceptions import ConfigurationError, PermanentError, TransientError
+from shared.faults import one_line
 from shared.logs import log
 from shared.models import utc_text
 from shared.policy import Delivery
@@ -154,7 +155,7 @@ def deliver(
             hint = exc.retry_after if isinstance(exc, RetryableError) else None
             wait = (
                 hint
-                if hint is not None and hint >= 0  # a NaN or negative hint falls back to backoff
+                if hint is not None  # senders give no hint for a NaN or negative Retry-After
                 else min(policy.backoff_cap_seconds, policy.backoff_base_seconds * 2 ** (attempts - 1))
                 * random.uniform(0.5, 1.0)
             )
@@ -200,7 +201,7 @@ def deliver(
 
 
 def _unexpected(exc: Exception) -> str:
-    return " ".join(f"unexpected error: {exc.__class__.__name__}: {exc}".split())[:500]
+    return one_line(f"unexpected error: {exc.__class__.__name__}: {exc}", 500, "")
 
 
 def _fail(

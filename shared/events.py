@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -83,9 +83,24 @@ class EventEnvelope(BaseModel):
         try:
             return cls.model_validate_json(raw)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(body)"
-            raise PermanentError(f"not a taops event envelope: {where}: {first['msg']}") from None
+            raise PermanentError(f"not a taops event envelope: {first_problem(exc)}") from None
+
+
+def first_problem(exc: ValidationError, prefix: str | None = None) -> str:
+    """The first thing pydantic refused, as ``field.path: message`` (under ``prefix``)."""
+    err = exc.errors()[0]
+    where = ".".join([*([prefix] if prefix else []), *(str(p) for p in err["loc"])]) or "(body)"
+    return f"{where}: {err['msg']}"
+
+
+def utc_checked(moment: datetime, where: str, shown: str) -> datetime:
+    """``moment`` (aware) when UTC can hold it; ``PermanentError`` otherwise: a time such as
+    0001-01-01T00:00+05:00 has no UTC time, and every later write of it would fail."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        raise PermanentError(f"{where}: {shown} is out of range") from None
+    return moment
 
 
 def check_version(event: EventEnvelope, now: datetime) -> None:

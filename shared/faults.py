@@ -90,6 +90,12 @@ def as_configuration(exc: BaseException) -> ConfigurationError:
     )
 
 
+def one_line(text: str, limit: int, more: str = "...") -> str:
+    """``text`` on one line, at most ``limit`` characters (``more`` marks a cut)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - len(more)] + more
+
+
 def reason_of(exc: BaseException) -> str:
     """One line a person can act on."""
     if isinstance(exc, PermanentError | ConfigurationError):
@@ -98,8 +104,7 @@ def reason_of(exc: BaseException) -> str:
         text = "input nested too deeply"
     else:
         text = f"{type(exc).__name__}: {exc}"
-    text = " ".join(str(text).split())
-    return text if len(text) <= 300 else text[:297] + "..."
+    return one_line(text, 300)
 
 
 Alert = Callable[[ConfigurationError], None]

@@ -14,25 +14,17 @@ stop): ``taops dev mail FILE`` (a customer mail arrives), ``taops dev clock ISO|
 pipeline's time) and ``taops dev tick JOB`` (what Cloud Scheduler publishes).
 """
 
-from shared.dev.drive import clock_instant, post_mail, publish_tick, set_clock
-from shared.dev.examples import curl_lines, deel_body, example_mail
-from shared.dev.pipeline import DEV_SECRETS, HTTP, PUSH, ROOT, DevPipeline, mailbox_lines, run, start
-from shared.dev.state import PROJECT, NotRunningError, find_running
+from shared.dev.drive import post_mail, publish_tick, set_clock
+from shared.dev.examples import deel_body
+from shared.dev.pipeline import HTTP, PUSH, run, start
+from shared.dev.state import PROJECT, NotRunningError
 
 __all__ = [
-    "DEV_SECRETS",
     "HTTP",
     "PROJECT",
     "PUSH",
-    "ROOT",
-    "DevPipeline",
     "NotRunningError",
-    "clock_instant",
-    "curl_lines",
     "deel_body",
-    "example_mail",
-    "find_running",
-    "mailbox_lines",
     "post_mail",
     "publish_tick",
     "run",

@@ -15,14 +15,6 @@ from pathlib import Path
 from shared.dev.state import NotRunningError, find_running
 
 
-def clock_instant(text: str) -> datetime:
-    """An ISO-8601 instant as the pipeline's clock reads it (UTC when no zone is named);
-    ``ValueError`` if it is not one."""
-    from shared import clock
-
-    return clock.instant(text)
-
-
 def _text(moment: datetime) -> str:
     from shared.models import utc_text
 
@@ -77,21 +69,21 @@ def post_mail(file: Path, at: datetime | None = None, say: Callable[[str], None]
     return 0
 
 
-def set_clock(value: str | None, say: Callable[[str], None] = print) -> int:
-    """``taops dev clock``: show (no value), set (ISO) or clear (``now``) the pipeline's time."""
+def set_clock(moment: datetime | None, *, clear: bool = False, say: Callable[[str], None] = print) -> int:
+    """``taops dev clock``: set the pipeline's time to ``moment``, clear it (back to the real
+    time), or, with neither, show it."""
     from shared import clock
 
     state = find_running()
     path = Path(state["clock_file"])
-    if value is None:
-        moment = clock.read_file(path)
-        say(f"simulated: {_text(moment)} ({_readable(moment)})" if moment else "the real time")
-        return 0
-    if value.strip().lower() == "now":
+    if clear:
         clock.write_file(path, None)
         say("the pipeline runs on the real time again")
         return 0
-    moment = clock_instant(value)
+    if moment is None:
+        shown = clock.read_file(path)
+        say(f"simulated: {_text(shown)} ({_readable(shown)})" if shown else "the real time")
+        return 0
     clock.write_file(path, moment)
     say(f"the pipeline's time is {_text(moment)} ({_readable(moment)}) until `taops dev clock` moves it")
     return 0

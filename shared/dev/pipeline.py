@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from shared.dev.examples import curl_lines, example_mail
+from shared.dev.examples import ROOT, curl_lines, example_mail
 from shared.dev.state import (
     CLOCK_FILE,
     DEV_GMAIL_TOKEN,
@@ -36,7 +36,6 @@ from shared.localrun import (
     missing_tools,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 HTTP = ("deel_webhook", "salesforce_webhook", "vitally_webhook")
 # Topic → the function its push subscription feeds.
 PUSH = {

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
-from shared.events import EventEnvelope, stable_event_id
+from shared.events import EventEnvelope, first_problem, stable_event_id, utc_checked
 from shared.exceptions import PermanentError
 
 TIME_OFF_EVENTS = frozenset({"time-off.created", "time-off.reviewed", "time-off.updated", "time-off.deleted"})
@@ -121,9 +121,7 @@ def _envelope(body: Any) -> tuple[Meta, list[Any], datetime | None]:
 
 
 def _first_problem(prefix: str, exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join([prefix, *(str(p) for p in err["loc"])])
-    return f"{where}: {err['msg']}"
+    return first_problem(exc, prefix)
 
 
 def _aware(moment: datetime | None, where: str) -> datetime | None:
@@ -132,11 +130,7 @@ def _aware(moment: datetime | None, where: str) -> datetime | None:
     if moment is None:
         return None
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    try:
-        aware.astimezone(UTC)
-    except OverflowError:
-        raise PermanentError(f"{where}: {moment.isoformat()} is out of range") from None
-    return aware
+    return utc_checked(aware, where, moment.isoformat())
 
 
 def _years_from(day: date, years: int) -> date:

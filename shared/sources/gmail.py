@@ -43,6 +43,7 @@ METADATA_HEADERS = (
     "Auto-Submitted",
     "Precedence",
 )
+_CANONICAL = {header.lower(): header for header in METADATA_HEADERS}
 SCOPES = ("https://www.googleapis.com/auth/gmail.metadata",)
 DEFAULT_BASE = "https://gmail.googleapis.com/gmail/v1"
 # What delivery does as the user: set the autoresponder, send mail, read the calendar.
@@ -190,7 +191,7 @@ def _headers(message: dict[str, Any]) -> dict[str, str]:
         if not isinstance(header, dict):
             raise PermanentError("Gmail message: a header is not a {name, value} object")
         name = str(header.get("name", ""))
-        canonical = next((h for h in METADATA_HEADERS if h.lower() == name.lower()), None)
+        canonical = _CANONICAL.get(name.lower())
         if canonical and canonical not in found:
             # Metadata only, and bounded: a header is never a place to store a body.
             found[canonical] = str(header.get("value", ""))[:2000]

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 from xml.etree.ElementTree import Element
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
-from shared.events import EventEnvelope, stable_event_id
+from shared.events import EventEnvelope, stable_event_id, utc_checked
 from shared.exceptions import PermanentError
 
 RENEWAL_TOPIC = "renewal-changed"
@@ -105,7 +105,7 @@ def _text(fields: dict[str, Any], name: str, where: str) -> str | None:
     return value
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -145,12 +145,7 @@ def _parse_time(value: Any, where: str) -> datetime | None:
         if _is_number(value):  # NaN, or a year datetime cannot hold
             raise PermanentError(f"{where}: {_show(value)} is out of range") from None
         raise PermanentError(f"{where}: {_show(value)} is not a date-time") from None
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    try:
-        moment.astimezone(UTC)  # 0001-01-01T00:00+05:00 has no UTC time to store
-    except OverflowError:
-        raise PermanentError(f"{where}: {_show(value)} is out of range") from None
-    return moment
+    return utc_checked(moment if moment.tzinfo else moment.replace(tzinfo=UTC), where, _show(value))
 
 
 def _parse_amount(value: Any, where: str) -> float | None:
@@ -175,7 +170,7 @@ def _bool(value: Any) -> bool | None:
 
 def _payload(opportunity_id: str, fields: dict[str, Any], changed: list[str], where: str) -> dict[str, Any]:
     close = fields.get("CloseDate")
-    if isinstance(close, int | float) and not isinstance(close, bool):  # Pub/Sub API: epoch days or ms
+    if _is_number(close):  # Pub/Sub API: epoch days or ms
         close = _epoch_date(close, f"{where}.CloseDate")
     account = _text(fields, "AccountId", where)
     return {

@@ -11,13 +11,13 @@ is refused naming the field.
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.events import EventEnvelope, stable_event_id
+from shared.events import EventEnvelope, first_problem, stable_event_id, utc_checked
 from shared.exceptions import PermanentError
 
 HEALTH_TOPIC = "health-changed"
@@ -65,20 +65,15 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
     try:
         account = VitallyAccount.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        path = ".".join([where, *(str(p) for p in err["loc"])])
-        raise PermanentError(f"{path}: {err['msg']}") from None
+        raise PermanentError(first_problem(exc, where)) from None
     known = {"id", "externalId", "name", "healthScore", "updatedAt"}
     traits = {k: v for k, v in (account.model_extra or {}).items() if k not in known}
     if isinstance(raw, dict) and isinstance(raw.get("traits"), dict):
         traits = {**traits, **raw["traits"]}
         traits.pop("traits", None)
     version = account.updatedAt if account.updatedAt and account.updatedAt.tzinfo else None
-    try:
-        if version:
-            version.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+05:00 has no UTC time to store or compare
-        raise PermanentError(f"{where}.updatedAt: {account.updatedAt} is out of range") from None
+    if version:
+        utc_checked(version, f"{where}.updatedAt", str(account.updatedAt))
     payload = {
         "vitally_id": account.id,
         "external_id": account.externalId,

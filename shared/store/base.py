@@ -114,15 +114,11 @@ def check_id(collection: str, doc_id: str) -> None:
             raise StoreError(f"invalid {label}: longer than 1,500 bytes")
 
 
-def check_limit(where: tuple[Where, ...], limit: int | None) -> None:
-    """``limit`` keeps the first ids, which only an equality-filtered query can promise."""
+def check_query(where: tuple[Where, ...], limit: int | None) -> None:
+    """What Firestore refuses, refused alike by every adapter. ``limit`` keeps the first
+    ids, which only an equality-filtered query can promise."""
     if limit is not None and any(w.op in RANGE_OPS for w in where):
         raise StoreError("limit is only supported with equality filters (results are ordered by id)")
-
-
-def check_query(where: tuple[Where, ...], limit: int | None) -> None:
-    """What Firestore refuses, refused alike by every adapter."""
-    check_limit(where, limit)
     if sum(w.op == "array_contains" for w in where) > 1:
         raise StoreError("a query can have at most one 'array_contains' filter")
 
@@ -157,8 +153,6 @@ def _json_value(value: Any, depth: int) -> Any:
         return out
     if kind is list or kind is tuple:
         return [_json_value(item, depth + 1) for item in value]
-    if isinstance(value, bool):
-        return bool(value)
     if isinstance(value, str):
         return str.__str__(value)  # a str subclass (StrEnum) is stored as its text
     if isinstance(value, int):
@@ -173,7 +167,8 @@ def check_document(doc: Mapping[str, Any]) -> Document:
     Returns a plain copy the caller can no longer change."""
     if not isinstance(doc, Mapping):
         raise StoreError("a document must be a mapping")
-    return dict(_json_value(doc, 0))
+    copy: Document = _json_value(doc, 0)  # a new dict already
+    return copy
 
 
 class Transaction(ABC):

@@ -138,14 +138,14 @@ class _EqualityIndex:
         if self.field not in doc:
             return
         value = doc[self.field]
-        if isinstance(value, dict | list):
+        if not _keyable(value):
             self.unkeyed.add(doc_id)
         else:
             self.ids.setdefault(value, set()).add(doc_id)
 
     def remove(self, doc_id: str, doc: Document) -> None:
         value = doc.get(self.field)
-        if isinstance(value, dict | list):
+        if not _keyable(value):
             self.unkeyed.discard(doc_id)
         elif self.field in doc:
             bucket = self.ids.get(value)
