@@ -55,6 +55,8 @@ class Outcome:
     status: str
     attempts: int = 0
     detail: str = ""
+    # The action as it was before this delivery (a dry run reads it anyway; replay shows it).
+    action: Document | None = None
 
 
 def dry_run() -> bool:
@@ -96,7 +98,7 @@ def _record_dry(store: Store, action_id: str, now: datetime) -> Outcome:
                 "lease_until": None,
             },
         )
-        return Outcome(action_id, "delivered", attempts, "dry run: nothing was called")
+        return Outcome(action_id, "delivered", attempts, "dry run: nothing was called", doc)
 
     outcome = store.run_transaction(body)
     if outcome.status != "delivered":

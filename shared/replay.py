@@ -171,10 +171,9 @@ class _Due:
             due.add(heapq.heappop(self._heap)[1])
         delivered = []
         for action_id in sorted(due):
-            doc = store.get(OUTBOX, action_id)
-            if doc is not None and doc.get("status") in ("pending", "published"):
-                deliver(store, action_id, {}, policy.delivery, now, dry=True)
-                delivered.append(doc)
+            outcome = deliver(store, action_id, {}, policy.delivery, now, dry=True)
+            if outcome.status == "delivered" and outcome.action is not None:
+                delivered.append(outcome.action)
         return delivered
 
 
