@@ -11,7 +11,7 @@ is refused naming the field.
 from __future__ import annotations
 
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -74,6 +74,11 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
     version = account.updatedAt if account.updatedAt and account.updatedAt.tzinfo else None
     if version:
         utc_checked(version, f"{where}.updatedAt", str(account.updatedAt))
+    # Without Vitally's own timestamp, an observation is told apart by the hour it arrived
+    # in: Vitally recomputes the score hourly, so the same score within one hour is a retry
+    # of the same ping, while the same score in a later hour is a new observation (a score
+    # that went 3.4 -> 6.0 -> 3.4 must not have its return dropped as a duplicate).
+    observed = version or received_at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     payload = {
         "vitally_id": account.id,
         "external_id": account.externalId,
@@ -85,7 +90,7 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
         EventEnvelope(
             source="vitally",
             type=HEALTH_EVENT_TYPE,
-            event_id=stable_event_id("vitally", account.id, account.healthScore, version),
+            event_id=stable_event_id("vitally", account.id, account.healthScore, observed),
             entity_key=f"vitally-account:{account.id}",
             source_version=version,
             occurred_at=version or received_at,

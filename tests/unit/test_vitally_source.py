@@ -34,10 +34,24 @@ def test_a_bare_account_object_is_accepted_and_versioned_by_updated_at() -> None
     assert event.source_version == datetime(2025, 5, 28, 7, 1, 44, 903000, tzinfo=UTC)
 
 
-def test_the_same_ping_twice_has_one_event_id() -> None:
+def test_the_same_ping_retried_within_the_hour_has_one_event_id() -> None:
+    ping = body("vitally_playbook_webhook_UNCONFIRMED.json")
+    a = vitally.normalize(ping, NOW.replace(minute=2))[0]
+    b = vitally.normalize(ping, NOW.replace(minute=41))[0]
+    assert a.event_id == b.event_id
+
+
+def test_the_same_score_observed_in_a_later_hour_is_a_new_event() -> None:
     ping = body("vitally_playbook_webhook_UNCONFIRMED.json")
     a = vitally.normalize(ping, NOW)[0]
-    b = vitally.normalize(ping, datetime(2025, 7, 1, tzinfo=UTC))[0]
+    b = vitally.normalize(ping, NOW.replace(hour=3))[0]
+    assert a.event_id != b.event_id
+
+
+def test_vitallys_own_timestamp_decides_identity_whenever_it_arrives() -> None:
+    account = body("vitally_account_object.json")
+    a = vitally.normalize(account, NOW)[0]
+    b = vitally.normalize(account, datetime(2025, 7, 1, tzinfo=UTC))[0]
     assert a.event_id == b.event_id
 
 
