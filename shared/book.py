@@ -139,8 +139,24 @@ def import_book(store: Store, book: Book, policy: Policy) -> tuple[int, int]:
         (PEOPLE, p.email, p.model_dump(mode="json")) for p in book.people
     ]
     writes += [(ACCOUNTS, a.id, with_segments(a, policy).model_dump(mode="json")) for a in book.accounts]
+    writes += renewal_timers([doc for collection, _, doc in writes if collection == ACCOUNTS], policy)
     store.put_many(writes)
     return len(book.people), len(book.accounts)
+
+
+def renewal_timers(accounts: list[dict[str, Any]], policy: Policy) -> list[tuple[str, str, dict[str, Any]]]:
+    """The renewal-process timer of each imported account with a renewal date (its start
+    day may be past: the next ``renewal-process`` tick then starts it, once, unless the
+    renewal itself is over). Renewal events keep them current afterwards."""
+    from shared.processing import TIMERS
+    from shared.rules.renewal import process_timer
+
+    found = []
+    for account in accounts:
+        timer = process_timer(account, policy.renewal)
+        if timer is not None:
+            found.append((TIMERS, timer.id, {**timer.model_dump(mode="json"), "event_id": "import"}))
+    return found
 
 
 def book_schema() -> dict[str, Any]:

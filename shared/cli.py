@@ -110,6 +110,41 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lighthouse_exit(args: argparse.Namespace) -> int:
+    """A person decides an account leaves Lighthouse: recorded through the dispatcher, so
+    it is logged, exactly once, and kept with who decided and why."""
+    from datetime import datetime
+
+    from shared import clock
+    from shared.bootstrap import Context
+    from shared.dispatch import dispatch
+    from shared.events import EventEnvelope
+    from shared.handlers import LIGHTHOUSE_EXIT
+    from shared.models import utc_text
+    from shared.policy import load_policy
+    from shared.processing import Outcome
+    from shared.store import open_store
+
+    now = datetime.fromisoformat(args.at) if args.at else clock.now()
+    event = EventEnvelope(
+        source="taops",
+        type=LIGHTHOUSE_EXIT,
+        event_id=f"lighthouse-exit:{args.account}:{utc_text(now)}",
+        entity_key=f"lighthouse:{args.account}",
+        occurred_at=now,
+        received_at=now,
+        payload={"account_id": args.account, "by": args.by, "note": args.note},
+    )
+    store = open_store(args.store)
+    try:
+        result = dispatch(Context(store, load_policy(args.policy), function="cli"), event, now)
+    finally:
+        store.close()
+    for note in (result.decision.notes if result.decision else []) or [result.reason]:
+        print(note)
+    return 0 if result.outcome is Outcome.APPLIED else 1
+
+
 def _hours(value: float) -> str:
     sign = "-" if value < 0 else ""
     whole = abs(value)
@@ -410,6 +445,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failed", action="store_true", help="only actions that failed permanently")
     p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
     p.set_defaults(func=cmd_outbox)
+
+    p = sub.add_parser("lighthouse", help="the Lighthouse program: record a decision taops leaves to people")
+    lsub = p.add_subparsers(dest="lighthouse_verb", required=True, metavar="ACTION")
+    le = lsub.add_parser("exit", help="record that ACCOUNT leaves Lighthouse (who decided, and why)")
+    le.add_argument("account", metavar="ACCOUNT", help="the account id in the book")
+    le.add_argument("--by", required=True, metavar="EMAIL", help="who decided (in the directory)")
+    le.add_argument("--note", help="why, kept on the save plan")
+    le.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    le.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    le.add_argument("--at", metavar="ISO", help="when it was decided (default: now)")
+    le.set_defaults(func=cmd_lighthouse_exit)
 
     p = sub.add_parser("gmail", help="the pooled mailbox's Gmail connection")
     gsub = p.add_subparsers(dest="gmail_verb", required=True, metavar="ACTION")

@@ -28,9 +28,11 @@ from shared.events import EventEnvelope
 from shared.exceptions import ConfigurationError, PermanentError, TransientError
 from shared.faults import settle
 from shared.handlers import (
+    LIGHTHOUSE_EXIT,
     TIMER_FIRED,
     group_message,
     health_changed,
+    lighthouse_exit,
     pto_logged,
     renewal_changed,
     timer_fired,
@@ -65,6 +67,7 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
     GROUP_MESSAGE_TYPE: group_message,
     TIMER_FIRED: timer_fired,
     OPS_FAULT: ops_alert,
+    LIGHTHOUSE_EXIT: lighthouse_exit,
 }
 
 

@@ -10,6 +10,8 @@ twice, runs the job once (``shared.dispatch.run_tick``).
 | job | what it does |
 | --- | --- |
 | ``sla-check`` | fires the due timers of the pooled mailbox's SLA (reminders, escalations) |
+| ``health-check`` | fires the health debounce timers: a category that held gets its reaction |
+| ``renewal-process`` | fires the timers of renewal processes whose first day (120 days out) came |
 | ``outbox-relay`` | publishes actions left unpublished, and deferred ones that fell due |
 | ``gmail-watch`` | renews the Gmail push on the pooled mailbox (it expires after 7 days) |
 
@@ -108,6 +110,8 @@ def renew_gmail_watch(ctx: Context, now: datetime) -> JobRun:
 
 JOBS: dict[str, Job] = {
     "sla-check": fire_timers("sla-check"),
+    "health-check": fire_timers("health-check"),
+    "renewal-process": fire_timers("renewal-process"),
     "outbox-relay": relay_outbox,
     "gmail-watch": renew_gmail_watch,
 }

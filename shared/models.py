@@ -102,6 +102,32 @@ class SavePlan(_Model):
     owner: Email | None = None
     summary: str | None = None
     vitally_task_id: str | None = None
+    # Set by taops when it asks for the plan: by when, and why (lighthouse or yellow).
+    due_date: date | None = None
+    requested_for: HealthCategory | None = None
+
+
+class HealthObservation(_Model):
+    """One health score Vitally reported, as the account's recent history keeps it."""
+
+    at: AwareDatetime
+    score: float
+    category: HealthCategory
+
+
+class HealthReaction(_Model):
+    """The category taops last reacted to (after it held ``health.debounce_hours``), and
+    since when it held; a category that flaps back to it needs no reaction."""
+
+    category: HealthCategory | None = None
+    since: AwareDatetime | None = None
+
+
+class RenewalProcess(_Model):
+    """The 120-day renewal process taops started for one renewal date."""
+
+    renewal_date: date
+    started_at: AwareDatetime
 
 
 class Account(_Model):
@@ -134,8 +160,15 @@ class Account(_Model):
     expansion_opportunity: bool = False
     health_score: float | None = Field(default=None, ge=0, le=10)
     health_category: HealthCategory | None = None
+    health_since: AwareDatetime | None = None  # when the current category began
+    health_history: list[HealthObservation] = Field(default_factory=list)
+    health_reacted: HealthReaction | None = None
     lighthouse_active: bool = False
+    lighthouse_entered_at: AwareDatetime | None = None
+    lighthouse_exited_at: AwareDatetime | None = None
+    lighthouse_exited_by: Email | None = None
     save_plan: SavePlan | None = None
+    renewal_process: RenewalProcess | None = None
     slack_channel: str | None = None
     slack_last_activity: AwareDatetime | None = None
     open_tickets: int = Field(default=0, ge=0)

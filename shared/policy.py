@@ -100,6 +100,9 @@ class Renewal(_Section):
     process_starts_days_before: int = Field(ge=1, le=730)
     opportunity_types: list[str] = Field(min_length=1)
     expansion_types: list[str] = Field(default_factory=list)
+    # The TA's health assessment (green / yellow / red) is due this many days after the
+    # renewal process starts.
+    assessment_due_days: int = Field(default=14, ge=1, le=120)
 
 
 class Health(_Section):
@@ -108,6 +111,11 @@ class Health(_Section):
     debounce_hours: float = Field(ge=0)
     lighthouse_categories: list[HealthCategory]
     save_plan_categories: list[HealthCategory]
+    # The save plan a Lighthouse entry (or a yellow that holds) asks the TA for is due this
+    # many working days later.
+    save_plan_due_working_days: int = Field(default=5, ge=1, le=60)
+    # How many score observations an account keeps, for the messages that say how it got here.
+    history_kept: int = Field(default=12, ge=1, le=100)
     last_activity_healthy_days: int = Field(ge=0)
     last_activity_poor_days: int = Field(ge=0)
 

@@ -347,6 +347,11 @@ def _replay(
             _record(step, dispatch(ctx, tick_event(job, at, at, policy), at))
             finish(step)
 
+    if simulated is not None and parsed:
+        # The replayed world begins at its first line: Cloud Scheduler never ticks before
+        # it (a timer already due then, e.g. a renewal process imported late, fires at the
+        # first slot after it).
+        simulated.advance(parsed[0].at)
     for line in parsed:
         run_scheduled(line.at)
         if simulated is not None:

@@ -47,7 +47,16 @@ def sla_timer(view: ReadView, timer: Document, now: datetime, policy: Policy) ->
     return decision
 
 
-TIMER_HANDLERS: dict[str, TimerHandler] = {SLA_TIMER: sla_timer}
+def _registry() -> dict[str, TimerHandler]:
+    from shared.handlers.health import health_timer
+    from shared.handlers.renewal import renewal_timer
+    from shared.rules.health import HEALTH_TIMER
+    from shared.rules.renewal import RENEWAL_TIMER
+
+    return {SLA_TIMER: sla_timer, HEALTH_TIMER: health_timer, RENEWAL_TIMER: renewal_timer}
+
+
+TIMER_HANDLERS: dict[str, TimerHandler] = _registry()
 
 
 def timer_event(timer: Document, now: datetime) -> EventEnvelope:

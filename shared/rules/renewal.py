@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from shared.policy import Renewal
+from shared.models import Action, Timer, timer_id, utc_text
+from shared.policy import Policy, Renewal
+from shared.rules.notify import names, task_for, tell
+from shared.rules.routing import Directory, name_of
 
 
 def is_renewal(opportunity: dict[str, Any], account: dict[str, Any], policy: Renewal) -> bool:
@@ -54,3 +58,123 @@ def apply_opportunity(
             f"{name}: opportunity {opp} of type {opportunity.get('type')!r} is neither renewal nor expansion"
         )
     return updated, notes
+
+
+# The renewal process (the handbook's "starts 120 days before the renewal date with a
+# health assessment"): one durable timer per renewal date, fired by the daily
+# ``renewal-process`` tick; a date that moves inside the window starts it at once.
+
+RENEWAL_TIMER = "renewal"
+RENEWAL_JOB = "renewal-process"
+CADENCE = "renewal"
+
+
+def start_key(account_id: str, renewal_date: str) -> str:
+    return f"renewal-start:{account_id}:{renewal_date}"
+
+
+def process_starts_on(renewal_date: date, policy: Renewal) -> date:
+    return renewal_date - timedelta(days=policy.process_starts_days_before)
+
+
+def _renewal_date(account: dict[str, Any]) -> date | None:
+    value = account.get("renewal_date")
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def already_started(account: dict[str, Any]) -> bool:
+    """The process has started for the account's current renewal date."""
+    started = (account.get("renewal_process") or {}).get("renewal_date")
+    return bool(started) and started == account.get("renewal_date")
+
+
+def process_due(account: dict[str, Any], policy: Renewal, today: date) -> bool:
+    """Inside the window (from 120 days before the renewal date up to the date itself) and
+    not started for this date: a process whose renewal is already past is not caught up."""
+    renewal = _renewal_date(account)
+    if renewal is None or already_started(account):
+        return False
+    return process_starts_on(renewal, policy) <= today <= renewal
+
+
+def process_timer(account: dict[str, Any], policy: Renewal) -> Timer | None:
+    """The timer that starts the process on its first day (None: no date, or started)."""
+    renewal = _renewal_date(account)
+    if renewal is None or already_started(account):
+        return None
+    starts = process_starts_on(renewal, policy)
+    return Timer(
+        key=start_key(str(account["id"]), renewal.isoformat()),
+        kind=RENEWAL_TIMER,
+        job=RENEWAL_JOB,
+        due_at=datetime.combine(starts, time(0), tzinfo=UTC),
+        subject=f"accounts/{account['id']}",
+        data={"renewal_date": renewal.isoformat()},
+    )
+
+
+def process_timer_id(account_id: str, renewal_date: str) -> str:
+    return timer_id(start_key(account_id, renewal_date))
+
+
+def start_process(
+    account: dict[str, Any], directory: Directory, policy: Policy, now: datetime
+) -> tuple[dict[str, Any], list[Action], list[str]]:
+    """The renewal process begins: the TA (routed) gets the health-assessment task, the AE
+    a note; the account records which renewal date it started for."""
+    renewal = str(account["renewal_date"])[:10]
+    name = account.get("name") or account["id"]
+    key = start_key(str(account["id"]), renewal)
+    days = (date.fromisoformat(renewal) - now.date()).days
+    due = min(now.date() + timedelta(days=policy.renewal.assessment_due_days), date.fromisoformat(renewal))
+    reason = f"{name} renews on {renewal}, in {days} days: its renewal process starts"
+    fields = {"cadence": CADENCE, "period": renewal, "renewal_date": renewal}
+    actions: list[Action] = []
+    told: list[str] = []
+    ta, ae = account.get("ta"), account.get("ae")
+    if ta:
+        task = task_for(
+            ta,
+            key=key,
+            reason=f"{reason}; assess its health by {due.isoformat()}",
+            name=f"Renewal health assessment: {name} (renews {renewal})",
+            due=due,
+            account=account,
+            directory=directory,
+            now=now,
+            health_category=account.get("health_category"),
+            description=ASSESSMENT,
+            **fields,
+        )
+        actions.append(task)
+        told.extend(task.recipients)
+    if ae:
+        assessing = name_of(directory, actions[0].recipients[0]) if actions else "nobody (no TA)"
+        note = tell(
+            ae,
+            key=f"{key}:ae",
+            reason=f"{reason}; you are its AE",
+            subject=f"Renewal process started: {name} renews {renewal}",
+            text=(
+                f"The renewal process for {name} starts today: {days} days to its renewal on {renewal}.\n"
+                f"Health assessment (green / yellow / red) by {assessing}, due {due.isoformat()}. "
+                f"Current health: {account.get('health_category') or 'unknown'}."
+            ),
+            account_id=str(account["id"]),
+            directory=directory,
+            calendar=policy.calendar,
+            now=now,
+            default_timezone=policy.group_mail.time_zone,
+            **fields,
+        ).action
+        actions.append(note)
+        told.extend(note.recipients)
+    updated = {**account, "renewal_process": {"renewal_date": renewal, "started_at": utc_text(now)}}
+    who = names(directory, told) if told else "nobody (no TA or AE)"
+    return updated, actions, [f"{reason}: assessment due {due.isoformat()}; told {who}"]
+
+
+ASSESSMENT = (
+    "Assess the account's health for its renewal: green (on track), yellow (a save plan is "
+    "needed) or red (enters the Lighthouse program). Record it in Vitally."
+)

@@ -153,7 +153,7 @@ def build_senders(
             "accountId": account,
             "externalId": action["id"],
             "dueDate": action.get("due_date"),
-            "description": action.get("reason"),
+            "description": action.get("description") or action.get("reason"),
         }
         key = _env("TAOPS_VITALLY_API_KEY", "Vitally")
         response = call(
