@@ -100,3 +100,11 @@ def webhook(pubsub_env: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         probe.close()
     clients.reset()
     pubsub.reset_clients()
+
+
+@pytest.fixture
+def deployed(emulators: dict[str, str], monkeypatch: pytest.MonkeyPatch, book_data: Any, policy: Any) -> Any:
+    """Every function of taops on the emulators, fed line by line (``tests.integration.deployed``)."""
+    from tests.integration.deployed import deploy
+
+    yield from deploy(emulators, monkeypatch, book_data, policy)

@@ -17,28 +17,20 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-import pytest
-import respx
-from functions_framework import create_app
-
-from shared import clients, pubsub
+from shared import clients
 from shared.book import import_book, parse_book
 from shared.bootstrap import Context
 from shared.dev import deel_body
 from shared.dispatch import dispatch
 from shared.jobs import tick_event
-from shared.mailbox import MAILBOXES
 from shared.models import utc_text
 from shared.processing import OUTBOX, PROCESSED, TIMERS
 from shared.replay import replay
-from shared.sources import deel
 from shared.sources.gmail import normalize_message
 from shared.store import Store, Where
 from shared.store.firestore import FirestoreStore
 from tests.gmail_messages import GROUP, gmail_message, line
-from tests.integration.probe import Probe
-from tests.pubsub_events import cloud_event
+from tests.integration.deployed import outbox_view
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "deel-key"
@@ -82,145 +74,12 @@ def scenario() -> list[str]:
     ]
 
 
-@pytest.fixture
-def deployed(emulators: dict[str, str], monkeypatch: pytest.MonkeyPatch, book_data, policy):
-    project = f"taops-sla-{uuid.uuid4().hex[:8]}"
-    for name, value in {
-        "GOOGLE_CLOUD_PROJECT": project,
-        "FIRESTORE_EMULATOR_HOST": emulators["firestore"],
-        "PUBSUB_EMULATOR_HOST": emulators["pubsub"],
-        "TAOPS_STORE": f"firestore:{project}",
-        "TAOPS_DEEL_SIGNING_KEY": KEY,
-        "TAOPS_DELIVERY": "dry-run",
-        "TAOPS_GMAIL_ACCESS_TOKEN": "ya29.test",
-        "TAOPS_GMAIL_API_BASE": GMAIL,
-    }.items():
-        monkeypatch.setenv(name, value)
-    clients.reset()
-    pubsub.reset_clients()
-    pubsub.ensure_topics(project, TOPICS)
-    probes = {topic: Probe(project, topic) for topic in TOPICS}
-    import_book(clients.store(), parse_book(book_data), policy)
-    clients.store().put(MAILBOXES, GROUP, {"history_id": 100})
-    yield probes
-    for probe in probes.values():
-        probe.close()
-    clients.reset()
-    pubsub.reset_clients()
-
-
-def pull(probe: Probe, expected: int) -> list[tuple[bytes, dict[str, str]]]:
-    """The ``expected`` messages published to the probe's topic (they are there already:
-    publishing waits for the server's id); an empty pull is only tried when none is."""
-    messages: list[tuple[bytes, dict[str, str]]] = []
-    for _ in range(20):
-        if len(messages) >= expected:
-            break
-        response = probe.sub.pull(subscription=probe.path, max_messages=100, timeout=10)
-        if response.received_messages:
-            probe.sub.acknowledge(
-                subscription=probe.path, ack_ids=[m.ack_id for m in response.received_messages]
-            )
-        messages += [(m.message.data, dict(m.message.attributes)) for m in response.received_messages]
-    assert len(messages) == expected, f"{probe.path}: {len(messages)} of {expected} messages"
-    return messages
-
-
-class Gmail:
-    """The pooled mailbox as Gmail's API shows it: history since a history id, metadata."""
-
-    def __init__(self, mock: respx.MockRouter) -> None:
-        self.added: list[tuple[int, dict[str, Any]]] = []
-        base = rf"{GMAIL}/users/technicaladvisors(@|%40)example\.com"
-        mock.get(url__regex=rf"{base}/history").mock(side_effect=self.history)
-        mock.get(url__regex=rf"{base}/messages/(?P<message_id>[^/?]+)").mock(side_effect=self.metadata)
-
-    def add(self, message: dict[str, Any]) -> int:
-        self.added.append((101 + len(self.added), message))
-        return self.added[-1][0]
-
-    def history(self, request: httpx.Request) -> httpx.Response:
-        start = int(request.url.params["startHistoryId"])
-        records = [
-            {"id": str(h), "messagesAdded": [{"message": {"id": m["id"], "threadId": m["threadId"]}}]}
-            for h, m in self.added
-            if h > start
-        ]
-        return httpx.Response(200, json={"history": records, "historyId": str(self.added[-1][0])})
-
-    def metadata(self, request: httpx.Request, message_id: str, **_: str) -> httpx.Response:
-        found = next((m for _, m in self.added if m["id"] == message_id), None)
-        return (
-            httpx.Response(200, json=found) if found else httpx.Response(404, json={"error": {"code": 404}})
-        )
-
-
-def run_deployed(lines: list[str], probes: dict[str, Probe], monkeypatch: pytest.MonkeyPatch) -> None:
-    apps = {
-        name: create_app(name, str(ROOT / "main.py"), "cloudevent").test_client()
-        for name in ("on_pto_logged", "on_group_mail", "on_cadence_tick", "deliver_action")
-    }
-    webhook = create_app("deel_webhook", str(ROOT / "main.py"), "http").test_client()
-    consumer = {
-        "pto-logged": "on_pto_logged",
-        "gmail-push": "on_group_mail",
-        "cadence-tick": "on_cadence_tick",
-    }
-
-    def carry(topic: str, expected: int = 1) -> None:
-        """What a push subscription does: each message to its function; 200 is an ack."""
-        for data, attributes in pull(probes[topic], expected):
-            headers, body = cloud_event(data, topic, attributes)
-            assert (
-                apps[consumer.get(topic, "deliver_action")].post("/", headers=headers, data=body).status_code
-                == 200
-            )
-
-    with respx.mock(assert_all_called=False) as mock:
-        mailbox = Gmail(mock)
-        for text in lines:
-            entry = json.loads(text)
-            monkeypatch.setenv("TAOPS_CLOCK", entry["at"])
-            if entry["source"] == "deel":
-                raw = json.dumps(entry["payload"]).encode()
-                response = webhook.post("/", data=raw, headers={"x-deel-signature": deel.signature(KEY, raw)})
-                assert response.status_code == 200, response.get_data(as_text=True)
-                carry("pto-logged")
-            elif entry["source"] == "gmail":
-                history = mailbox.add(entry["payload"])
-                notification = json.dumps({"emailAddress": GROUP, "historyId": str(history)}).encode()
-                pubsub.publish("gmail-push", notification)
-                carry("gmail-push")
-            else:
-                pubsub.publish("cadence-tick", json.dumps(entry["payload"]).encode())
-                carry("cadence-tick")
-            published = clients.store().query(OUTBOX, Where("status", "==", "published"))
-            carry("actions", len(published))
-
-
-def outbox_view(docs: dict[str, dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
-    fields = (
-        "kind",
-        "recipients",
-        "not_before",
-        "status",
-        "idempotency_key",
-        "reason",
-        "sla_level",
-        "thread_id",
-    )
-    return {
-        action_id: tuple(json.dumps(doc.get(f), sort_keys=True) for f in fields)
-        for action_id, doc in docs.items()
-    }
-
-
 def test_the_deployed_path_ends_in_the_same_state_and_actions_as_the_replay(
     deployed, monkeypatch, book_data, policy
 ) -> None:
     lines = scenario()
     replayed = replay(lines, parse_book(book_data), policy)
-    run_deployed(lines, deployed, monkeypatch)
+    deployed.run(lines)
     live = clients.store().dump()
 
     ladder = sorted(
@@ -237,7 +96,12 @@ def test_the_deployed_path_ends_in_the_same_state_and_actions_as_the_replay(
     assert outbox_view(live[OUTBOX]) == outbox_view(replayed.state[OUTBOX])
     for collection in ("mail_threads", "coverage_plans", "absences", "accounts"):
         assert live[collection] == replayed.state[collection], collection
-    assert live.get(TIMERS, {}) == replayed.state.get(TIMERS, {}) == {}
+    assert live[TIMERS] == replayed.state[TIMERS]
+    # Only the renewal processes of the imported accounts wait (no renewal-process tick here).
+    assert sorted(t["key"] for t in live[TIMERS].values()) == [
+        "renewal-start:acme:2026-12-18",
+        "renewal-start:globex:2027-04-30",
+    ]
     outcomes = {marker: doc["outcome"] for marker, doc in live[PROCESSED].items()}
     assert outcomes == {marker: doc["outcome"] for marker, doc in replayed.state[PROCESSED].items()}
     assert "dead_letters" not in live
@@ -266,7 +130,7 @@ def test_a_tick_arriving_while_a_team_reply_is_processed_never_escalates_the_ans
     ctx = Context(store=setup, policy=policy)
     for n, thread in enumerate(threads):
         dispatch(ctx, _message(f"c{n}", thread, "jo@acme.test", WROTE, policy), WROTE)
-    assert len(setup.query(TIMERS)) == len(threads)
+    assert len(setup.query(TIMERS, Where("job", "==", "sla-check"))) == len(threads)
 
     # Each function instance has its own client; they meet only in Firestore.
     ticker, replier = FirestoreStore(), FirestoreStore()
@@ -307,7 +171,7 @@ def test_a_tick_arriving_while_a_team_reply_is_processed_never_escalates_the_ans
             a for _, a in state.query(OUTBOX, Where("thread_id", "==", thread)) if a["status"] != "cancelled"
         ]
         assert live == [], f"{thread}: an answered thread was escalated: {live}"
-    assert state.query(TIMERS) == []
+    assert state.query(TIMERS, Where("job", "==", "sla-check")) == []
     # Whichever came first, the tick itself ran once.
     assert state.get(PROCESSED, f"tick:sla-check@{utc_text(DUE)}")["outcome"] == "applied"
     for store in (ticker, replier, setup):
