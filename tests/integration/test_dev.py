@@ -283,6 +283,50 @@ def test_an_unanswered_customer_mail_climbs_the_sla_ladder_once_per_step(taops_d
         subprocess.run([str(EXE), "dev", "clock", "now"], cwd=dev.cwd, env=dev.env, timeout=60, check=False)
 
 
+def test_a_red_that_holds_enters_lighthouse_once_through_taops_dev(taops_dev: Dev) -> None:
+    dev = taops_dev
+    probe = ActionsProbe("actions-probe-lighthouse")
+    health_log = Path(dev.state["logs"]["on_health_changed"])
+    try:
+        # Given the pipeline's time on a Tuesday morning, when Vitally pings: Acme is red
+        dev.run("dev", "clock", "2026-12-01T10:00:00Z")
+        webhook = re.search(r"vitally_webhook\s+(http://\S+)", dev.banner).group(1)
+        body = {"match": {"account": {"id": "vit-acme", "externalId": "acme", "healthScore": 2.5}}}
+        response = httpx.post(webhook, json=body, headers={"x-taops-token": "dev-vitally-token"}, timeout=30)
+        assert response.status_code == 200, response.text
+
+        def recorded() -> bool:
+            lines = [json.loads(x) for x in health_log.read_text().splitlines() if x.startswith("{")]
+            return any("must hold until 2026-12-01 12:00 UTC" in " ".join(x.get("notes", [])) for x in lines)
+
+        _until("the category change recorded, the reaction waiting", recorded)
+        probe.pull()
+        assert [a for a in probe.actions() if a.get("cadence") == "lighthouse"] == []
+
+        # When it has held past the debounce and Cloud Scheduler ticks, twice
+        dev.run("dev", "clock", "2026-12-01T14:30:00Z")
+        dev.run("dev", "tick", "health-check")
+        dev.run("dev", "tick", "health-check")
+
+        def lighthouse() -> list[dict[str, Any]]:
+            probe.pull()
+            found = [a for a in probe.actions() if a.get("cadence") == "lighthouse"]
+            return found if len(found) >= 4 else []
+
+        # Then Acme enters Lighthouse once: the task, and the TA, AE and TA manager told
+        found = _until("the Lighthouse actions on `actions`", lighthouse)
+        entered = "lighthouse:acme:2026-12-01T10:00:00Z"
+        assert sorted((a["idempotency_key"], a["recipients"][0]) for a in found) == [
+            (f"{entered}:save-plan", "ana@example.com"),
+            (f"{entered}:told:alex@example.com", "alex@example.com"),
+            (f"{entered}:told:ana@example.com", "ana@example.com"),
+            (f"{entered}:told:mara@example.com", "mara@example.com"),
+        ]
+    finally:
+        probe.close()
+        subprocess.run([str(EXE), "dev", "clock", "now"], cwd=dev.cwd, env=dev.env, timeout=60, check=False)
+
+
 def test_without_a_running_pipeline_the_sub_actions_exit_1_saying_so(tmp_path: Path) -> None:
     for args in (["clock", "2026-12-01T10:00:00Z"], ["tick", "sla-check"], ["mail", "m.json"]):
         done = subprocess.run(
