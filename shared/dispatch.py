@@ -24,6 +24,7 @@ from typing import Any
 
 from shared.alerts import OPS_FAULT, fault_event, ops_alert
 from shared.bootstrap import Context
+from shared.cadences import CADENCE_DUE, cadence_due
 from shared.events import EventEnvelope
 from shared.exceptions import ConfigurationError, PermanentError, TransientError
 from shared.faults import settle
@@ -68,6 +69,7 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
     TIMER_FIRED: timer_fired,
     OPS_FAULT: ops_alert,
     LIGHTHOUSE_EXIT: lighthouse_exit,
+    CADENCE_DUE: cadence_due,
 }
 
 

@@ -11,6 +11,7 @@ twice, runs the job once (``shared.dispatch.run_tick``).
 | --- | --- |
 | ``sla-check`` | fires the due timers of the pooled mailbox's SLA (reminders, escalations) |
 | ``health-check`` | fires the health debounce timers: a category that held gets its reaction |
+| ``health-traits``, … | the cadences (``shared.cadences``): what each person or account is owed now |
 | ``renewal-process`` | fires the timers of renewal processes whose first day (120 days out) came |
 | ``outbox-relay`` | publishes actions left unpublished, and deferred ones that fell due |
 | ``gmail-watch`` | renews the Gmail push on the pooled mailbox (it expires after 7 days) |
@@ -108,7 +109,14 @@ def renew_gmail_watch(ctx: Context, now: datetime) -> JobRun:
     )
 
 
+def _cadences() -> dict[str, Job]:
+    from shared.cadences import MODULES, run_cadence
+
+    return {job: run_cadence(job) for job in MODULES}
+
+
 JOBS: dict[str, Job] = {
+    **_cadences(),
     "sla-check": fire_timers("sla-check"),
     "health-check": fire_timers("health-check"),
     "renewal-process": fire_timers("renewal-process"),

@@ -24,6 +24,7 @@ from typing import Any
 
 from shared.book import Book, import_book
 from shared.bootstrap import Context
+from shared.cadences import MODULES as CADENCE_MODULES
 from shared.delivery import deliver
 from shared.dispatch import dispatch
 from shared.events import EventEnvelope, check_version
@@ -33,7 +34,7 @@ from shared.jobs import parse_tick, tick_event
 from shared.logs import muted
 from shared.models import Action, utc_text
 from shared.policy import Policy
-from shared.processing import OUTBOX, TIMERS, Outcome, ProcessResult
+from shared.processing import OUTBOX, PROCESSED, TIMERS, Outcome, ProcessResult
 from shared.rules.cron import fire_times
 from shared.sources import deel, gmail, salesforce, vitally
 from shared.store import EmbeddedStore, Where
@@ -252,6 +253,24 @@ class _Scheduler:
         found = fire_times(cadence.schedule, cadence.time_zone, start, earliest + timedelta(days=32))
         return found[0] if found else None
 
+    def _cadence_slot(self, job: str, until: datetime) -> datetime | None:
+        """The first slot of a cadence job, up to ``until``, at which something is owed
+        that was not done yet (a slot with nothing owed would only record that it ran)."""
+        from shared.cadences import cadence, due_event
+
+        moment = self.clock
+        if moment is None:
+            return None
+        for _ in range(400):
+            slot = self._slot_at_or_after(job, moment)
+            if slot is None or slot > until:
+                return None
+            owed = cadence(job).due(self.store, self.policy, slot)
+            if any(self.store.get(PROCESSED, due_event(d, slot).marker_id) is None for d in owed):
+                return slot
+            moment = slot + timedelta(microseconds=1)
+        return None
+
     def next_tick(self, until: datetime) -> tuple[datetime, str] | None:
         """The first (time, job) before or at ``until`` at which a scheduled tick has work."""
         candidates: list[tuple[datetime, str]] = []
@@ -261,6 +280,11 @@ class _Scheduler:
                 first = min(datetime.fromisoformat(str(doc["due_at"])) for _, doc in due)
                 slot = self._slot_at_or_after(job, first)
                 if slot is not None and slot <= until:
+                    candidates.append((slot, job))
+        for job in self.jobs:
+            if job in CADENCE_MODULES:
+                slot = self._cadence_slot(job, until)
+                if slot is not None:
                     candidates.append((slot, job))
         pending = self.waiting.next_due()
         if pending and "outbox-relay" in self.jobs:
