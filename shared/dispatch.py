@@ -35,6 +35,7 @@ from shared.handlers import (
     renewal_changed,
     timer_fired,
 )
+from shared.handlers.vitally_sync import account_traits
 from shared.logs import bind, enabled, log
 from shared.models import utc_text
 from shared.policy import Policy
@@ -52,6 +53,7 @@ from shared.sources.deel import PTO_EVENT_TYPE
 from shared.sources.gmail import GROUP_MESSAGE_TYPE
 from shared.sources.salesforce import RENEWAL_EVENT_TYPE
 from shared.sources.vitally import HEALTH_EVENT_TYPE
+from shared.sources.vitally_sync import TRAITS_EVENT_TYPE
 from shared.store import Document, Transaction
 
 TICK_TYPE = "cadence.tick"
@@ -65,6 +67,7 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
     GROUP_MESSAGE_TYPE: group_message,
     TIMER_FIRED: timer_fired,
     OPS_FAULT: ops_alert,
+    TRAITS_EVENT_TYPE: account_traits,
 }
 
 

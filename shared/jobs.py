@@ -12,6 +12,7 @@ twice, runs the job once (``shared.dispatch.run_tick``).
 | ``sla-check`` | fires the due timers of the pooled mailbox's SLA (reminders, escalations) |
 | ``outbox-relay`` | publishes actions left unpublished, and deferred ones that fell due |
 | ``gmail-watch`` | renews the Gmail push on the pooled mailbox (it expires after 7 days) |
+| ``vitally-sync`` | keeps the fields Vitally owns current on the book (``sources.vitally_sync``) |
 
 Timers are due-indexed: a sweep reads the timers of its job whose ``due_at`` has passed
 (the composite index ``timers(job, due_at)`` in ``infra/``), never every thread.
@@ -106,10 +107,28 @@ def renew_gmail_watch(ctx: Context, now: datetime) -> JobRun:
     )
 
 
+def sync_vitally(ctx: Context, now: datetime) -> JobRun:
+    """Vitally's accounts, page by page from the saved cursor, each change dispatched as
+    an event (``shared.sources.vitally_sync``)."""
+    from shared.dispatch import dispatch
+    from shared.sources import vitally_sync
+
+    report = vitally_sync.run(
+        ctx.store,
+        ctx.policy,
+        ctx.vitally_accounts(),
+        now,
+        apply=lambda event: dispatch(ctx, event, now),
+        run_seconds=ctx.policy.vitally.run_seconds,
+    )
+    return JobRun(report.summary(), report.results, report.notes())
+
+
 JOBS: dict[str, Job] = {
     "sla-check": fire_timers("sla-check"),
     "outbox-relay": relay_outbox,
     "gmail-watch": renew_gmail_watch,
+    "vitally-sync": sync_vitally,
 }
 
 
