@@ -68,7 +68,7 @@ locals {
     "taops-deel-signing-key" = "Deel webhook signing key (x-deel-signature HMAC)"
     "taops-salesforce-token" = "Token Salesforce sends with Outbound Messages or the CDC relay"
     "taops-vitally-token"    = "Token in the Vitally playbook webhook URL"
-    "taops-vitally-api-key"  = "Vitally REST API key (tasks, account re-reads)"
+    "taops-vitally-api-key"  = "Vitally REST API key (tasks, account re-reads, the account sync)"
     "taops-slack-bot-token"  = "Slack bot token, chat:write"
     "taops-slack-user-token" = "Slack user token, users.profile:write (OOO statuses)"
     "taops-google-sa-key"    = "Service-account key with domain-wide delegation (Gmail, Calendar)"
@@ -147,12 +147,13 @@ locals {
       files       = local.google_key
     }
     on_cadence_tick = {
-      description = "Cloud Scheduler ticks: outbox relay, Gmail watch renewal, cadences"
+      description = "Cloud Scheduler ticks: outbox relay, Gmail watch renewal, Vitally sync, cadences"
       trigger     = "cadence-tick", public = false, publishes = ["actions"]
       memory      = "512Mi", timeout = 300, max_instances = 2
-      env         = {}
-      secret_env  = {}
-      files       = local.google_key
+      # vitally-sync reads Vitally's account list with the REST key.
+      env        = { TAOPS_VITALLY_BASE_URL = var.vitally_base_url }
+      secret_env = { TAOPS_VITALLY_API_KEY = "taops-vitally-api-key" }
+      files      = local.google_key
     }
     deliver_action = {
       description = "Delivers one action to Slack, Gmail, Vitally or Calendar, at most once"

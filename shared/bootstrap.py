@@ -32,6 +32,12 @@ class Mailbox(Protocol):
     def watch(self, user: str, topic: str, label_ids: list[str] | None = None) -> dict[str, Any]: ...
 
 
+class VitallyAccounts(Protocol):
+    """Vitally's account listing, a page a call (``shared.sources.vitally_sync.RestAccounts``)."""
+
+    def page(self, cursor: str | None, limit: int) -> dict[str, Any]: ...
+
+
 Publisher = Callable[[bytes, dict[str, str]], str]
 
 
@@ -49,6 +55,8 @@ class Context:
     # After a commit, publish the new actions already due (deployed); replay hands them to
     # its own delivery instead (``on_actions``) and leaves the publisher to the relay job.
     publish_after_commit: bool = True
+    # Vitally's account listing for the vitally-sync job (replay's records instead of calling).
+    vitally: Callable[[], VitallyAccounts] | None = None
 
     def publish(self, actions: list[Action], now: datetime) -> int:
         """After the commit: publish the new actions already due (the relay does the rest)."""
@@ -69,6 +77,13 @@ class Context:
             raise ConfigurationError("gmail-credentials", "no Gmail connection is configured")
         return self.gmail(address)
 
+    def vitally_accounts(self) -> VitallyAccounts:
+        if self.vitally is None:
+            from shared.exceptions import ConfigurationError
+
+            raise ConfigurationError("vitally-credentials", "no Vitally connection is configured")
+        return self.vitally()
+
 
 def cloud(function: str) -> Context:
     """The deployed wiring: ``TAOPS_STORE``, the policy, Pub/Sub (unless
@@ -81,10 +96,16 @@ def cloud(function: str) -> Context:
     def gmail(address: str) -> Mailbox:
         return GmailApi(clients.http(), access_token(address))
 
+    def vitally() -> VitallyAccounts:
+        from shared.sources.vitally_sync import RestAccounts
+
+        return RestAccounts.configured(clients.http())
+
     return Context(
         store=clients.store(),
         policy=load_policy(),
         publisher=pubsub_publisher if publishing_enabled() else None,
         gmail=gmail,
+        vitally=vitally,
         function=function,
     )

@@ -3,7 +3,8 @@
 Verbs: ``demo``, ``replay``, ``dev``, ``import`` (a book of business into a store),
 ``schema`` (the book's JSON Schema), ``policy check`` (validate a policy file), ``gmail
 watch`` (renew the pooled mailbox's push), ``outbox`` (what taops did or will do),
-``mailbox`` (the pooled mailbox's waiting threads), ``sign``. Exit 0 on success, 1 when
+``mailbox`` (the pooled mailbox's waiting threads), ``sync vitally`` (the book from
+Vitally's accounts), ``sign``. Exit 0 on success, 1 when
 the input is invalid (each problem on its own line, naming the field), 2 for a usage error.
 """
 
@@ -213,6 +214,52 @@ def cmd_mailbox(args: argparse.Namespace) -> int:
         f"{len(rows)} thread(s) waiting for the team, {breached} past the "
         f"{policy.group_mail.sla_hours:g}-hour SLA ({policy.group_mail.sla_clock} clock; "
         f"time left in {unit})"
+    )
+    return 0
+
+
+def cmd_sync_vitally(args: argparse.Namespace) -> int:
+    from shared import clients, clock
+    from shared.bootstrap import Context
+    from shared.dispatch import dispatch
+    from shared.exceptions import ConfigurationError, PermanentError, TransientError
+    from shared.logs import muted
+    from shared.policy import load_policy
+    from shared.sources import vitally_sync
+    from shared.store import open_store
+
+    policy = load_policy(args.policy)
+    now = clock.now()
+    store = open_store(args.store)
+    try:
+        source = vitally_sync.RestAccounts.configured(clients.http())
+        ctx = Context(store=store, policy=policy, function="taops-sync")
+        apply = None if args.dry_run else (lambda event: dispatch(ctx, event, now))
+        with muted():
+            report = vitally_sync.run(store, policy, source, now, apply=apply, resume=False)
+    except (ConfigurationError, PermanentError, TransientError) as exc:
+        print(f"taops sync vitally: {getattr(exc, 'reason', exc)}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({**report.as_json(), "dry_run": args.dry_run}, sort_keys=True))
+        return 0
+    verb = "would change" if args.dry_run else "changed"
+    for account in report.accounts:
+        print(account.line())
+    for line in [u.line() for u in report.unknown] + report.problems:
+        print(line)
+    summary = report.summary()
+    done = (
+        " (dry run: nothing written)"
+        if args.dry_run
+        else f"; {summary['events']} event(s) applied"
+        + "".join(f", {summary[k]} {k[7:]}" for k in ("events_stale", "events_rejected") if k in summary)
+    )
+    print(
+        f"{report.seen} Vitally account(s) on {report.pages} page(s): {report.changed} book account(s) "
+        f"{verb}, {len(report.unknown)} not in the book{done}"
     )
     return 0
 
@@ -456,6 +503,20 @@ def build_parser() -> argparse.ArgumentParser:
     le.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
     le.add_argument("--at", metavar="ISO", help="when it was decided (default: now)")
     le.set_defaults(func=cmd_lighthouse_exit)
+
+    p = sub.add_parser("sync", help="bring the book up to date from a source of truth")
+    ssub = p.add_subparsers(dest="sync_source", required=True, metavar="SOURCE")
+    sv = ssub.add_parser(
+        "vitally",
+        help="page through Vitally's accounts and update the fields Vitally owns (policy vitally.traits)",
+        description="Needs TAOPS_VITALLY_API_KEY (and TAOPS_VITALLY_BASE_URL). Prints, per account, "
+        "each field that changes (old → new), and the accounts Vitally knows that the book does not.",
+    )
+    sv.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    sv.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    sv.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    sv.add_argument("--json", action="store_true", help="one JSON object instead of the lines")
+    sv.set_defaults(func=cmd_sync_vitally)
 
     p = sub.add_parser("gmail", help="the pooled mailbox's Gmail connection")
     gsub = p.add_subparsers(dest="gmail_verb", required=True, metavar="ACTION")

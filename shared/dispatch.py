@@ -38,6 +38,7 @@ from shared.handlers import (
     renewal_changed,
     timer_fired,
 )
+from shared.handlers.vitally_sync import account_traits
 from shared.logs import bind, enabled, log
 from shared.models import utc_text
 from shared.policy import Policy
@@ -55,6 +56,7 @@ from shared.sources.deel import PTO_EVENT_TYPE
 from shared.sources.gmail import GROUP_MESSAGE_TYPE
 from shared.sources.salesforce import RENEWAL_EVENT_TYPE
 from shared.sources.vitally import HEALTH_EVENT_TYPE
+from shared.sources.vitally_sync import TRAITS_EVENT_TYPE
 from shared.store import Document, Transaction
 
 TICK_TYPE = "cadence.tick"
@@ -70,6 +72,7 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
     OPS_FAULT: ops_alert,
     LIGHTHOUSE_EXIT: lighthouse_exit,
     CADENCE_DUE: cadence_due,
+    TRAITS_EVENT_TYPE: account_traits,
 }
 
 

@@ -15,6 +15,7 @@ twice, runs the job once (``shared.dispatch.run_tick``).
 | ``renewal-process`` | fires the timers of renewal processes whose first day (120 days out) came |
 | ``outbox-relay`` | publishes actions left unpublished, and deferred ones that fell due |
 | ``gmail-watch`` | renews the Gmail push on the pooled mailbox (it expires after 7 days) |
+| ``vitally-sync`` | keeps the fields Vitally owns current on the book (``sources.vitally_sync``) |
 
 Timers are due-indexed: a sweep reads the timers of its job whose ``due_at`` has passed
 (the composite index ``timers(job, due_at)`` in ``infra/``), never every thread.
@@ -115,6 +116,23 @@ def _cadences() -> dict[str, Job]:
     return {job: run_cadence(job) for job in MODULES}
 
 
+def sync_vitally(ctx: Context, now: datetime) -> JobRun:
+    """Vitally's accounts, page by page from the saved cursor, each change dispatched as
+    an event (``shared.sources.vitally_sync``)."""
+    from shared.dispatch import dispatch
+    from shared.sources import vitally_sync
+
+    report = vitally_sync.run(
+        ctx.store,
+        ctx.policy,
+        ctx.vitally_accounts(),
+        now,
+        apply=lambda event: dispatch(ctx, event, now),
+        run_seconds=ctx.policy.vitally.run_seconds,
+    )
+    return JobRun(report.summary(), report.results, report.notes())
+
+
 JOBS: dict[str, Job] = {
     **_cadences(),
     "sla-check": fire_timers("sla-check"),
@@ -122,6 +140,7 @@ JOBS: dict[str, Job] = {
     "renewal-process": fire_timers("renewal-process"),
     "outbox-relay": relay_outbox,
     "gmail-watch": renew_gmail_watch,
+    "vitally-sync": sync_vitally,
 }
 
 

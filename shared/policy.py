@@ -246,6 +246,53 @@ class Operations(_Section):
         return [e.lower() for e in value]
 
 
+# The book's fields Vitally keeps current (the vitally-sync job), besides the health score.
+VITALLY_FIELDS = (
+    "seats_used",
+    "seats_licensed",
+    "deployed_version",
+    "versions_behind",
+    "last_contact",
+    "slack_last_activity",
+    "open_tickets",
+)
+
+
+def _trait(default: str) -> Any:
+    return Field(default=default, min_length=1, max_length=200)
+
+
+class VitallyTraits(_Section):
+    """Which Vitally trait holds each book field: a name is looked up in the account's
+    ``traits``, then among the account object's own fields (``lastOutboundMessageTimestamp``,
+    ``usersCount``...); ``null`` leaves the field to the book. Every one is optional: one
+    left out takes the default below (``default_policy.yaml`` documents them)."""
+
+    seats_used: str | None = _trait("seats_used")
+    seats_licensed: str | None = _trait("seats_licensed")
+    deployed_version: str | None = _trait("deployed_version")
+    versions_behind: str | None = _trait("versions_behind")
+    last_contact: str | None = _trait("lastOutboundMessageTimestamp")
+    slack_last_activity: str | None = _trait("slack_last_activity")
+    open_tickets: str | None = _trait("open_tickets")
+
+    def mapped(self) -> dict[str, str]:
+        """Book field -> trait name, for the fields that are read from Vitally."""
+        return {f: name for f in VITALLY_FIELDS if (name := getattr(self, f)) is not None}
+
+
+class Vitally(_Section):
+    traits: VitallyTraits = VitallyTraits()
+    # Accounts per page of GET /resources/accounts (Vitally's maximum is 100).
+    page_size: int = Field(default=100, ge=1, le=100)
+    # How long one run may wait on 429s (Retry-After) and 5xx before it gives up and lets
+    # Pub/Sub retry, resuming from the cursor.
+    backoff_budget_seconds: float = Field(default=60, ge=0, le=600)
+    # A run stops after the page that passes this, leaving the cursor to the next tick
+    # (on_cadence_tick has 300 seconds).
+    run_seconds: float = Field(default=180, gt=0, le=3600)
+
+
 class Policy(_Section):
     segmentation: Segmentation
     group_mail: GroupMail
@@ -260,6 +307,7 @@ class Policy(_Section):
     delivery: Delivery
     events: Events
     operations: Operations = Operations()
+    vitally: Vitally = Vitally()
 
     @field_validator("cadences")
     @classmethod

@@ -199,10 +199,25 @@ class DryMailbox:
         return {"historyId": None, "expiration": None, "dry_run": True}
 
 
+class DryVitally:
+    """Replay's Vitally: a ``vitally-sync`` tick is recorded, never called (the replay file
+    holds no recorded pages, and replay never touches the network); the book keeps what
+    the replayed events made of it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def page(self, cursor: str | None, limit: int) -> dict[str, Any]:
+        self.calls += 1
+        return {"results": [], "next": None, "dry_run": True}
+
+
 def replay_context(store: EmbeddedStore, policy: Policy, waiting: _Due) -> Context:
     """Replay's wiring: the embedded store, a publisher that only numbers the messages it
-    would have sent (replay delivers them itself, in dry run), and a Gmail that records."""
+    would have sent (replay delivers them itself, in dry run), and a Gmail and a Vitally
+    that record."""
     mailbox = DryMailbox()
+    accounts = DryVitally()
 
     def collect(actions: list[Action], now: datetime) -> None:
         for action in actions:
@@ -216,6 +231,7 @@ def replay_context(store: EmbeddedStore, policy: Policy, waiting: _Due) -> Conte
         policy=policy,
         publisher=publish,
         gmail=lambda address: mailbox,
+        vitally=lambda: accounts,
         on_actions=collect,
         function="replay",
         publish_after_commit=False,

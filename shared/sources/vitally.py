@@ -11,6 +11,7 @@ is refused naming the field.
 from __future__ import annotations
 
 import hmac
+import math
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +19,7 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.events import EventEnvelope, first_problem, stable_event_id, utc_checked
-from shared.exceptions import PermanentError
+from shared.exceptions import ConfigurationError, PermanentError, TransientError
 
 HEALTH_TOPIC = "health-changed"
 HEALTH_EVENT_TYPE = "health.changed"
@@ -134,3 +135,68 @@ def refreshed(event: EventEnvelope, client: Any) -> EventEnvelope:
     score = account.get("healthScore")
     payload = {**event.payload, "health_score": score, "score_source": "vitally-rest"}
     return event.model_copy(update={"payload": payload})
+
+
+# -- the account listing (the vitally-sync job) ----------------------------------------------
+
+ACCOUNTS_PAGE_MAX = 100  # Vitally's maximum (and default) page size
+
+
+class VitallyBusyError(TransientError):
+    """Vitally is rate limiting (429) or failing (5xx, a timeout): worth waiting for.
+    ``retry_after`` is Vitally's own hint in seconds, when it gave a usable one."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds; None for an HTTP date, a negative or NaN."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
+
+
+def list_accounts(
+    client: Any, base_url: str, api_key: str, cursor: str | None, limit: int = ACCOUNTS_PAGE_MAX
+) -> dict[str, Any]:
+    """One page of ``GET /resources/accounts`` (Basic auth, cursor pagination): the body
+    ``{"results": [account, ...], "next": cursor | None}``; items that are not objects are
+    left in ``results`` for the caller to report.
+
+    ``VitallyBusyError`` for 429 (with its Retry-After), 5xx and transport failures;
+    ``ConfigurationError`` when Vitally refuses the key (401/403) or has no such API at
+    the base URL (404); ``PermanentError`` for another 4xx (a cursor Vitally no longer
+    accepts answers 400); ``TransientError`` for a 200 not in the documented shape.
+    """
+    import httpx
+
+    from shared.sources.http import json_object, refused_credentials
+
+    params: dict[str, str | int] = {"limit": min(max(limit, 1), ACCOUNTS_PAGE_MAX)}
+    if cursor:
+        params["from"] = cursor
+    what = "the account list" + (" (resumed from a cursor)" if cursor else "")
+    try:
+        response = client.get(f"{base_url}/resources/accounts", params=params, auth=(api_key, ""))
+    except httpx.HTTPError as exc:
+        raise VitallyBusyError(f"Vitally: {exc.__class__.__name__} on {what}") from exc
+    status = response.status_code
+    if status == 429 or status >= 500:
+        hint = retry_after(response.headers.get("Retry-After")) if status == 429 else None
+        raise VitallyBusyError(f"Vitally answered {status} for {what}", hint)
+    if status in (401, 403):
+        raise refused_credentials("Vitally", what, status, "TAOPS_VITALLY_API_KEY")
+    if status == 404:
+        raise ConfigurationError(
+            "vitally-base-url",
+            f"Vitally answered 404 for {what}: check TAOPS_VITALLY_BASE_URL ({base_url})",
+        )
+    body = json_object("Vitally", what, response, credential="TAOPS_VITALLY_API_KEY")
+    results, following = body.get("results"), body.get("next")
+    if not isinstance(results, list) or not (following is None or isinstance(following, str)):
+        raise TransientError(f"Vitally answered {what} with a body that is not a page of accounts")
+    return {"results": results, "next": following or None}
