@@ -1,0 +1,41 @@
+"""A read view that already shows what the decision being built will write.
+
+A handler that changes an account and then asks another rule about the world (a renewal
+that moved, so: re-draw the TA's coverage plan) must have that rule see the account as
+it will be, not as the transaction read it. ``Pending`` answers ``get`` and ``query``
+from the pending changes first, then from the underlying view; nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.processing import Delete, Put, ReadView
+from shared.store import Document, Where
+
+
+class Pending(ReadView):
+    def __init__(self, view: ReadView, changes: Sequence[Put | Delete]) -> None:
+        self._view = view
+        self._docs: dict[tuple[str, str], Document | None] = {}
+        for change in changes:
+            doc = change.doc if isinstance(change, Put) else None
+            self._docs[(change.collection, change.doc_id)] = doc
+
+    def get(self, collection: str, doc_id: str) -> Document | None:
+        if (collection, doc_id) in self._docs:
+            return self._docs[(collection, doc_id)]
+        return self._view.get(collection, doc_id)
+
+    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        pending = {doc_id: doc for (name, doc_id), doc in self._docs.items() if name == collection}
+        # Without a limit the underlying answer is complete; with one, a pending document
+        # that stops matching could hide one more match, so ask for everything.
+        found = self._view.query(collection, *where, limit=None if pending else limit)
+        rows = [(doc_id, doc) for doc_id, doc in found if doc_id not in pending]
+        rows += [
+            (doc_id, doc)
+            for doc_id, doc in sorted(pending.items())
+            if doc is not None and all(w.matches(doc) for w in where)
+        ]
+        return rows[:limit] if limit is not None else rows
