@@ -245,24 +245,24 @@ def prune_blockers(
         for cover, covered in sorted(covering.items()):
             problems.append(f"people {cover}: covers {', '.join(covered) or 'accounts'} in {plan_name}")
     for thread_id, thread in reader.query(MAIL_THREADS, Where("waiting", "==", True)):
-        what = (
-            f"mail thread {thread_id} ({thread.get('subject') or 'no subject'!r}) is waiting for a team reply"
-        )
+        thread_name = f"mail thread {thread_id} ({thread.get('subject') or 'no subject'!r})"
         if thread.get("account_id") in accounts:
-            problems.append(f"accounts {thread['account_id']}: {what}")
+            problems.append(f"accounts {thread['account_id']}: {thread_name} is waiting for a team reply")
         if thread.get("ta") in people:
-            problems.append(f"people {thread['ta']}: is the TA of {what}")
+            problems.append(f"people {thread['ta']}: is the TA of {thread_name}, waiting for a team reply")
     return problems
 
 
 class PruneRefusedError(TaopsError):
     """``--prune`` would remove people or accounts something still depends on."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], removed: int = 0) -> None:
         self.problems = problems
+        self.removed = removed
         lines = "\n".join(f"  - {p}" for p in problems)
+        done = f"{removed} removed before this was found" if removed else "nothing written"
         super().__init__(
-            f"--prune refused, nothing written: still needed\n{lines}\n"
+            f"--prune refused, {done}: still needed\n{lines}\n"
             "(wait until these are over, or import without --prune)"
         )
 
@@ -325,7 +325,7 @@ def run_import(
         raise PruneRefusedError(blockers)
 
     for start in range(0, len(removed), _CHUNK):
-        store.run_transaction(_remover(removed[start : start + _CHUNK], now))
+        store.run_transaction(_remover(removed[start : start + _CHUNK], now, start))
     # A record whose book-owned fields already match needs no write: only the book writes
     # those, so nothing another system does meanwhile can make it need one.
     for collection in (PEOPLE, ACCOUNTS):
@@ -365,13 +365,13 @@ def _writer(
     return write
 
 
-def _remover(records: list[RecordDiff], now: datetime) -> Callable[[Transaction], None]:
+def _remover(records: list[RecordDiff], now: datetime, done: int) -> Callable[[Transaction], None]:
     def remove(tx: Transaction) -> None:
         people = [r.id for r in records if r.collection == PEOPLE]
         accounts = [r.id for r in records if r.collection == ACCOUNTS]
         blockers = prune_blockers(tx, people, accounts, now)
         if blockers:  # something came to depend on them since the plan was read
-            raise PruneRefusedError(blockers)
+            raise PruneRefusedError(blockers, removed=done)
         for r in records:
             tx.delete(r.collection, r.id)
 

@@ -12,7 +12,7 @@ import pytest
 from functions_framework import create_app
 
 from shared import clients
-from shared.book import parse_book, run_import
+from shared.book import PruneRefusedError, parse_book, run_import
 from shared.cli import main
 from shared.models import CoverageItem, CoveragePlan, CoverReason, MailThread
 from shared.sources import salesforce as sf
@@ -231,7 +231,7 @@ def test_prune_is_refused_while_plans_or_waits_need_them_naming_each(
     assert f"people ben@example.com: covers globex in {plan}" in err
     assert f"accounts globex: is in {plan}" in err
     assert "accounts initech: mail thread t-initech ('Upgrade help') is waiting for a team reply" in err
-    assert "people ben@example.com: is the TA of mail thread t-initech" in err
+    assert "people ben@example.com: is the TA of mail thread t-initech ('Upgrade help'), waiting" in err
     assert "ivy@example.com" not in err  # the withdrawn plan holds nobody
     assert "abs-ben-old" not in err  # nor the one that ended
     assert EmbeddedStore(state).dump() == before, "a refused prune writes nothing"
@@ -357,3 +357,33 @@ def test_a_renewal_written_while_the_import_runs_is_not_undone(book_data, policy
     assert (acme["renewal_date"], acme["ae"]) == ("2027-01-15", None)
     [diff] = [r for r in report.records if r.id == "acme"]
     assert [(c.field, c.applied) for c in diff.changes] == [("ae", True), ("renewal_date", False)]
+
+
+class _ThreadArrivesDuringPrune(EmbeddedStore):
+    """A customer of Initech writes in after --prune checked and before it removes."""
+
+    armed = False
+
+    def run_transaction(self, fn):  # type: ignore[no-untyped-def]
+        if self.armed:
+            self.armed = False
+            thread = MailThread(
+                thread_id="t-late", mailbox="tas@example.com", account_id="initech", waiting=True
+            )
+            super().put("mail_threads", "t-late", thread.model_dump(mode="json"))
+        return super().run_transaction(fn)
+
+
+def test_prune_checks_again_inside_the_transaction_that_removes(book_data, policy) -> None:
+    store = _ThreadArrivesDuringPrune()
+    run_import(store, parse_book(book_data), policy, now=NOW)
+    store.armed = True
+
+    with pytest.raises(PruneRefusedError) as refused:
+        run_import(store, parse_book(_without_initech(book_data)), policy, now=NOW, prune=True)
+
+    assert refused.value.problems == [
+        "accounts initech: mail thread t-late ('no subject') is waiting for a team reply"
+    ]
+    assert "nothing written" in str(refused.value)
+    assert store.get("accounts", "initech") is not None
