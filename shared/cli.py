@@ -30,7 +30,8 @@ def _schema_text() -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from shared.book import import_book, load_book
+    from shared import clock
+    from shared.book import PruneRefusedError, load_book, run_import
     from shared.policy import load_policy
     from shared.store import open_store
 
@@ -38,10 +39,29 @@ def cmd_import(args: argparse.Namespace) -> int:
     book = load_book(args.book)  # validates everything before the store is even opened
     store = open_store(args.store)
     try:
-        people, accounts = import_book(store, book, policy)
+        report = run_import(
+            store, book, policy, now=clock.now(), force=args.force, prune=args.prune, dry_run=args.dry_run
+        )
+    except PruneRefusedError as exc:
+        print(f"taops import: {exc}", file=sys.stderr)
+        return 1
     finally:
         store.close()
-    print(f"imported {people} people and {accounts} accounts from {args.book}")
+    for problem in report.blockers:  # only a dry run gets this far with blockers
+        print(f"taops import: --prune would be refused: {problem}", file=sys.stderr)
+    failed = 1 if report.blockers else 0
+    if args.json:
+        print(json.dumps({"book": args.book, **report.to_json()}, sort_keys=True))
+        return failed
+    print("\n".join(report.lines()))
+    kept = f"; {len(report.kept)} field(s) kept because another source owns them" if report.kept else ""
+    if args.dry_run:
+        print(f"dry run: nothing written to the store{kept}")
+        return failed
+    forced = f"; --force overwrote {len(report.forced)} field(s) other sources own" if report.forced else ""
+    print(
+        f"imported {len(book.people)} people and {len(book.accounts)} accounts from {args.book}{kept}{forced}"
+    )
     return 0
 
 
@@ -407,6 +427,19 @@ def build_parser() -> argparse.ArgumentParser:
         "else embedded:.taops/state.json)",
     )
     p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--dry-run", action="store_true", help="print what would change and write nothing")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite fields Salesforce, Vitally or taops own with the file's values too",
+    )
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove people and accounts the file no longer has (refused while a running "
+        "coverage plan or a waiting mail thread needs them)",
+    )
+    p.add_argument("--json", action="store_true", help="print the diff as one JSON object")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("schema", help="print, write or check the book file's JSON Schema")

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -19,8 +21,10 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -43,8 +47,36 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _date_or_timestamp(value: Any) -> Any:
+    # Exports give a timestamp where the book means a day ("last_contact":
+    # "2026-12-01T12:00:00Z"): the day it falls on in UTC; a timestamp without a zone is
+    # read as UTC. Anything else goes on to pydantic's own date parsing and its errors.
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and len(text := value.strip()) > 10 and text[10] in "Tt ":
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{text!r} is neither a date (YYYY-MM-DD) nor an ISO-8601 timestamp") from None
+    else:
+        return value
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).date()
+
+
 Email = Annotated[str, AfterValidator(_email)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+# A day in the book: ``2026-12-01``, or a timestamp normalised to its day in UTC.
+BookDate = Annotated[
+    date,
+    BeforeValidator(_date_or_timestamp),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "anyOf": [{"format": "date"}, {"format": "date-time"}],
+            "description": "A day (YYYY-MM-DD); a timestamp is accepted and kept as its day in UTC.",
+        }
+    ),
+]
 
 
 class _Model(BaseModel):
@@ -98,7 +130,7 @@ class Person(_Model):
 class SavePlan(_Model):
     """A Lighthouse (churn save) plan on an unhealthy account."""
 
-    opened_at: date | None = None
+    opened_at: BookDate | None = None
     owner: Email | None = None
     summary: str | None = None
     vitally_task_id: str | None = None
@@ -145,15 +177,18 @@ class Account(_Model):
     # Email domains of the customer (``acme.com``): a pooled-mailbox sender on one of them
     # belongs to this account even when they are not a named champion.
     domains: list[str] = Field(default_factory=list)
+    # The customer asked not to be contacted (a CRM flag exports carry), for the rules
+    # that write to customers.
+    do_not_contact: bool = False
     segment: Segment | None = None
     managed: bool | None = None
     arr: float = Field(default=0, ge=0)
     developers: int = Field(default=0, ge=0)
     seats_licensed: int = Field(default=0, ge=0)
     seats_used: int = Field(default=0, ge=0)
-    contract_start: date | None = None
-    contract_end: date | None = None
-    renewal_date: date | None = None
+    contract_start: BookDate | None = None
+    contract_end: BookDate | None = None
+    renewal_date: BookDate | None = None
     renewal_stage: str | None = None
     renewal_opportunity_id: str | None = None
     renewal_amount: float | None = Field(default=None, ge=0)
@@ -174,7 +209,7 @@ class Account(_Model):
     open_tickets: int = Field(default=0, ge=0)
     deployed_version: str | None = None
     versions_behind: int = Field(default=0, ge=0)
-    last_contact: date | None = None
+    last_contact: BookDate | None = None
 
     @field_validator("domains")
     @classmethod
@@ -189,7 +224,95 @@ class Account(_Model):
     def _contract_term_in_order(self) -> Account:
         if self.contract_start and self.contract_end and self.contract_end < self.contract_start:
             raise ValueError("contract_end: before contract_start")
+        if self.seats_used and self.seats_licensed == 0:
+            raise ValueError(f"seats_licensed: 0 while {self.seats_used} seats are used")
         return self
+
+
+class Owner(StrEnum):
+    """The system whose word counts for a field of the book."""
+
+    BOOK = "book"  # the book file: the directory and each account's team
+    SALESFORCE = "salesforce"  # renewal events: the renewal, the contract, ARR
+    VITALLY = "vitally"  # health, seats, versions, activity
+    TAOPS = "taops"  # taops' own state: the derived segment, Lighthouse
+
+
+# Who owns each field of a person and of an account. ``taops import`` writes a field of an
+# existing record only when the book owns it (``--force`` overrides); a sync from a source
+# writes only the fields that source owns. A field a stored document has and the models do
+# not (state a handler keeps) belongs to taops and no import touches it.
+PERSON_OWNERS: Mapping[str, Owner] = MappingProxyType(
+    {
+        field: Owner.BOOK
+        for field in ("email", "name", "role", "manager", "timezone", "slack_id", "coverage_peers")
+    }
+)
+ACCOUNT_OWNERS: Mapping[str, Owner] = MappingProxyType(
+    {
+        **{
+            field: Owner.BOOK
+            for field in (
+                "id",
+                "salesforce_id",
+                "vitally_id",
+                "name",
+                "ta",
+                "ae",
+                "ce",
+                "ie",
+                "champions",
+                "domains",
+                "do_not_contact",
+                "developers",
+                "slack_channel",
+            )
+        },
+        **{
+            field: Owner.SALESFORCE
+            for field in (
+                "arr",
+                "contract_start",
+                "contract_end",
+                "renewal_date",
+                "renewal_stage",
+                "renewal_opportunity_id",
+                "renewal_amount",
+                "expansion_opportunity",
+            )
+        },
+        **{
+            field: Owner.VITALLY
+            for field in (
+                "health_score",
+                "health_category",
+                "seats_licensed",
+                "seats_used",
+                "slack_last_activity",
+                "open_tickets",
+                "deployed_version",
+                "versions_behind",
+                "last_contact",
+            )
+        },
+        **{
+            field: Owner.TAOPS
+            for field in (
+                "segment",
+                "managed",
+                "lighthouse_active",
+                "save_plan",
+                "health_since",
+                "health_history",
+                "health_reacted",
+                "lighthouse_entered_at",
+                "lighthouse_exited_at",
+                "lighthouse_exited_by",
+                "renewal_process",
+            )
+        },
+    }
+)
 
 
 class AbsenceStatus(StrEnum):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.book import book_schema
 from shared.cli import main
+from shared.models import ACCOUNT_OWNERS, Owner
 from shared.policy import DEFAULT_POLICY_PATH
 from shared.store import EmbeddedStore
 
@@ -54,7 +57,7 @@ def test_an_account_whose_ae_is_not_in_the_directory_is_named(tmp_path: Path, bo
 def test_an_account_whose_ta_is_not_a_ta_is_named(tmp_path: Path, book_data, capsys) -> None:
     book_data["accounts"][0]["ta"] = "alex@example.com"
     err = _import_fails(tmp_path, book_data, capsys)
-    assert "accounts[0] (id=acme).ta: alex@example.com is a AE, not a TA" in err
+    assert "accounts[0] (id=acme).ta: alex@example.com is an AE, not a TA" in err
 
 
 def test_a_duplicate_account_id_is_named(tmp_path: Path, book_data, capsys) -> None:
@@ -62,7 +65,7 @@ def test_a_duplicate_account_id_is_named(tmp_path: Path, book_data, capsys) -> N
     book_data["accounts"][-1]["salesforce_id"] = "other"
     book_data["accounts"][-1]["vitally_id"] = "other"
     err = _import_fails(tmp_path, book_data, capsys)
-    assert "accounts (id=acme).id: appears 2 times" in err
+    assert "accounts[3] (id=acme).id: acme is already used by accounts[0]" in err
 
 
 def test_a_ta_without_a_timezone_is_named(tmp_path: Path, book_data, capsys) -> None:
@@ -79,6 +82,55 @@ def test_every_problem_is_listed_not_just_the_first(tmp_path: Path, book_data, c
     assert "accounts[2] (id=initech).developers:" in err
 
 
+def test_an_unknown_field_is_refused_by_its_name(tmp_path: Path, book_data, capsys) -> None:
+    book_data["accounts"][0]["last_contacted"] = "2026-11-02"
+    book_data["people"][0]["phone"] = "+1 555 0100"
+    err = _import_fails(tmp_path, book_data, capsys)
+    assert "accounts[0] (id=acme).last_contacted: unknown field (did you mean last_contact?)" in err
+    assert "people[0] (email=vp@example.com).phone: unknown field" in err
+
+
+def test_field_errors_and_reference_errors_are_all_reported_in_one_run(
+    tmp_path: Path, book_data, capsys
+) -> None:
+    people, accounts = book_data["people"], book_data["accounts"]
+    people[3]["manager"] = "nobody@example.com"  # unknown manager
+    people[3]["timezone"] = "Mars/Olympus"  # a field error on the same record
+    people[4]["coverage_peers"] = ["alex@example.com", "ghost@example.com"]
+    people.append({**people[6], "name": "Cole again"})  # duplicate email
+    accounts[0]["ta"] = "alex@example.com"  # not a TA
+    accounts[0]["renewal_date"] = "next spring"
+    accounts[1]["ce"] = "ghost@example.com"
+    accounts[1]["seats_used"] = "many"
+    accounts[2]["salesforce_id"] = "001ACME"  # Acme's
+    accounts[2]["vitally_id"] = 42
+
+    err = _import_fails(tmp_path, book_data, capsys)
+
+    expected = [
+        "people[3] (email=ana@example.com).timezone: 'Mars/Olympus' is not an IANA time zone",
+        "people[3] (email=ana@example.com).manager: nobody@example.com is not in the directory",
+        "people[4] (email=ben@example.com).coverage_peers: alex@example.com is an AE, not a TA",
+        "people[4] (email=ben@example.com).coverage_peers: ghost@example.com is not in the directory",
+        "people[8] (email=cole@example.com).email: cole@example.com is already used by people[6]",
+        "accounts[0] (id=acme).renewal_date:",
+        "accounts[0] (id=acme).ta: alex@example.com is an AE, not a TA",
+        "accounts[1] (id=globex).seats_used:",
+        "accounts[1] (id=globex).ce: ghost@example.com is not in the directory",
+        "accounts[2] (id=initech).vitally_id:",
+        "accounts[2] (id=initech).salesforce_id: 001ACME is already used by accounts[0]",
+    ]
+    missing = [line for line in expected if line not in err]
+    assert not missing, err
+    assert err.count("\n  - ") == len(expected), err
+
+
+def test_a_person_who_manages_themselves_is_named(tmp_path: Path, book_data, capsys) -> None:
+    book_data["people"][2]["manager"] = "mara@example.com"
+    err = _import_fails(tmp_path, book_data, capsys)
+    assert "people[2] (email=mara@example.com).manager: a person cannot be their own manager" in err
+
+
 def test_a_book_that_is_not_json_names_the_line(tmp_path: Path, capsys) -> None:
     bad = tmp_path / "book.json"
     bad.write_text('{"people": [\n  {"email": }\n]}')
@@ -88,6 +140,13 @@ def test_a_book_that_is_not_json_names_the_line(tmp_path: Path, capsys) -> None:
 
 def test_the_committed_schema_is_current() -> None:
     assert main(["schema", "--check", "--out", str(ROOT / "docs" / "book.schema.json")]) == 0
+
+
+def test_the_schema_marks_each_field_with_its_owner() -> None:
+    defs = book_schema()["$defs"]
+    assert defs["Account"]["properties"]["renewal_date"]["x-taops-owner"] == "salesforce"
+    assert defs["Person"]["properties"]["manager"]["x-taops-owner"] == "book"
+    assert all("x-taops-owner" in prop for prop in defs["Account"]["properties"].values())
 
 
 def test_schema_check_fails_when_the_file_is_stale(tmp_path: Path) -> None:
@@ -138,3 +197,17 @@ def test_usage_errors_exit_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 2
+
+
+def test_the_readme_ownership_table_is_the_one_in_the_code() -> None:
+    readme = (ROOT / "README.md").read_text()
+    rows = {
+        "the book": Owner.BOOK,
+        "Salesforce": Owner.SALESFORCE,
+        "Vitally": Owner.VITALLY,
+        "taops": Owner.TAOPS,
+    }
+    for label, owner in rows.items():
+        [row] = [line for line in readme.splitlines() if line.startswith(f"| {label} | ")]
+        named = set(re.findall(r"`([a-z_]+)`", row))
+        assert named == {f for f, o in ACCOUNT_OWNERS.items() if o is owner}, label

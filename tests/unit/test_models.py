@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from shared.models import Account, Action, Person, action_id
+from shared.models import ACCOUNT_OWNERS, PERSON_OWNERS, Account, Action, Owner, Person, action_id
 
 
 def _error_fields(exc: ValidationError) -> list[str]:
@@ -71,3 +71,45 @@ def test_action_requires_a_timezone_aware_time() -> None:
     with pytest.raises(ValidationError) as err:
         Action(kind="email.send", at=datetime(2026, 1, 1), reason="r", idempotency_key="k")
     assert any(f.startswith("at:") for f in _error_fields(err.value))
+
+
+@pytest.mark.parametrize(
+    ("given", "day"),
+    [
+        ("2026-12-01", "2026-12-01"),
+        ("2026-12-01T12:00:00Z", "2026-12-01"),
+        ("2026-12-01T23:30:00-05:00", "2026-12-02"),  # already the 2nd in UTC
+        ("2026-12-02T00:30:00+02:00", "2026-12-01"),
+        ("2026-12-01 08:00:00", "2026-12-01"),  # no zone: read as UTC
+        ("2026-12-01T12:00:00.123456Z", "2026-12-01"),
+    ],
+)
+def test_a_date_field_takes_a_timestamp_as_its_day_in_utc(given: str, day: str) -> None:
+    account = Account(id="x", name="X", last_contact=given, renewal_date=given)
+    assert account.model_dump(mode="json")["last_contact"] == day
+    assert account.model_dump(mode="json")["renewal_date"] == day
+
+
+@pytest.mark.parametrize("given", ["2026-12-01Tnoon", "next spring", "2026-13-01"])
+def test_a_date_field_that_is_neither_names_the_field(given: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        Account(id="x", name="X", contract_end=given)
+    assert [f.split(":")[0] for f in _error_fields(err.value)] == ["contract_end"]
+
+
+def test_an_account_knows_its_domains_and_whether_it_may_be_contacted() -> None:
+    account = Account(id="x", name="X", domains=["Acme.com", "@acme.io"], do_not_contact=True)
+    assert (account.domains, account.do_not_contact) == (["acme.com", "acme.io"], True)
+    assert Account(id="y", name="Y").do_not_contact is False
+    with pytest.raises(ValidationError) as err:
+        Account(id="z", name="Z", do_not_contact="perhaps")
+    assert any(f.startswith("do_not_contact:") for f in _error_fields(err.value))
+
+
+def test_every_field_of_a_person_and_an_account_has_exactly_one_owner() -> None:
+    assert set(PERSON_OWNERS) == set(Person.model_fields)
+    assert set(ACCOUNT_OWNERS) == set(Account.model_fields)
+    assert ACCOUNT_OWNERS["renewal_date"] is Owner.SALESFORCE
+    assert ACCOUNT_OWNERS["seats_used"] is Owner.VITALLY
+    assert ACCOUNT_OWNERS["lighthouse_active"] is Owner.TAOPS
+    assert ACCOUNT_OWNERS["ta"] is Owner.BOOK
