@@ -82,7 +82,9 @@ def pto_logged(policy: Policy) -> Handler:
         outbox = view.query(OUTBOX, Where("absence_id", "==", absence_id))
         if status in ("REJECTED", "CANCELED"):
             outcome = "denied" if status == "REJECTED" else "cancelled"
-            decided = withdraw(absence_id, person, window, outcome, plan, outbox, _directory(view), now)
+            decided = withdraw(
+                absence_id, person, window, outcome, plan, outbox, _directory(view), policy, now
+            )
         else:
             # Only absences still running when this one starts can take a cover away; the
             # range keeps the reads flat as the history of absences grows.
