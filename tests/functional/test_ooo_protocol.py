@@ -1,93 +1,38 @@
 """The OOO protocol on the embedded store, driven by Deel-shaped events through the real
 on_pto_logged entry point: the plan's accounts, reasons and covers, and the exact actions.
-
-The book is examples/book.json: Ana (TA, Berlin; peer Ben) owns Acme (renews 2026-12-18,
-three-person account team, a champion) and Globex (red, Lighthouse save plan); Mara is
-her manager.
+The world (book, events, delivery) is tests/functional/ooo_world.py.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from functions_framework import create_app
 
-from shared import clients
-from shared.book import import_book, parse_book
-from shared.events import EventEnvelope
 from shared.handlers import ABSENCES, COVERAGE_PLANS
 from shared.processing import DEAD_LETTERS, OUTBOX, PROCESSED
-from shared.sources import deel
+from tests.functional.ooo_world import (
+    ABSENCE,
+    ROOT,
+    deleted,
+    kinds,
+    live,
+    open_store,
+    pto,
+    sender,
+)
 from tests.pubsub_events import cloud_event
-
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "tests" / "events"
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-ABSENCE = "pto-ana-1"
-
-
-def pto(
-    status: str,
-    updated: str,
-    start: str = "2026-12-14",
-    end: str = "2026-12-18",
-    who: str = "ana@example.com",
-    absence: str = ABSENCE,
-    event_type: str = "time-off.reviewed",
-) -> EventEnvelope:
-    body = json.loads((EVENTS / "deel_time_off_reviewed_approved.json").read_text())
-    body["data"]["meta"]["event_type"] = event_type
-    body["data"]["resource"].update(
-        id=absence, status=status, start_date=start, end_date=end, updated_at=updated
-    )
-    body["data"]["resource"]["requester"]["work_email"] = who
-    [event] = deel.normalize(body, NOW)
-    return event
-
-
-def deleted(absence: str = ABSENCE) -> EventEnvelope:
-    body = json.loads((EVENTS / "deel_time_off_deleted_PARTIAL.json").read_text())
-    body["data"]["resource"]["time_off_id"] = absence
-    body["timestamp"] = "2026-11-30T10:00:00.000Z"
-    [event] = deel.normalize(body, NOW)
-    return event
 
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch, book_data, policy):
-    monkeypatch.setenv("TAOPS_STORE", "embedded")
-    monkeypatch.setenv("TAOPS_PUBLISH_ACTIONS", "0")  # the outbox is what these tests read
-    monkeypatch.setenv("TAOPS_CLOCK", NOW.isoformat())
-    clients.reset()
-    import_book(clients.store(), parse_book(book_data), policy)
-    yield clients.store()
-    clients.reset()
+    yield from open_store(monkeypatch, book_data, policy)
 
 
 @pytest.fixture
 def send(monkeypatch: pytest.MonkeyPatch):
-    app = create_app("on_pto_logged", str(ROOT / "main.py"), "cloudevent").test_client()
-
-    def deliver(event: EventEnvelope) -> None:
-        # Received when Deel sent it: a version from after the clock would be refused.
-        received = max(NOW, event.source_version or NOW)
-        monkeypatch.setenv("TAOPS_CLOCK", received.isoformat())
-        headers, body = cloud_event(event.to_json(), "pto-logged", event.attributes())
-        assert app.post("/", headers=headers, data=body).status_code == 200
-
-    return deliver
-
-
-def live(store) -> dict[str, dict]:
-    """Pending actions by idempotency key (what will still be carried out)."""
-    return {d["idempotency_key"]: d for _, d in store.query(OUTBOX) if d["status"] == "pending"}
-
-
-def kinds(actions: dict[str, dict]) -> list[tuple[str, tuple[str, ...]]]:
-    return sorted((a["kind"], tuple(a["recipients"])) for a in actions.values())
+    return sender(monkeypatch)
 
 
 def test_a_request_sends_a_draft_plan_to_the_ta_and_manager_only(store, send) -> None:
