@@ -30,7 +30,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from shared.book import ACCOUNTS, PEOPLE
-from shared.handlers.common import ABSENCES, COVERAGE_PLANS
+from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
+from shared.messages import plural
 from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
@@ -98,9 +99,57 @@ def replan(
         others = [d for _, d in overlapping if d.get("id") != absence_id] + [absence]
         accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
         decided = plan_absence(
-            absence_id, status, person, window, people, accounts, others, outbox, policy, now
+            absence_id,
+            status,
+            person,
+            window,
+            people,
+            accounts,
+            others,
+            outbox,
+            policy,
+            now,
+            before=plan,
+            because=because,
+            directory=ViewDirectory(view, now),
         )
     return _decision(decided, absence_id, outbox, now)
+
+
+def replace_away_covers(view: ReadView, policy: Policy, absence: Document, now: datetime) -> Decision:
+    """``absence`` takes its person away: every other plan they cover that overlaps it is
+    re-planned, so a free peer (else the TA's manager) takes their accounts and the TA, the
+    old cover and the new one are told. One query, on the plans' ``covers``; a plan whose
+    window is over, or an absence that does not take the person away, changes nothing.
+
+    When that absence is later cancelled or moved away, nothing flips back: the plans keep
+    their new covers (who were told), and the person is free for accounts that join later.
+    """
+    if absence.get("status") not in AWAY_STATUSES:
+        return Decision()
+    person = str(absence["person"])
+    covered = view.query(
+        COVERAGE_PLANS,
+        Where("covers", "array_contains", person),
+        Where("end", ">", max(str(absence["starts_at"]), utc_text(now))),
+    )
+    affected = [
+        plan_id
+        for plan_id, plan in covered
+        if str(plan["start"]) < str(absence["ends_at"]) and plan_id != absence.get("id")
+    ]
+    if not affected:
+        return Decision()
+    decisions = []
+    for plan_id in affected:
+        decision = replan(view, policy, plan_id, now)
+        decision.notes = [f"plan {plan_id}: {note}" for note in decision.notes]
+        decisions.append(decision)
+    note = (
+        f"{person} is away {absence.get('start_date')} to {absence.get('end_date')}: "
+        f"{plural(len(affected), 'coverage plan')} they cover re-planned ({', '.join(affected)})"
+    )
+    return merge(Decision(notes=[note]), *decisions)
 
 
 def _decision(

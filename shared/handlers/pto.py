@@ -1,5 +1,6 @@
 """The OOO protocol's handler: Deel time off → the absence recorded and, for a TA, the
-coverage plan re-drawn (``shared.handlers.coverage.replan``)."""
+coverage plan re-drawn (``shared.handlers.coverage.replan``); whoever is away, the plans
+they cover get another cover."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from shared.book import PEOPLE
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
 from shared.handlers.common import ABSENCES
-from shared.handlers.coverage import PendingView, merge, replan
+from shared.handlers.coverage import PendingView, merge, replace_away_covers, replan
 from shared.models import Absence
 from shared.policy import Policy
 from shared.processing import Decision, Delete, Handler, Put, ReadView
@@ -69,11 +70,14 @@ def pto_logged(policy: Policy) -> Handler:
             ends_at=ends,
             source_version=event.source_version,
         )
-        changes: list[Put | Delete] = [Put(ABSENCES, absence_id, absence.model_dump(mode="json"))]
-        if person.get("role") != "TA":
-            return Decision(
-                changes, notes=[f"{email} ({person.get('role')}) is away {first} to {last}: recorded"]
-            )
-        return merge(Decision(changes), replan(PendingView(view, changes), policy, absence_id, now))
+        absence_doc = absence.model_dump(mode="json")
+        changes: list[Put | Delete] = [Put(ABSENCES, absence_id, absence_doc)]
+        after = PendingView(view, changes)
+        if person.get("role") == "TA":
+            own = replan(after, policy, absence_id, now)
+        else:
+            own = Decision(notes=[f"{email} ({person.get('role')}) is away {first} to {last}: recorded"])
+        # Whoever is away may be someone's cover (a peer TA, a manager standing in).
+        return merge(Decision(changes), own, replace_away_covers(after, policy, absence_doc, now))
 
     return handle

@@ -21,6 +21,7 @@ from functions_framework import create_app
 from shared import clients
 from shared.book import import_book, parse_book
 from shared.events import EventEnvelope
+from shared.handlers import pto_logged
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, ProcessResult, ReadView, process
 from shared.sources import deel
@@ -101,6 +102,12 @@ def run_in_transaction(
         payload={},
     )
     return process(store, event, lambda view, _event, at: decide(view, at), now)
+
+
+def run_pto(store: Store, policy: Policy, event: EventEnvelope) -> ProcessResult:
+    """A Deel event through the OOO handler directly, for the decision and its notes."""
+    received = max(NOW, event.source_version or NOW)
+    return process(store, event, pto_logged(policy), received)
 
 
 def live(store: Store) -> dict[str, dict]:

@@ -7,16 +7,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shared.messages import render
+from shared.messages import listing, plural, render
 from shared.models import Action, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import is_business_day, next_working_time
 from shared.rules.coverage import Window
-from shared.rules.ooo.plan import Drawn, Row, name_of
+from shared.rules.ooo.plan import Drawn, Revision, Row, name_of, span
+from shared.rules.routing import Directory, reach
 
 MS = 1000
 
@@ -36,11 +37,13 @@ def slack_target(people: Mapping[str, Mapping[str, Any]], email: str) -> str | N
     return (people.get(email) or {}).get("slack_id")
 
 
-def plan_blocks(title: str, plan_text: str) -> list[dict[str, Any]]:
-    """The plan as Slack Block Kit: a header, the summary, then the table in monospace."""
+def plan_blocks(title: str, plan_text: str, changed: str = "") -> list[dict[str, Any]]:
+    """The plan as Slack Block Kit: a header, what changed (if anything), the summary,
+    then the table in monospace."""
     heading, _, table = plan_text.partition("\n")
     return [
         {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        *([{"type": "section", "text": {"type": "mrkdwn", "text": changed[:2900]}}] if changed else []),
         {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
         {"type": "section", "text": {"type": "mrkdwn", "text": f"```{table.strip()[:2900]}```"}},
     ]
@@ -56,39 +59,37 @@ def direct_message(
     now: datetime,
     absence_id: str,
     blocks: list[dict[str, Any]] | None = None,
+    not_before: datetime | None = None,
+    **extra: Any,
 ) -> Action:
     """A message to one person: a Slack DM when the directory has their Slack id, else email.
     Slack gets Block Kit ``blocks`` when given, with ``text`` as the notification fallback."""
     channel = slack_target(people, person)
+    common = {
+        "at": now,
+        "not_before": not_before,
+        "recipients": [person],
+        "reason": reason,
+        "idempotency_key": key,
+        "absence_id": absence_id,
+        **extra,
+    }
     if channel:
-        extra = {"blocks": blocks} if blocks else {}
-        return Action(
-            kind="slack.message",
-            at=now,
-            recipients=[person],
-            reason=reason,
-            idempotency_key=key,
-            channel=channel,
-            text=text,
-            absence_id=absence_id,
-            **extra,
-        )
-    return Action(
-        kind="email.send",
-        at=now,
-        recipients=[person],
-        reason=reason,
-        idempotency_key=key,
-        to=[person],
-        subject=subject,
-        body=text,
-        absence_id=absence_id,
-    )
+        if blocks:
+            common["blocks"] = blocks
+        return Action(kind="slack.message", channel=channel, text=text, **common)
+    return Action(kind="email.send", to=[person], subject=subject, body=text, **common)
 
 
 @dataclass(frozen=True)
 class Notices:
-    """The notices of one absence's plan, derived at ``now``."""
+    """The notices of one absence's plan, derived at ``now``.
+
+    Once a plan has been shared, a change to it is news to people already told: those
+    messages open with what changed, go through routing (someone away hears through
+    their stand-in, and the reason says for whom) and wait for the working hours of
+    whoever reads them (design §5). A first plan goes out at once, as the TA asked for it.
+    """
 
     absence_id: str
     ta: Mapping[str, Any]
@@ -96,6 +97,8 @@ class Notices:
     people: Mapping[str, Mapping[str, Any]]
     policy: Policy
     now: datetime
+    revision: Revision = field(default_factory=Revision)
+    directory: Directory | None = None
 
     @property
     def ta_email(self) -> str:
@@ -112,6 +115,24 @@ class Notices:
     @property
     def dates(self) -> str:
         return f"{self.window.first_day.isoformat()}:{self.window.last_day.isoformat()}"
+
+    @property
+    def changes(self) -> list[str]:
+        """What changed since the plan stored before (none for a first plan)."""
+        return self.revision.changes
+
+    @property
+    def headline(self) -> str:
+        """What happened, as a reason starts: logged, moved, or changed."""
+        days = self.days
+        if self.revision.moved_from:
+            return (
+                f"{self.ta_name}'s time off moved from {self.revision.moved_from} to "
+                f"{span(days['first_day'], days['last_day'])}"
+            )
+        if self.revision.changes:
+            return f"{self.ta_name}'s coverage plan changed"
+        return f"{self.ta_name} logged time off {days['first_day']} to {days['last_day']}"
 
     def action(
         self,
@@ -139,13 +160,32 @@ class Notices:
     def dm(
         self, person: str, key: str, reason: str, text: str, subject: str, blocks: list[Any] | None = None
     ) -> Action:
+        """A direct message to ``person``: at once for a first plan; routed and inside the
+        reader's working hours once the plan had been shared."""
+        if not self.revision.was_shared or self.directory is None:
+            return direct_message(
+                self.people, person, key, reason, text, subject, self.now, self.absence_id, blocks
+            )
+        tz = str(self.ta.get("timezone") or "UTC")
+        found = reach(person, self.now, None, self.directory, self.policy.calendar, tz)
+        why = f"{reason}; {found.route.reason}" if found.route.reason else reason
         return direct_message(
-            self.people, person, key, reason, text, subject, self.now, self.absence_id, blocks
+            self.people,
+            found.to,
+            key,
+            why,
+            text,
+            subject,
+            self.now,
+            self.absence_id,
+            blocks,
+            not_before=found.not_before,
+            meant_for=[person],
         )
 
     def plan(self, drawn: Drawn, status: str, review: list[str]) -> list[Action]:
-        """The plan to the TA and their manager: for review while draft, final once shared.
-        By email to both, and by Slack to whoever has a Slack id."""
+        """The plan to the TA and their manager, one message each: for review while draft,
+        final once shared."""
         days, share = self.days, drawn.share
         text = render(
             "plan",
@@ -156,73 +196,81 @@ class Notices:
             notes=drawn.notes,
             **days,
         )
+        changed = render("changes", changes=self.changes)
         stage = "shared" if share else "draft"
         items = [(i.account_id, i.cover) for i in drawn.plan.items]
         key = f"ooo:{self.absence_id}:plan:{stage}:{digest([self.dates, items])}"
         title = "Coverage plan" if share else "Draft coverage plan"
         subject = f"{title}: {self.ta_name}, {days['first_day']} to {days['last_day']}"
-        logged = f"{self.ta_name} logged time off {days['first_day']} to {days['last_day']}"
-        actions = [
-            self.action(
-                "email.send",
-                key + ":email",
-                review,
-                f"{logged} ({status.lower()})",
-                to=review,
-                subject=subject,
-                body=text,
-            )
-        ]
+        reason = f"{self.headline} ({status.lower()})"
+        if self.changes and not self.revision.moved_from:
+            reason = f"{self.headline}: {self.changes[0]}"
+        actions: list[Action] = []
         for person in review:
-            if slack_target(self.people, person):  # the email above already reaches the others
-                actions.append(
-                    self.dm(
-                        person,
-                        f"{key}:slack:{person}",
-                        f"{stage} coverage plan for {self.ta_name}",
-                        text,
-                        subject,
-                        plan_blocks(subject, text),
-                    )
-                )
+            told = self.dm(
+                person,
+                f"{key}:{person}",
+                reason,
+                "\n".join(filter(None, [changed, text])),
+                subject,
+                plan_blocks(subject, text, changed),
+            )
+            # Someone away hears through a stand-in: once, if that is the other reviewer.
+            if not any(told.recipients == a.recipients for a in actions):
+                actions.append(told)
         return actions
 
     def team(self, member: str, rows: Sequence[Row]) -> Action:
         """An account team member (AE, CE, IE): their accounts in the plan and who covers them."""
         covered = [(r["id"], r["cover"]) for r in rows]
         key = f"ooo:{self.absence_id}:team:{member}:{digest([self.dates, covered])}"
+        verb = "is" if len(rows) == 1 else "are"
+        opening = f"{self.ta_name} is away" if not self.changes else self.headline
         return self.dm(
             member,
             key,
-            f"{self.ta_name} is away; {len(rows)} of your accounts are covered",
-            render("team", ta_name=self.ta_name, rows=rows, **self.days),
+            f"{opening}; {len(rows)} of your accounts {verb} covered",
+            render("team", ta_name=self.ta_name, rows=rows, changes=self.changes, **self.days),
             f"{self.ta_name} is out of office",
         )
 
     def cover(self, cover: str, rows: Sequence[Row]) -> Action:
-        """A cover: the accounts they cover."""
+        """A cover: the accounts they cover (and whom they take over from)."""
         key = f"ooo:{self.absence_id}:cover:{cover}:{digest([self.dates, [r['id'] for r in rows]])}"
+        taken = [r["name"] for r in rows if r.get("replaces")]
+        reason = f"you cover {plural(len(rows), 'account')} for {self.ta_name}"
+        if taken:
+            reason += f", now including {listing(taken)}"
+        elif self.revision.moved_from:
+            reason += f": {self.headline}"
         return self.dm(
             cover,
             key,
-            f"you cover {len(rows)} account(s) for {self.ta_name}",
-            render("cover", ta_name=self.ta_name, rows=rows, **self.days),
+            reason,
+            render("cover", ta_name=self.ta_name, rows=rows, changes=self.changes, **self.days),
             f"You are covering for {self.ta_name}",
         )
 
-    def renewal_task(self, row: Row) -> Action:
+    def renewal_task(self, row: Row, due_before: Sequence[str] = ()) -> Action:
         """A renewing account: a Vitally task to resolve pending action items before leaving,
-        due the working day before the absence."""
-        due = working_day_before(self.window.first_day, self.policy)
+        due the working day before the absence. When the TA already has one for other
+        dates (the absence moved), the new one says it replaces it."""
+        due = working_day_before(self.window.first_day, self.policy).isoformat()
+        reason = f"{row['name']} {row['why'].split(';')[0]}: resolve pending action items before you leave"
+        name = f"Resolve pending action items before OOO ({self.days['first_day']})"
+        replaced = [d for d in due_before if d != due]
+        if replaced:
+            reason += f" (replaces the task due {listing(replaced)})"
+            name += f", replaces the task due {listing(replaced)}"
         return self.action(
             "vitally.task",
-            f"ooo:{self.absence_id}:{row['id']}:renewal-task:{due.isoformat()}",
+            f"ooo:{self.absence_id}:{row['id']}:renewal-task:{due}",
             [self.ta_email],
-            f"{row['name']} {row['why'].split(';')[0]}: resolve pending action items before you leave",
+            reason,
             account_id=row["id"],
             vitally_account_id=row["account"].get("vitally_id"),
-            name=f"Resolve pending action items before OOO ({self.days['first_day']})",
-            due_date=due.isoformat(),
+            name=name,
+            due_date=due,
             assignee=self.ta_email,
         )
 
@@ -287,44 +335,76 @@ class Notices:
             status_expiration=int(self.window.end.timestamp()),
         )
 
-    def customer_notice_at(self) -> datetime | None:
-        """When customers are told: the policy's days ahead, in the TA's working hours
-        (design §5: a customer-facing email is sent in the TA's working hours)."""
-        ahead = timedelta(days=self.policy.coverage.customer_notice_days_before)
-        opens = next_working_time(
-            max(self.now, self.window.start - ahead),
-            str(self.ta.get("timezone") or "UTC"),
-            self.policy.calendar,
-        )
+    def customer_hours(self, at: datetime) -> datetime | None:
+        """``at``, or the TA's next working hour after it: a customer-facing message is sent
+        in the TA's working hours (design §5). None when that is now."""
+        opens = next_working_time(at, str(self.ta.get("timezone") or "UTC"), self.policy.calendar)
         return None if opens <= self.now else opens
 
-    def customer(self, row: Row, notice_at: datetime | None) -> Action | None:
+    def customer_notice_at(self) -> datetime | None:
+        """When customers are told: the policy's days ahead, in the TA's working hours."""
+        ahead = timedelta(days=self.policy.coverage.customer_notice_days_before)
+        return self.customer_hours(max(self.now, self.window.start - ahead))
+
+    def customer(
+        self, row: Row, notice_at: datetime | None, before: Mapping[str, Any] | None = None
+    ) -> Action | None:
         """An account's customers told of the absence and their cover: the champions by
-        email, else the shared Slack channel; nothing when the account has neither."""
+        email, else the shared Slack channel; nothing when the account has neither. When
+        they were told other dates or another cover (``before``), the notice corrects it."""
         account = row["account"]
+        key = f"ooo:{self.absence_id}:{row['id']}:customer-notice:{self.dates}:{row['cover']}"
+        if before is not None and before.get("idempotency_key") == key:
+            before = None  # this very notice: nothing to correct
+        was_days = (
+            f"{before['first_day']} to {before['last_day']}" if before and "first_day" in before else ""
+        )
+        was_cover = before.get("cover") if before else None
         text = render(
             "customer",
             account=row["name"],
             ta_name=self.ta_name,
             cover=row["cover"],
             cover_name=row["cover_name"],
+            told_before=before is not None,
+            was_days=was_days if was_days != f"{self.days['first_day']} to {self.days['last_day']}" else "",
+            was_cover=name_of(self.people, str(was_cover)) if was_cover and was_cover != row["cover"] else "",
             **self.days,
         )
-        key = f"ooo:{self.absence_id}:{row['id']}:customer-notice:{self.dates}:{row['cover']}"
         ahead = self.policy.coverage.customer_notice_days_before
         why = f"{row['name']} told of {self.ta_name}'s absence {ahead} days ahead"
+        if before is not None:
+            why = f"{row['name']} told of the change: {self.headline}"
+        told = {**self.days, "cover": row["cover"], "account_name": row["name"]}
+        subject = f"{self.ta_name} out of office"
+        return self._to_customers(account, row["id"], key, why, text, notice_at, subject, **told)
+
+    def _to_customers(
+        self,
+        account: Mapping[str, Any],
+        account_id: str,
+        key: str,
+        why: str,
+        text: str,
+        not_before: datetime | None,
+        subject: str,
+        **fields: Any,
+    ) -> Action | None:
+        """A message to an account's customers: the champions by email (the TA in copy),
+        else the shared Slack channel."""
         if account.get("champions"):
             return self.action(
                 "email.send",
                 key,
                 list(account["champions"]),
                 why,
-                account_id=row["id"],
-                not_before=notice_at,
+                account_id=account_id,
+                not_before=not_before,
                 to=list(account["champions"]),
                 cc=[self.ta_email],
-                subject=f"{self.ta_name} out of office",
+                subject=subject,
                 body=text,
+                **fields,
             )
         if account.get("slack_channel"):
             return self.action(
@@ -332,25 +412,44 @@ class Notices:
                 key,
                 [],
                 why,
-                account_id=row["id"],
-                not_before=notice_at,
+                account_id=account_id,
+                not_before=not_before,
                 channel=account["slack_channel"],
                 text=text,
+                **fields,
             )
         return None
 
-    def removed(self, person: str) -> Action:
-        """Someone told before who no longer covers or has accounts in the plan."""
+    def customer_withdrawn(self, notice: Mapping[str, Any], outcome: str) -> Action:
+        """Customers told of the absence hear, through the channel that told them and in
+        the TA's working hours, that it is off and their TA stays their contact."""
+        account_id = str(notice["account_id"])
+        account = {"champions": notice.get("to") or [], "slack_channel": notice.get("channel")}
+        name = str(notice.get("account_name") or account_id)
+        text = render("customer_withdrawn", account=name, ta_name=self.ta_name, **self.days)
+        why = f"{name} told that {self.withdrawn_reason(outcome)}"
+        key = f"ooo:{self.absence_id}:{account_id}:customer-withdrawn"
+        subject = f"Update: {self.ta_name}'s time off"
+        found = self._to_customers(
+            account, account_id, key, why, text, self.customer_hours(self.now), subject
+        )
+        assert found is not None  # a notice told went to champions or a channel
+        return found
+
+    def removed(self, person: str, last_told: str) -> Action:
+        """Someone told before (``last_told``: the key of the last message that told them
+        of their accounts) who no longer covers or has accounts in the plan: told once per
+        message it takes back, however often the plan changes after."""
         return self.dm(
             person,
-            f"ooo:{self.absence_id}:{person}:removed:{self.dates}",
-            "the coverage plan changed",
-            render("removed", ta_name=self.ta_name, **self.days),
+            f"ooo:{self.absence_id}:{person}:removed:{digest(last_told)}",
+            f"{self.ta_name}'s coverage plan changed: you no longer have accounts in it",
+            render("removed", ta_name=self.ta_name, changes=self.changes, **self.days),
             f"{self.ta_name}'s coverage plan changed",
         )
 
     def withdrawn(self, person: str, outcome: str) -> Action:
-        """Someone told of the plan hears that the time off is off."""
+        """Someone in the team told of the plan hears that the time off is off."""
         return self.dm(
             person,
             f"ooo:{self.absence_id}:{person}:withdrawn",
