@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from shared.exceptions import BookError
+from shared.messages import with_article
 from shared.models import Account, Book, Person, Role
 from shared.policy import Policy
 from shared.rules.segmentation import segment_for
@@ -71,7 +72,9 @@ def _reference_problems(book: Book) -> list[str]:
             if peer not in people:
                 problems.append(f"{where}.coverage_peers: {peer} is not in the directory")
             elif people[peer].role is not Role.TA:
-                problems.append(f"{where}.coverage_peers: {peer} is a {people[peer].role.value}, not a TA")
+                problems.append(
+                    f"{where}.coverage_peers: {peer} is {with_article(people[peer].role.value)}, not a TA"
+                )
 
     expected = {"ta": {Role.TA}, "ae": {Role.AE}, "ce": {Role.CE}, "ie": {Role.IE}}
     for i, account in enumerate(book.accounts):
@@ -84,7 +87,8 @@ def _reference_problems(book: Book) -> list[str]:
                 problems.append(f"{where}.{field}: {email} is not in the directory")
             elif people[email].role not in roles:
                 problems.append(
-                    f"{where}.{field}: {email} is a {people[email].role.value}, not a {field.upper()}"
+                    f"{where}.{field}: {email} is {with_article(people[email].role.value)}, "
+                    f"not {with_article(field.upper())}"
                 )
         if account.seats_used and account.seats_licensed == 0:
             problems.append(f"{where}.seats_licensed: 0 while {account.seats_used} seats are used")

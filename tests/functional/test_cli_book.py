@@ -54,7 +54,7 @@ def test_an_account_whose_ae_is_not_in_the_directory_is_named(tmp_path: Path, bo
 def test_an_account_whose_ta_is_not_a_ta_is_named(tmp_path: Path, book_data, capsys) -> None:
     book_data["accounts"][0]["ta"] = "alex@example.com"
     err = _import_fails(tmp_path, book_data, capsys)
-    assert "accounts[0] (id=acme).ta: alex@example.com is a AE, not a TA" in err
+    assert "accounts[0] (id=acme).ta: alex@example.com is an AE, not a TA" in err
 
 
 def test_a_duplicate_account_id_is_named(tmp_path: Path, book_data, capsys) -> None:
