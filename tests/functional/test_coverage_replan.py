@@ -21,6 +21,7 @@ from tests.functional.ooo_world import (
     pto,
     run_in_transaction,
     sender,
+    summary,
 )
 
 
@@ -87,3 +88,48 @@ def test_a_pending_view_reads_the_changes_of_the_same_decision(store) -> None:
         return Decision()
 
     run_in_transaction(store, decide, NOW, "pending")
+
+
+def test_a_renewal_moved_into_the_absence_adds_the_account_and_tells_just_that(store, send, policy) -> None:
+    umbrella = {
+        **store.get(ACCOUNTS, "globex"),
+        "id": "umbrella",
+        "name": "Umbrella",
+        "salesforce_id": "001UMB",
+        "vitally_id": "vit-umbrella",
+        "health_category": "green",
+        "lighthouse_active": False,
+        "save_plan": None,
+        "renewal_date": "2027-03-01",
+        "champions": ["kim@umbrella.test"],
+    }
+    store.put(ACCOUNTS, "umbrella", umbrella)
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    deliver_due(store)
+    because = "Umbrella's renewal moved into the absence"
+
+    def renewal_moved(view, now):
+        moved = [Put(ACCOUNTS, "umbrella", {**umbrella, "renewal_date": "2026-12-16"})]
+        return replan(PendingView(view, moved), policy, ABSENCE, now, because=because)
+
+    monday = NOW + timedelta(days=1)  # Monday 2026-11-23, 12:00 UTC
+    result = run_in_transaction(store, renewal_moved, monday, "renewal-moved")
+    assert summary(result.new_actions) == [
+        ("email.send", ("kim@umbrella.test",), "2026-12-09T08:00:00+00:00"),  # its customers, 5 days ahead
+        ("gmail.vacation", ("ana@example.com",), None),  # the autoresponder names Umbrella's cover
+        ("slack.message", ("alex@example.com",), "2026-11-23T14:00:00+00:00"),  # its AE, 09:00 in New York
+        ("slack.message", ("ana@example.com",), None),  # the TA
+        ("slack.message", ("ben@example.com",), "2026-11-23T17:00:00+00:00"),  # the cover, 09:00 in LA
+        ("slack.message", ("mara@example.com",), None),  # the manager
+        ("vitally.task", ("ana@example.com",), None),  # resolve Umbrella's items before leaving
+    ]
+    ta = next(
+        a for a in result.new_actions if a.recipients == ["ana@example.com"] and a.kind == "slack.message"
+    )
+    assert ta.reason == f"Ana Ruiz's coverage plan changed: {because}."
+    assert ta.text.startswith(
+        f"What changed: {because}. Umbrella now needs cover: renews 2026-12-16, inside the absence."
+    )
+    cancelled = [d for _, d in store.query(OUTBOX) if d["status"] == "cancelled"]
+    assert cancelled == []  # the customer notices already waiting for Acme stay as they are
+    assert "umbrella" in {i["account_id"] for i in store.get(COVERAGE_PLANS, ABSENCE)["items"]}
