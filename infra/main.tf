@@ -274,6 +274,23 @@ resource "google_firestore_index" "absences_of_person" {
   }
 }
 
+# A cover who logs time off (shared/handlers/coverage.py) reads the coverage plans they
+# cover that have not ended: an array membership and a range, served by one composite index.
+resource "google_firestore_index" "coverage_plans_of_cover" {
+  project    = var.project_id
+  database   = google_firestore_database.taops.name
+  collection = "coverage_plans"
+
+  fields {
+    field_path   = "covers"
+    array_config = "CONTAINS"
+  }
+  fields {
+    field_path = "end"
+    order      = "ASCENDING"
+  }
+}
+
 # --- Pub/Sub -----------------------------------------------------------------------------
 
 # Messages carry customer names and email metadata: the topics are encrypted with a key

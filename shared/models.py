@@ -358,15 +358,30 @@ class CoverageItem(_Model):
 
 
 class CoveragePlan(_Model):
-    """Which accounts need cover during an absence, and who covers each."""
+    """Which accounts need cover during an absence, and who covers each.
+
+    ``covers`` repeats the covers of ``items`` (sorted, each once; none once the plan is
+    withdrawn) so that "the plans this person covers" is one query; it is derived here and
+    never set by hand. ``first_day`` and ``last_day`` are the absence's days as the TA
+    counts them, so a later change of dates can say what they were.
+    """
 
     absence_id: str
     ta: Email
     start: AwareDatetime
     end: AwareDatetime
+    first_day: date | None = None
+    last_day: date | None = None
     status: Literal["draft", "shared", "withdrawn"]
     items: list[CoverageItem] = Field(default_factory=list)
+    covers: list[Email] = Field(default_factory=list)
     accounts_without_cover_needs: int = 0
+
+    @model_validator(mode="after")
+    def _covers_from_items(self) -> CoveragePlan:
+        live = self.status != "withdrawn"
+        self.covers = sorted({item.cover for item in self.items}) if live else []
+        return self
 
 
 class MailThread(_Model):

@@ -2,7 +2,7 @@
 
 A handler that changes an account and then asks another rule about the world (a renewal
 that moved, so: re-draw the TA's coverage plan) must have that rule see the account as
-it will be, not as the transaction read it. ``Pending`` answers ``get`` and ``query``
+it will be, not as the transaction read it. ``PendingView`` answers ``get`` and ``query``
 from the pending changes first, then from the underlying view; nothing is written.
 """
 
@@ -14,7 +14,7 @@ from shared.processing import Delete, Put, ReadView
 from shared.store import Document, Where
 
 
-class Pending(ReadView):
+class PendingView(ReadView):
     def __init__(self, view: ReadView, changes: Sequence[Put | Delete]) -> None:
         self._view = view
         self._docs: dict[tuple[str, str], Document | None] = {}
@@ -29,13 +29,12 @@ class Pending(ReadView):
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         pending = {doc_id: doc for (name, doc_id), doc in self._docs.items() if name == collection}
-        # Without a limit the underlying answer is complete; with one, a pending document
-        # that stops matching could hide one more match, so ask for everything.
-        found = self._view.query(collection, *where, limit=None if pending else limit)
-        rows = [(doc_id, doc) for doc_id, doc in found if doc_id not in pending]
-        rows += [
-            (doc_id, doc)
-            for doc_id, doc in sorted(pending.items())
-            if doc is not None and all(w.matches(doc) for w in where)
-        ]
-        return rows[:limit] if limit is not None else rows
+        if not pending:
+            return self._view.query(collection, *where, limit=limit)
+        # A pending document that stops matching could hide one more match past a limit:
+        # ask for every match, then merge; the answer is in document id order.
+        found = {doc_id: doc for doc_id, doc in self._view.query(collection, *where) if doc_id not in pending}
+        for doc_id, doc in pending.items():
+            if doc is not None and all(w.matches(doc) for w in where):
+                found[doc_id] = doc
+        return sorted(found.items())[:limit]

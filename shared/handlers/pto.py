@@ -1,20 +1,21 @@
 """The OOO protocol's handler: Deel time off → the absence recorded and, for a TA, the
-coverage plan and its actions (decided by ``shared.rules.ooo``)."""
+coverage plan re-drawn (``shared.handlers.coverage.replan``); whoever is away, the plans
+they cover get another cover."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from shared.book import ACCOUNTS, PEOPLE
+from shared.book import PEOPLE
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
-from shared.handlers.common import ABSENCES, COVERAGE_PLANS
-from shared.models import Absence, utc_text
+from shared.handlers.common import ABSENCES
+from shared.handlers.coverage import merge, replace_away_covers, replan
+from shared.handlers.overlay import PendingView
+from shared.models import Absence
 from shared.policy import Policy
-from shared.processing import OUTBOX, Decision, Delete, Handler, Put, ReadView
+from shared.processing import Decision, Delete, Handler, Put, ReadView
 from shared.rules.absence import absence_window
-from shared.rules.ooo import plan_absence, window_for, withdraw
-from shared.store import Document, Where
 
 
 def pto_logged(policy: Policy) -> Handler:
@@ -70,43 +71,14 @@ def pto_logged(policy: Policy) -> Handler:
             ends_at=ends,
             source_version=event.source_version,
         )
-        changes: list[Put | Delete] = [Put(ABSENCES, absence_id, absence.model_dump(mode="json"))]
-        if person.get("role") != "TA":
-            return Decision(
-                changes, notes=[f"{email} ({person.get('role')}) is away {first} to {last}: recorded"]
-            )
-
         absence_doc = absence.model_dump(mode="json")
-        window = window_for(absence_doc)
-        plan = view.get(COVERAGE_PLANS, absence_id)
-        outbox = view.query(OUTBOX, Where("absence_id", "==", absence_id))
-        if status in ("REJECTED", "CANCELED"):
-            outcome = "denied" if status == "REJECTED" else "cancelled"
-            decided = withdraw(absence_id, person, window, outcome, plan, outbox, _directory(view), now)
+        changes: list[Put | Delete] = [Put(ABSENCES, absence_id, absence_doc)]
+        after = PendingView(view, changes)
+        if person.get("role") == "TA":
+            own = replan(after, policy, absence_id, now)
         else:
-            # Only absences still running when this one starts can take a cover away; the
-            # range keeps the reads flat as the history of absences grows.
-            overlapping = view.query(ABSENCES, Where("ends_at", ">", absence_doc["starts_at"]))
-            others = [d for _, d in overlapping if d.get("id") != absence_id] + [absence_doc]
-            accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", email))]
-            decided = plan_absence(
-                absence_id, status, person, window, _directory(view), accounts, others, outbox, policy, now
-            )
-        if decided.plan is not None:
-            changes.append(Put(COVERAGE_PLANS, absence_id, decided.plan.model_dump(mode="json")))
-        docs = dict(outbox)
-        for action_id in decided.cancel:
-            changes.append(
-                Put(
-                    OUTBOX,
-                    action_id,
-                    {**docs[action_id], "status": "cancelled", "cancelled_at": utc_text(now)},
-                )
-            )
-        return Decision(changes, decided.actions, decided.notes)
+            own = Decision(notes=[f"{email} ({person.get('role')}) is away {first} to {last}: recorded"])
+        # Whoever is away may be someone's cover (a peer TA, a manager standing in).
+        return merge(Decision(changes), own, replace_away_covers(after, policy, absence_doc, now))
 
     return handle
-
-
-def _directory(view: ReadView) -> dict[str, Document]:
-    return dict(view.query(PEOPLE))

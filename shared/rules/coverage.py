@@ -72,10 +72,10 @@ def cover_reasons(
     return reasons
 
 
-def is_away(
+def absence_during(
     person: str, window: Window, absences: Iterable[Mapping[str, Any]], *, except_absence: str = ""
-) -> bool:
-    """Whether ``person`` has a live absence overlapping any part of ``window``."""
+) -> Mapping[str, Any] | None:
+    """The first live absence of ``person`` overlapping any part of ``window``, if any."""
     for absence in absences:
         if absence.get("person") != person or absence.get("id") == except_absence:
             continue
@@ -83,8 +83,15 @@ def is_away(
             continue
         start, end = _when(absence.get("starts_at")), _when(absence.get("ends_at"))
         if start and end and window.overlaps(start, end):
-            return True
-    return False
+            return absence
+    return None
+
+
+def is_away(
+    person: str, window: Window, absences: Iterable[Mapping[str, Any]], *, except_absence: str = ""
+) -> bool:
+    """Whether ``person`` has a live absence overlapping any part of ``window``."""
+    return absence_during(person, window, absences, except_absence=except_absence) is not None
 
 
 def choose_covers(
@@ -94,12 +101,56 @@ def choose_covers(
     absences: Sequence[Mapping[str, Any]],
     window: Window,
     absence_id: str,
+    current: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], list[str]]:
     """A cover for each account (by id), and a sentence per peer passed over.
 
-    Accounts go largest ARR first to the free peer with the fewest accounts so far, then
-    the least ARR so far, then by email, so the same inputs always give the same plan.
+    An account keeps its ``current`` cover (the stored plan's) while that cover may still
+    cover it: a named peer who is free, or the manager standing in. So a re-plan moves
+    only the accounts whose cover is away (or no longer a peer) and places new ones; it
+    never hands accounts back and forth as loads or absences change. The others go
+    largest ARR first to the free peer with the fewest accounts so far, then the least
+    ARR so far, then by email, so the same inputs always give the same plan; with no
+    free peer, to the TA's manager.
     """
+    free, notes = _free_peers(ta, people, absences, window, absence_id)
+    manager = ta.get("manager")
+    keep = set(free)
+    if manager and not is_away(str(manager), window, absences, except_absence=absence_id):
+        keep.add(str(manager))
+    covers = {
+        str(a["id"]): (current or {})[str(a["id"])]
+        for a in accounts
+        if (current or {}).get(str(a["id"])) in keep
+    }
+    rest = [a for a in accounts if str(a["id"]) not in covers]
+    if not free:
+        if not manager:
+            return covers, [*notes, "no peer is free and the TA has no manager"]
+        notes.append(f"no named peer is free: {manager} (manager) covers")
+        if is_away(str(manager), window, absences, except_absence=absence_id):
+            notes.append(f"{manager} (manager) is away too: nobody else is named to cover")
+        return {**covers, **{str(a["id"]): str(manager) for a in rest}}, notes
+    load = {peer: (0, 0.0) for peer in free}
+    by_id = {str(a["id"]): a for a in accounts}
+    for account_id, cover in covers.items():
+        if cover in load:
+            load[cover] = (load[cover][0] + 1, load[cover][1] + float(by_id[account_id].get("arr") or 0))
+    for account in sorted(rest, key=lambda a: (-float(a.get("arr") or 0), str(a["id"]))):
+        peer = min(free, key=lambda p: (load[p][0], load[p][1], p))
+        covers[str(account["id"])] = peer
+        load[peer] = (load[peer][0] + 1, load[peer][1] + float(account.get("arr") or 0))
+    return covers, notes
+
+
+def _free_peers(
+    ta: Mapping[str, Any],
+    people: Mapping[str, Mapping[str, Any]],
+    absences: Sequence[Mapping[str, Any]],
+    window: Window,
+    absence_id: str,
+) -> tuple[list[str], list[str]]:
+    """The TA's named peers free for the whole window, and a sentence per peer who is not."""
     notes: list[str] = []
     free: list[str] = []
     for peer in ta.get("coverage_peers") or []:
@@ -109,16 +160,4 @@ def choose_covers(
             notes.append(f"{peer} is away during part of this absence")
         else:
             free.append(peer)
-    fallback = ta.get("manager")
-    if not free:
-        if not fallback:
-            return {}, [*notes, "no peer is free and the TA has no manager"]
-        notes.append(f"no named peer is free: {fallback} (manager) covers")
-        return {str(a["id"]): fallback for a in accounts}, notes
-    load = {peer: (0, 0.0) for peer in free}
-    covers: dict[str, str] = {}
-    for account in sorted(accounts, key=lambda a: (-float(a.get("arr") or 0), str(a["id"]))):
-        peer = min(free, key=lambda p: (load[p][0], load[p][1], p))
-        covers[str(account["id"])] = peer
-        load[peer] = (load[peer][0] + 1, load[peer][1] + float(account.get("arr") or 0))
-    return covers, notes
+    return free, notes

@@ -26,7 +26,10 @@ def test_the_demo_runs_offline_and_shows_each_reaction_and_why() -> None:
     assert "→ slack.status to ana@example.com (not before 2026-12-14T23:00:00Z)" in out
     # the moved dates re-plan, the renewal that moved into the window joins it
     assert "Pied Piper: renewal date 2027-03-10 → 2026-12-16" in out
-    assert "4 account(s) need cover" in out
+    assert "4 accounts need cover" in out
+    assert "Ana Ruiz's time off moved from 2026-12-14–2026-12-18 to 2026-12-15–2026-12-21 (approved)" in out
+    flat = " ".join(out.split())  # long lines wrap at the terminal's width
+    assert "before you leave (replaces the task due 2026-12-11)" in flat  # the old dates' task
     # a cancellation withdraws, health changes are recorded, the mailbox thread is answered
     assert "plan withdrawn (cancelled)" in out
     assert "Globex: health green → red (score 3.3)" in out

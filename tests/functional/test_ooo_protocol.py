@@ -1,106 +1,52 @@
 """The OOO protocol on the embedded store, driven by Deel-shaped events through the real
 on_pto_logged entry point: the plan's accounts, reasons and covers, and the exact actions.
-
-The book is examples/book.json: Ana (TA, Berlin; peer Ben) owns Acme (renews 2026-12-18,
-three-person account team, a champion) and Globex (red, Lighthouse save plan); Mara is
-her manager.
+The world (book, events, delivery) is tests/functional/ooo_world.py.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from functions_framework import create_app
 
-from shared import clients
-from shared.book import import_book, parse_book
-from shared.events import EventEnvelope
 from shared.handlers import ABSENCES, COVERAGE_PLANS
 from shared.processing import DEAD_LETTERS, OUTBOX, PROCESSED
-from shared.sources import deel
+from tests.functional.ooo_world import (
+    ABSENCE,
+    ROOT,
+    deleted,
+    deliver_due,
+    kinds,
+    live,
+    open_store,
+    pto,
+    run_pto,
+    sender,
+)
 from tests.pubsub_events import cloud_event
-
-ROOT = Path(__file__).resolve().parents[2]
-EVENTS = ROOT / "tests" / "events"
-NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-ABSENCE = "pto-ana-1"
-
-
-def pto(
-    status: str,
-    updated: str,
-    start: str = "2026-12-14",
-    end: str = "2026-12-18",
-    who: str = "ana@example.com",
-    absence: str = ABSENCE,
-    event_type: str = "time-off.reviewed",
-) -> EventEnvelope:
-    body = json.loads((EVENTS / "deel_time_off_reviewed_approved.json").read_text())
-    body["data"]["meta"]["event_type"] = event_type
-    body["data"]["resource"].update(
-        id=absence, status=status, start_date=start, end_date=end, updated_at=updated
-    )
-    body["data"]["resource"]["requester"]["work_email"] = who
-    [event] = deel.normalize(body, NOW)
-    return event
-
-
-def deleted(absence: str = ABSENCE) -> EventEnvelope:
-    body = json.loads((EVENTS / "deel_time_off_deleted_PARTIAL.json").read_text())
-    body["data"]["resource"]["time_off_id"] = absence
-    body["timestamp"] = "2026-11-30T10:00:00.000Z"
-    [event] = deel.normalize(body, NOW)
-    return event
 
 
 @pytest.fixture
 def store(monkeypatch: pytest.MonkeyPatch, book_data, policy):
-    monkeypatch.setenv("TAOPS_STORE", "embedded")
-    monkeypatch.setenv("TAOPS_PUBLISH_ACTIONS", "0")  # the outbox is what these tests read
-    monkeypatch.setenv("TAOPS_CLOCK", NOW.isoformat())
-    clients.reset()
-    import_book(clients.store(), parse_book(book_data), policy)
-    yield clients.store()
-    clients.reset()
+    yield from open_store(monkeypatch, book_data, policy)
 
 
 @pytest.fixture
 def send(monkeypatch: pytest.MonkeyPatch):
-    app = create_app("on_pto_logged", str(ROOT / "main.py"), "cloudevent").test_client()
-
-    def deliver(event: EventEnvelope) -> None:
-        # Received when Deel sent it: a version from after the clock would be refused.
-        received = max(NOW, event.source_version or NOW)
-        monkeypatch.setenv("TAOPS_CLOCK", received.isoformat())
-        headers, body = cloud_event(event.to_json(), "pto-logged", event.attributes())
-        assert app.post("/", headers=headers, data=body).status_code == 200
-
-    return deliver
-
-
-def live(store) -> dict[str, dict]:
-    """Pending actions by idempotency key (what will still be carried out)."""
-    return {d["idempotency_key"]: d for _, d in store.query(OUTBOX) if d["status"] == "pending"}
-
-
-def kinds(actions: dict[str, dict]) -> list[tuple[str, tuple[str, ...]]]:
-    return sorted((a["kind"], tuple(a["recipients"])) for a in actions.values())
+    return sender(monkeypatch)
 
 
 def test_a_request_sends_a_draft_plan_to_the_ta_and_manager_only(store, send) -> None:
     send(pto("REQUESTED", "2026-11-20T09:00:00Z"))
     plan = store.get(COVERAGE_PLANS, ABSENCE)
     assert plan["status"] == "draft"
-    assert kinds(live(store)) == [
-        ("email.send", ("ana@example.com", "mara@example.com")),
+    assert kinds(live(store)) == [  # one message each, by Slack
         ("slack.message", ("ana@example.com",)),
         ("slack.message", ("mara@example.com",)),
     ]
-    assert "Draft coverage plan" in next(a for a in live(store).values() if a["kind"] == "email.send")["body"]
     dm = next(a for a in live(store).values() if a["kind"] == "slack.message")
+    assert dm["text"].startswith("Draft coverage plan for Ana Ruiz")
     assert [b["type"] for b in dm["blocks"]] == ["header", "section", "section"]
     assert "Acme Corp" in dm["blocks"][2]["text"]["text"] and dm["text"]  # the table, and the fallback
 
@@ -118,7 +64,6 @@ def test_approval_shares_the_plan_with_every_action_the_protocol_names(store, se
     actions = live(store)
     assert kinds(actions) == [
         ("calendar.review", ("ana@example.com",)),
-        ("email.send", ("ana@example.com", "mara@example.com")),
         ("email.send", ("ivy@example.com",)),  # no Slack id in the directory: email instead
         ("email.send", ("jo@acme.test",)),
         ("gmail.vacation", ("ana@example.com",)),
@@ -146,7 +91,7 @@ def test_approval_shares_the_plan_with_every_action_the_protocol_names(store, se
     assert all(a["reason"] for a in actions.values())
     # the draft messages were never sent and the final plan replaces them
     cancelled = [d for _, d in store.query(OUTBOX) if d["status"] == "cancelled"]
-    assert len(cancelled) == 3
+    assert len(cancelled) == 2
 
 
 def test_every_event_twice_and_an_older_one_late_change_nothing_further(store, send) -> None:
@@ -206,6 +151,31 @@ def test_a_cancellation_withdraws_what_is_pending_and_tells_who_was_told(store, 
     assert off["enable"] is False
     deferred = [d for _, d in store.query(OUTBOX) if d["not_before"] is not None]
     assert deferred and all(d["status"] == "cancelled" for d in deferred)  # Slack status, customer notice
+
+
+def test_a_deletion_repeated_sends_and_cancels_nothing_and_says_so(store, send, policy) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    deliver_due(store)
+    send(deleted(timestamp="2026-11-30T10:00:00.000Z"))
+    first = {k: a["status"] for k, a in live(store).items()}
+    assert sorted(k.rsplit(":", 1)[1] for k in first) == ["vacation-off", *["withdrawn"] * 6]
+    # Deel sends the deletion again (a new delivery, a new timestamp) before those went out.
+    result = run_pto(store, policy, deleted(timestamp="2026-11-30T11:00:00.000Z"))
+    assert result.new_actions == []
+    assert result.decision is not None
+    assert result.decision.notes == ["plan already withdrawn (cancelled): nothing more to cancel or send"]
+    assert {k: a["status"] for k, a in live(store).items()} == first  # still to be sent, not cancelled
+
+
+def test_wording_agrees_in_number_and_says_each_reason_once(store, send) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    by_person = {a["recipients"][0]: a for a in live(store).values() if a["recipients"]}
+    assert by_person["cole@example.com"]["reason"] == "Ana Ruiz is away; 1 of your accounts is covered"
+    assert by_person["alex@example.com"]["reason"] == "Ana Ruiz is away; 2 of your accounts are covered"
+    cover = by_person["ben@example.com"]
+    assert cover["reason"] == "you cover 2 accounts for Ana Ruiz"
+    assert "- Acme Corp: renews 2026-12-18, inside the absence\n" in cover["text"]
+    assert cover["text"].count("2026-12-18") == 2  # the window's last day, and Acme's renewal once
 
 
 def test_a_rejected_request_withdraws_the_draft(store, send) -> None:

@@ -1,8 +1,8 @@
-"""``Pending``: a rule asked mid-decision sees the documents as the decision will write them."""
+"""``PendingView``: a rule asked mid-decision sees the documents as the decision will write them."""
 
 from __future__ import annotations
 
-from shared.handlers.overlay import Pending
+from shared.handlers.overlay import PendingView
 from shared.processing import Delete, Put, ReadView
 from shared.store import EmbeddedStore, Where
 
@@ -14,7 +14,7 @@ def test_gets_and_queries_see_pending_writes_and_deletes_first() -> None:
     store.put("accounts", "initech", {"ta": "ben"})
 
     def look(tx):
-        view = Pending(
+        view = PendingView(
             ReadView(tx),
             [
                 Put("accounts", "acme", {"ta": "ana", "renewal_date": "2026-12-20"}),

@@ -57,12 +57,16 @@ def pipeline(emulators: dict[str, str], monkeypatch: pytest.MonkeyPatch, book_da
     pubsub.reset_clients()
 
 
-def approval() -> bytes:
+def approval(
+    who: str = "ana@example.com",
+    absence: str = "pto-ana-1",
+    start: str = "2026-12-14",
+    end: str = "2026-12-18",
+    updated: str = "2026-11-21T09:00:00Z",
+) -> bytes:
     body = json.loads((ROOT / "tests" / "events" / "deel_time_off_reviewed_approved.json").read_text())
-    body["data"]["resource"].update(
-        id="pto-ana-1", start_date="2026-12-14", end_date="2026-12-18", updated_at="2026-11-21T09:00:00Z"
-    )
-    body["data"]["resource"]["requester"]["work_email"] = "ana@example.com"
+    body["data"]["resource"].update(id=absence, start_date=start, end_date=end, updated_at=updated)
+    body["data"]["resource"]["requester"]["work_email"] = who
     return json.dumps(body).encode()
 
 
@@ -99,7 +103,7 @@ def test_an_approval_ends_with_the_plan_in_firestore_and_due_actions_on_the_acti
     assert all(d["not_before"] for d in deferred)
     on_topic = pull_all(pipeline["actions"])
     assert sorted(m["id"] for m in on_topic) == sorted(d["id"] for d in published)
-    assert len(on_topic) == 10
+    assert len(on_topic) == 9
 
     # The relay publishes nothing early, then releases the deferred ones when due.
     tick = create_app("on_cadence_tick", str(ROOT / "main.py"), "cloudevent").test_client()
@@ -116,9 +120,9 @@ def test_an_approval_ends_with_the_plan_in_firestore_and_due_actions_on_the_acti
     delivered = deliver_all([*on_topic, *released, *on_topic])  # every message delivered twice
     assert all(d["status"] == "delivered" for d in dict(store.query(OUTBOX)).values())
     # Slack: plan to Ana and Mara, team Alex and Cole, cover Ben, the calendar review to Ana.
-    # Mail: the plan, Ivy (no Slack id), the customer notice to Acme's champion.
+    # Mail: Ivy (no Slack id), the customer notice to Acme's champion.
     assert delivered["slack"] == 6
-    assert (delivered["vacation"], delivered["task"], delivered["mail"], delivered["status"]) == (1, 1, 3, 1)
+    assert (delivered["vacation"], delivered["task"], delivered["mail"], delivered["status"]) == (1, 1, 2, 1)
 
 
 def deliver_all(messages: list[dict]) -> dict[str, int]:
@@ -168,3 +172,47 @@ def test_a_later_cancellation_withdraws_what_was_pending(pipeline) -> None:
     withdrawn = [d for d in outbox.values() if d["idempotency_key"].endswith(":withdrawn")]
     assert {r for d in withdrawn for r in d["recipients"]} >= {"ana@example.com", "ben@example.com"}
     assert any(d["kind"] == "gmail.vacation" and d["enable"] is False for d in outbox.values())
+
+
+def test_a_cover_who_logs_time_off_is_replaced_and_the_ta_and_both_covers_are_told(pipeline) -> None:
+    webhook = create_app("deel_webhook", str(ROOT / "main.py"), "http").test_client()
+    handler = create_app("on_pto_logged", str(ROOT / "main.py"), "cloudevent").test_client()
+    bodies = [
+        approval(),
+        approval("ben@example.com", "pto-ben", "2026-12-16", "2026-12-31", "2026-11-22T10:00:00Z"),
+    ]
+    for body in bodies:  # each through the deployed path: webhook, topic, consumer
+        response = webhook.post("/", data=body, headers={"x-deel-signature": deel.signature(KEY, body)})
+        assert response.status_code == 200
+        [event_id] = response.get_json()["event_ids"]
+        [received] = pipeline["pto-logged"].drain_until(event_id)
+        headers, data = cloud_event(received.to_json(), "pto-logged", received.attributes())
+        assert handler.post("/", headers=headers, data=data).status_code == 200
+
+    store = clients.store()
+    plan = store.get(COVERAGE_PLANS, "pto-ana-1")
+    # Ana's only named peer is away too: her manager covers, found by the covers query.
+    assert {i["cover"] for i in plan["items"]} == {"mara@example.com"}
+    assert plan["covers"] == ["mara@example.com"]
+    outbox = [d for d in dict(store.query(OUTBOX)).values() if d["absence_id"] == "pto-ana-1"]
+    replanned = [d for d in outbox if d["event_id"] != outbox_event(outbox, ":calendar-review:")]
+    told = sorted((d["recipients"][0], d["not_before"]) for d in replanned if d["kind"] == "slack.message")
+    # Sunday noon: each held for its reader's Monday morning (Berlin, London, New York, LA).
+    assert told == [
+        ("alex@example.com", "2026-11-23T14:00:00Z"),
+        ("ana@example.com", "2026-11-23T08:00:00Z"),  # the TA: the plan and what changed
+        ("ben@example.com", "2026-11-23T17:00:00Z"),  # the old cover: no longer has accounts
+        ("cole@example.com", "2026-11-23T08:00:00Z"),
+        ("mara@example.com", "2026-11-23T09:00:00Z"),  # the manager, as reviewer
+        ("mara@example.com", "2026-11-23T09:00:00Z"),  # ... and as the new cover
+    ]
+    ta = next(d for d in replanned if d["recipients"] == ["ana@example.com"] and d["kind"] == "slack.message")
+    assert ta["text"].startswith(
+        "What changed: Mara Okafor covers Acme Corp and Globex in place of Ben Cho, who is away "
+        "2026-12-16 to 2026-12-31."
+    )
+
+
+def outbox_event(outbox: list[dict], key_part: str) -> str:
+    """The event that first decided the action whose key holds ``key_part``."""
+    return next(d["event_id"] for d in outbox if key_part in d["idempotency_key"])

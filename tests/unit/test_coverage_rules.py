@@ -71,3 +71,34 @@ def test_with_every_peer_away_the_manager_covers() -> None:
     absences = [away(p, "2026-12-10T00:00:00Z", "2026-12-30T00:00:00Z") for p in ("ben@x.com", "cy@x.com")]
     covers, notes = choose_covers(TA, [{"id": "a"}], PEOPLE, absences, WINDOW, "pto-ana")
     assert covers == {"a": "mara@x.com"} and "mara@x.com (manager) covers" in notes[-1]
+
+
+def test_a_re_plan_keeps_each_cover_who_is_still_free_and_places_only_the_rest() -> None:
+    accounts = [{"id": "a", "arr": 500}, {"id": "b", "arr": 400}, {"id": "new", "arr": 900}]
+    current = {"a": "cy@x.com", "b": "cy@x.com"}  # balanced differently from a plan drawn afresh
+    covers, _ = choose_covers(TA, accounts, PEOPLE, [], WINDOW, "pto-ana", current)
+    assert covers == {"a": "cy@x.com", "b": "cy@x.com", "new": "ben@x.com"}  # the new one evens the load
+
+
+def test_a_re_plan_moves_only_the_accounts_of_a_cover_who_is_now_away() -> None:
+    current = {"a": "ben@x.com", "b": "cy@x.com"}
+    absences = [away("ben@x.com", "2026-12-16T00:00:00Z", "2026-12-30T00:00:00Z")]
+    covers, _ = choose_covers(TA, [{"id": "a"}, {"id": "b"}], PEOPLE, absences, WINDOW, "pto-ana", current)
+    assert covers == {"a": "cy@x.com", "b": "cy@x.com"}
+
+
+def test_a_manager_standing_in_keeps_the_accounts_when_a_peer_is_free_again() -> None:
+    current = {"a": "mara@x.com"}
+    covers, notes = choose_covers(TA, [{"id": "a"}, {"id": "b"}], PEOPLE, [], WINDOW, "pto-ana", current)
+    assert covers == {"a": "mara@x.com", "b": "ben@x.com"}
+    assert notes == []
+
+
+def test_a_manager_who_is_away_too_is_named_in_the_notes() -> None:
+    absences = [
+        away(p, "2026-12-10T00:00:00Z", "2026-12-30T00:00:00Z")
+        for p in ("ben@x.com", "cy@x.com", "mara@x.com")
+    ]
+    covers, notes = choose_covers(TA, [{"id": "a"}], PEOPLE, absences, WINDOW, "pto-ana")
+    assert covers == {"a": "mara@x.com"}
+    assert notes[-1] == "mara@x.com (manager) is away too: nobody else is named to cover"

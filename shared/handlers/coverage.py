@@ -1,0 +1,150 @@
+"""Coverage plans follow the world (design §5): one ``replan`` path for every change that
+can alter an absence's plan.
+
+``replan(view, policy, absence_id, now, because=None)`` re-derives the plan of one absence
+from the state as it is now and returns the ``Decision``. Keys of the actions carry their
+content (the dates, the accounts, the covers), so only the differences are told and an
+unchanged plan sends nothing. Callers: Deel's own updates (``shared.handlers.pto``), a
+cover who is away (``replace_away_covers``), and any handler whose event can move an
+account into or out of a plan (a renewal date, a Lighthouse account's health).
+
+What it reads, all through ``view``:
+
+- ``absences/{absence_id}``: the absence (person, dates, status);
+- ``people/{ta}`` and the directory (``people``): the TA, their peers and manager, the
+  account teams' names and Slack ids;
+- ``accounts`` where ``ta`` is the TA: the TA's book, whose renewal dates, health and
+  Slack activity decide which accounts need cover;
+- ``absences`` where ``ends_at`` is after the absence starts: who else is away then;
+- ``coverage_plans/{absence_id}``: the plan as stored;
+- ``outbox`` where ``absence_id`` is the absence: what was told and what is pending.
+
+A caller that changes any of these in the same decision (Deel's handler records the
+absence, a renewal handler the new renewal date) passes ``PendingView(view, changes)``, so
+the plan is drawn from the state as it will be once the decision commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from shared.book import ACCOUNTS, PEOPLE
+from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
+from shared.messages import plural
+from shared.models import utc_text
+from shared.policy import Policy
+from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
+from shared.rules.coverage import AWAY_STATUSES
+from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
+from shared.store import Document, Where
+
+WITHDRAWN = {"REJECTED": "denied", "CANCELED": "cancelled"}
+
+
+def replan(
+    view: ReadView, policy: Policy, absence_id: str, now: datetime, because: str | None = None
+) -> Decision:
+    """The plan of ``absence_id`` re-derived from the state read through ``view``, and what
+    it calls for; ``because`` says what changed in the world, for the notices and notes.
+    Nothing for an absence that is unknown, not a TA's, or already over. Raises what the
+    store raises (transient)."""
+    absence = view.get(ABSENCES, absence_id)
+    if absence is None:
+        return Decision(notes=[f"no absence {absence_id}: no plan to re-draw"])
+    person = view.get(PEOPLE, str(absence["person"]))
+    if person is None or person.get("role") != "TA":
+        return Decision()  # only a TA's absence has a coverage plan
+    status = str(absence["status"])
+    if status in AWAY_STATUSES and str(absence["ends_at"]) <= utc_text(now):
+        return Decision(notes=[f"time off {absence_id} is over: nothing to re-plan"])
+    window = window_for(absence)
+    plan = view.get(COVERAGE_PLANS, absence_id)
+    outbox = view.query(OUTBOX, Where("absence_id", "==", absence_id))
+    people = dict(view.query(PEOPLE))
+    decided: OooOutcome
+    if status in WITHDRAWN:
+        decided = withdraw(absence_id, person, window, WITHDRAWN[status], plan, outbox, people, policy, now)
+    else:
+        # Only absences still running when this one starts can take a cover away; the
+        # range keeps the reads flat as the history of absences grows.
+        overlapping = view.query(ABSENCES, Where("ends_at", ">", absence["starts_at"]))
+        others = [d for _, d in overlapping if d.get("id") != absence_id] + [absence]
+        accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
+        decided = plan_absence(
+            absence_id,
+            status,
+            person,
+            window,
+            people,
+            accounts,
+            others,
+            outbox,
+            policy,
+            now,
+            before=plan,
+            because=because,
+            directory=ViewDirectory(view, now),
+        )
+    return _decision(decided, absence_id, outbox, now)
+
+
+def replace_away_covers(view: ReadView, policy: Policy, absence: Document, now: datetime) -> Decision:
+    """``absence`` takes its person away: every other plan they cover that overlaps it is
+    re-planned, so a free peer (else the TA's manager) takes their accounts and the TA, the
+    old cover and the new one are told. One query, on the plans' ``covers``; a plan whose
+    window is over, or an absence that does not take the person away, changes nothing.
+
+    When that absence is later cancelled or moved away, nothing flips back: the plans keep
+    their new covers (who were told), and the person is free for accounts that join later.
+    """
+    if absence.get("status") not in AWAY_STATUSES:
+        return Decision()
+    person = str(absence["person"])
+    covered = view.query(
+        COVERAGE_PLANS,
+        Where("covers", "array_contains", person),
+        Where("end", ">", max(str(absence["starts_at"]), utc_text(now))),
+    )
+    affected = [
+        plan_id
+        for plan_id, plan in covered
+        if str(plan["start"]) < str(absence["ends_at"]) and plan_id != absence.get("id")
+    ]
+    if not affected:
+        return Decision()
+    decisions = []
+    for plan_id in affected:
+        decision = replan(view, policy, plan_id, now)
+        decision.notes = [f"plan {plan_id}: {note}" for note in decision.notes]
+        decisions.append(decision)
+    note = (
+        f"{person} is away {absence.get('start_date')} to {absence.get('end_date')}: "
+        f"{plural(len(affected), 'coverage plan')} they cover re-planned ({', '.join(affected)})"
+    )
+    return merge(Decision(notes=[note]), *decisions)
+
+
+def _decision(
+    decided: OooOutcome, absence_id: str, outbox: Sequence[tuple[str, Document]], now: datetime
+) -> Decision:
+    changes: list[Put | Delete] = []
+    if decided.plan is not None:
+        changes.append(Put(COVERAGE_PLANS, absence_id, decided.plan.model_dump(mode="json")))
+    docs = dict(outbox)
+    for action_id in decided.cancel:
+        cancelled = {**docs[action_id], "status": "cancelled", "cancelled_at": utc_text(now)}
+        changes.append(Put(OUTBOX, action_id, cancelled))
+    return Decision(changes, decided.actions, decided.notes)
+
+
+def merge(*decisions: Decision) -> Decision:
+    """One decision out of several, in order."""
+    out = Decision()
+    for decision in decisions:
+        out.changes += decision.changes
+        out.actions += decision.actions
+        out.notes += decision.notes
+        out.timers += decision.timers
+        out.cancel_timers += decision.cancel_timers
+    return out

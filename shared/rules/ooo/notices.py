@@ -1,0 +1,472 @@
+"""The OOO protocol's notices: every message and setting a coverage plan calls for, each an
+``Action`` with its reason and an idempotency key that carries the content that matters
+(the dates, the cover), so re-deriving an unchanged plan derives the same keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from shared.messages import listing, plural, render
+from shared.models import Action, utc_text
+from shared.policy import Policy
+from shared.rules.business_hours import is_business_day, next_working_time
+from shared.rules.coverage import Window
+from shared.rules.ooo.plan import Drawn, Revision, Row, name_of, span
+from shared.rules.routing import Directory, reach
+
+MS = 1000
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def working_day_before(day: date, policy: Policy) -> date:
+    day -= timedelta(days=1)
+    while not is_business_day(day, policy.calendar):
+        day -= timedelta(days=1)
+    return day
+
+
+def slack_target(people: Mapping[str, Mapping[str, Any]], email: str) -> str | None:
+    return (people.get(email) or {}).get("slack_id")
+
+
+def plan_blocks(title: str, plan_text: str, changed: str = "") -> list[dict[str, Any]]:
+    """The plan as Slack Block Kit: a header, what changed (if anything), the summary,
+    then the table in monospace."""
+    heading, _, table = plan_text.partition("\n")
+    return [
+        {"type": "header", "text": {"type": "plain_text", "text": title[:150]}},
+        *([{"type": "section", "text": {"type": "mrkdwn", "text": changed[:2900]}}] if changed else []),
+        {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"```{table.strip()[:2900]}```"}},
+    ]
+
+
+def direct_message(
+    people: Mapping[str, Mapping[str, Any]],
+    person: str,
+    key: str,
+    reason: str,
+    text: str,
+    subject: str,
+    now: datetime,
+    absence_id: str,
+    blocks: list[dict[str, Any]] | None = None,
+    not_before: datetime | None = None,
+    **extra: Any,
+) -> Action:
+    """A message to one person: a Slack DM when the directory has their Slack id, else email.
+    Slack gets Block Kit ``blocks`` when given, with ``text`` as the notification fallback."""
+    channel = slack_target(people, person)
+    common = {
+        "at": now,
+        "not_before": not_before,
+        "recipients": [person],
+        "reason": reason,
+        "idempotency_key": key,
+        "absence_id": absence_id,
+        **extra,
+    }
+    if channel:
+        if blocks:
+            common["blocks"] = blocks
+        return Action(kind="slack.message", channel=channel, text=text, **common)
+    return Action(kind="email.send", to=[person], subject=subject, body=text, **common)
+
+
+@dataclass(frozen=True)
+class Notices:
+    """The notices of one absence's plan, derived at ``now``.
+
+    Once a plan has been shared, a change to it is news to people already told: those
+    messages open with what changed, go through routing (someone away hears through
+    their stand-in, and the reason says for whom) and wait for the working hours of
+    whoever reads them (design §5). A first plan goes out at once, as the TA asked for it.
+    """
+
+    absence_id: str
+    ta: Mapping[str, Any]
+    window: Window
+    people: Mapping[str, Mapping[str, Any]]
+    policy: Policy
+    now: datetime
+    revision: Revision = field(default_factory=Revision)
+    directory: Directory | None = None
+
+    @property
+    def ta_email(self) -> str:
+        return str(self.ta["email"])
+
+    @property
+    def ta_name(self) -> str:
+        return name_of(self.people, self.ta_email)
+
+    @property
+    def days(self) -> dict[str, str]:
+        return {"first_day": self.window.first_day.isoformat(), "last_day": self.window.last_day.isoformat()}
+
+    @property
+    def dates(self) -> str:
+        return f"{self.window.first_day.isoformat()}:{self.window.last_day.isoformat()}"
+
+    @property
+    def changes(self) -> list[str]:
+        """What changed since the plan stored before (none for a first plan)."""
+        return self.revision.changes
+
+    @property
+    def headline(self) -> str:
+        """What happened, as a reason starts: logged, moved, or changed."""
+        days = self.days
+        if self.revision.moved_from:
+            return (
+                f"{self.ta_name}'s time off moved from {self.revision.moved_from} to "
+                f"{span(days['first_day'], days['last_day'])}"
+            )
+        if self.revision.changes:
+            return f"{self.ta_name}'s coverage plan changed"
+        return f"{self.ta_name} logged time off {days['first_day']} to {days['last_day']}"
+
+    def action(
+        self,
+        kind: str,
+        key: str,
+        recipients: list[str],
+        reason: str,
+        *,
+        account_id: str | None = None,
+        not_before: datetime | None = None,
+        **fields: Any,
+    ) -> Action:
+        return Action(
+            kind=kind,
+            at=self.now,
+            not_before=not_before,
+            recipients=recipients,
+            account_id=account_id,
+            reason=reason,
+            idempotency_key=key,
+            absence_id=self.absence_id,
+            **fields,
+        )
+
+    def dm(
+        self, person: str, key: str, reason: str, text: str, subject: str, blocks: list[Any] | None = None
+    ) -> Action:
+        """A direct message to ``person``: at once for a first plan; routed and inside the
+        reader's working hours once the plan had been shared."""
+        if not self.revision.was_shared or self.directory is None:
+            return direct_message(
+                self.people, person, key, reason, text, subject, self.now, self.absence_id, blocks
+            )
+        tz = str(self.ta.get("timezone") or "UTC")
+        found = reach(person, self.now, None, self.directory, self.policy.calendar, tz)
+        why = f"{reason}; {found.route.reason}" if found.route.reason else reason
+        return direct_message(
+            self.people,
+            found.to,
+            key,
+            why,
+            text,
+            subject,
+            self.now,
+            self.absence_id,
+            blocks,
+            not_before=found.not_before,
+            meant_for=[person],
+        )
+
+    def plan(self, drawn: Drawn, status: str, review: list[str]) -> list[Action]:
+        """The plan to the TA and their manager, one message each: for review while draft,
+        final once shared."""
+        days, share = self.days, drawn.share
+        text = render(
+            "plan",
+            draft=not share,
+            ta_name=self.ta_name,
+            rows=drawn.rows,
+            quiet=drawn.plan.accounts_without_cover_needs,
+            notes=drawn.notes,
+            **days,
+        )
+        changed = render("changes", changes=self.changes)
+        stage = "shared" if share else "draft"
+        items = [(i.account_id, i.cover) for i in drawn.plan.items]
+        key = f"ooo:{self.absence_id}:plan:{stage}:{digest([self.dates, items])}"
+        title = "Coverage plan" if share else "Draft coverage plan"
+        subject = f"{title}: {self.ta_name}, {days['first_day']} to {days['last_day']}"
+        reason = f"{self.headline} ({status.lower()})"
+        if self.changes and not self.revision.moved_from:
+            reason = f"{self.headline}: {self.changes[0]}"
+        actions: list[Action] = []
+        for person in review:
+            told = self.dm(
+                person,
+                f"{key}:{person}",
+                reason,
+                "\n".join(filter(None, [changed, text])),
+                subject,
+                plan_blocks(subject, text, changed),
+            )
+            # Someone away hears through a stand-in: once, if that is the other reviewer.
+            if not any(told.recipients == a.recipients for a in actions):
+                actions.append(told)
+        return actions
+
+    def team(self, member: str, rows: Sequence[Row]) -> Action:
+        """An account team member (AE, CE, IE): their accounts in the plan and who covers them."""
+        covered = [(r["id"], r["cover"]) for r in rows]
+        key = f"ooo:{self.absence_id}:team:{member}:{digest([self.dates, covered])}"
+        verb = "is" if len(rows) == 1 else "are"
+        opening = f"{self.ta_name} is away" if not self.changes else self.headline
+        return self.dm(
+            member,
+            key,
+            f"{opening}; {len(rows)} of your accounts {verb} covered",
+            render("team", ta_name=self.ta_name, rows=rows, changes=self.changes, **self.days),
+            f"{self.ta_name} is out of office",
+        )
+
+    def cover(self, cover: str, rows: Sequence[Row]) -> Action:
+        """A cover: the accounts they cover (and whom they take over from)."""
+        key = f"ooo:{self.absence_id}:cover:{cover}:{digest([self.dates, [r['id'] for r in rows]])}"
+        taken = [r["name"] for r in rows if r.get("replaces")]
+        reason = f"you cover {plural(len(rows), 'account')} for {self.ta_name}"
+        if taken:
+            reason += f", now including {listing(taken)}"
+        elif self.revision.moved_from:
+            reason += f": {self.headline}"
+        return self.dm(
+            cover,
+            key,
+            reason,
+            render("cover", ta_name=self.ta_name, rows=rows, changes=self.changes, **self.days),
+            f"You are covering for {self.ta_name}",
+        )
+
+    def renewal_task(self, row: Row, due_before: Sequence[str] = ()) -> Action:
+        """A renewing account: a Vitally task to resolve pending action items before leaving,
+        due the working day before the absence. When the TA already has one for other
+        dates (the absence moved), the new one says it replaces it."""
+        due = working_day_before(self.window.first_day, self.policy).isoformat()
+        reason = f"{row['name']} {row['why'].split(';')[0]}: resolve pending action items before you leave"
+        name = f"Resolve pending action items before OOO ({self.days['first_day']})"
+        replaced = [d for d in due_before if d != due]
+        if replaced:
+            reason += f" (replaces the task due {listing(replaced)})"
+            name += f", replaces the task due {listing(replaced)}"
+        return self.action(
+            "vitally.task",
+            f"ooo:{self.absence_id}:{row['id']}:renewal-task:{due}",
+            [self.ta_email],
+            reason,
+            account_id=row["id"],
+            vitally_account_id=row["account"].get("vitally_id"),
+            name=name,
+            due_date=due,
+            assignee=self.ta_email,
+        )
+
+    def calendar_review(self, accounts: Sequence[Mapping[str, Any]]) -> Action:
+        """Customer syncs in the window: found in the TA's calendar at delivery, AEs kept informed."""
+        return self.action(
+            "calendar.review",
+            f"ooo:{self.absence_id}:calendar-review:{self.dates}",
+            [self.ta_email],
+            "customer syncs during your absence need rescheduling (AEs kept informed)",
+            user=self.ta_email,
+            ta_channel=slack_target(self.people, self.ta_email),
+            time_min=utc_text(self.window.start),
+            time_max=utc_text(self.window.end),
+            company_domains=list(self.policy.group_mail.company_domains),
+            accounts=[
+                {
+                    "id": str(a["id"]),
+                    "name": a.get("name"),
+                    "ae": a.get("ae"),
+                    "ae_channel": slack_target(self.people, str(a["ae"])) if a.get("ae") else None,
+                    "domains": sorted({c.rsplit("@", 1)[-1] for c in a.get("champions") or []}),
+                }
+                for a in accounts
+            ],
+        )
+
+    def vacation(self, covers: Mapping[str, Sequence[Row]]) -> Action:
+        """The Gmail autoresponder for the window, naming the covers (Gmail applies start and end)."""
+        days, coverage = self.days, self.policy.coverage
+        cover_lines = [
+            {"name": name_of(self.people, c), "email": c, "accounts": ", ".join(r["name"] for r in rs)}
+            for c, rs in covers.items()
+        ]
+        return self.action(
+            "gmail.vacation",
+            f"ooo:{self.absence_id}:vacation:{self.dates}:{digest(cover_lines)}",
+            [self.ta_email],
+            f"autoresponder for {days['first_day']} to {days['last_day']}",
+            user=self.ta_email,
+            enable=True,
+            subject=f"Out of office until {days['last_day']}",
+            body=render("vacation", ta_name=self.ta_name, covers=cover_lines, **days),
+            start_ms=str(int(self.window.start.timestamp() * MS)),
+            end_ms=str(int(self.window.end.timestamp() * MS)),
+            restrict_to_domain=coverage.autoresponder_restrict_to_domain,
+            restrict_to_contacts=coverage.autoresponder_restrict_to_contacts,
+        )
+
+    def slack_status(self) -> Action:
+        """The Slack status, set when the absence starts (Slack has no start time), expiring at its end."""
+        ooo = f"OOO {self.days['first_day']} to {self.days['last_day']}"
+        return self.action(
+            "slack.status",
+            f"ooo:{self.absence_id}:slack-status:{self.dates}",
+            [self.ta_email],
+            ooo,
+            not_before=self.window.start,
+            user=slack_target(self.people, self.ta_email),
+            status_text=ooo,
+            status_emoji=":palm_tree:",
+            status_expiration=int(self.window.end.timestamp()),
+        )
+
+    def customer_hours(self, at: datetime) -> datetime | None:
+        """``at``, or the TA's next working hour after it: a customer-facing message is sent
+        in the TA's working hours (design §5). None when that is now."""
+        opens = next_working_time(at, str(self.ta.get("timezone") or "UTC"), self.policy.calendar)
+        return None if opens <= self.now else opens
+
+    def customer_notice_at(self) -> datetime | None:
+        """When customers are told: the policy's days ahead, in the TA's working hours."""
+        ahead = timedelta(days=self.policy.coverage.customer_notice_days_before)
+        return self.customer_hours(max(self.now, self.window.start - ahead))
+
+    def customer(
+        self, row: Row, notice_at: datetime | None, before: Mapping[str, Any] | None = None
+    ) -> Action | None:
+        """An account's customers told of the absence and their cover: the champions by
+        email, else the shared Slack channel; nothing when the account has neither. When
+        they were told other dates or another cover (``before``), the notice corrects it."""
+        account = row["account"]
+        key = f"ooo:{self.absence_id}:{row['id']}:customer-notice:{self.dates}:{row['cover']}"
+        if before is not None and before.get("idempotency_key") == key:
+            before = None  # this very notice: nothing to correct
+        was_days = (
+            f"{before['first_day']} to {before['last_day']}" if before and "first_day" in before else ""
+        )
+        was_cover = before.get("cover") if before else None
+        text = render(
+            "customer",
+            account=row["name"],
+            ta_name=self.ta_name,
+            cover=row["cover"],
+            cover_name=row["cover_name"],
+            told_before=before is not None,
+            was_days=was_days if was_days != f"{self.days['first_day']} to {self.days['last_day']}" else "",
+            was_cover=name_of(self.people, str(was_cover)) if was_cover and was_cover != row["cover"] else "",
+            **self.days,
+        )
+        ahead = self.policy.coverage.customer_notice_days_before
+        why = f"{row['name']} told of {self.ta_name}'s absence {ahead} days ahead"
+        if before is not None:
+            why = f"{row['name']} told of the change: {self.headline}"
+        told = {**self.days, "cover": row["cover"], "account_name": row["name"]}
+        subject = f"{self.ta_name} out of office"
+        return self._to_customers(account, row["id"], key, why, text, notice_at, subject, **told)
+
+    def _to_customers(
+        self,
+        account: Mapping[str, Any],
+        account_id: str,
+        key: str,
+        why: str,
+        text: str,
+        not_before: datetime | None,
+        subject: str,
+        **fields: Any,
+    ) -> Action | None:
+        """A message to an account's customers: the champions by email (the TA in copy),
+        else the shared Slack channel."""
+        if account.get("champions"):
+            return self.action(
+                "email.send",
+                key,
+                list(account["champions"]),
+                why,
+                account_id=account_id,
+                not_before=not_before,
+                to=list(account["champions"]),
+                cc=[self.ta_email],
+                subject=subject,
+                body=text,
+                **fields,
+            )
+        if account.get("slack_channel"):
+            return self.action(
+                "slack.message",
+                key,
+                [],
+                why,
+                account_id=account_id,
+                not_before=not_before,
+                channel=account["slack_channel"],
+                text=text,
+                **fields,
+            )
+        return None
+
+    def customer_withdrawn(self, notice: Mapping[str, Any], outcome: str) -> Action:
+        """Customers told of the absence hear, through the channel that told them and in
+        the TA's working hours, that it is off and their TA stays their contact."""
+        account_id = str(notice["account_id"])
+        account = {"champions": notice.get("to") or [], "slack_channel": notice.get("channel")}
+        name = str(notice.get("account_name") or account_id)
+        text = render("customer_withdrawn", account=name, ta_name=self.ta_name, **self.days)
+        why = f"{name} told that {self.withdrawn_reason(outcome)}"
+        key = f"ooo:{self.absence_id}:{account_id}:customer-withdrawn"
+        subject = f"Update: {self.ta_name}'s time off"
+        found = self._to_customers(
+            account, account_id, key, why, text, self.customer_hours(self.now), subject
+        )
+        assert found is not None  # a notice told went to champions or a channel
+        return found
+
+    def removed(self, person: str, last_told: str) -> Action:
+        """Someone told before (``last_told``: the key of the last message that told them
+        of their accounts) who no longer covers or has accounts in the plan: told once per
+        message it takes back, however often the plan changes after."""
+        return self.dm(
+            person,
+            f"ooo:{self.absence_id}:{person}:removed:{digest(last_told)}",
+            f"{self.ta_name}'s coverage plan changed: you no longer have accounts in it",
+            render("removed", ta_name=self.ta_name, changes=self.changes, **self.days),
+            f"{self.ta_name}'s coverage plan changed",
+        )
+
+    def withdrawn(self, person: str, outcome: str) -> Action:
+        """Someone in the team told of the plan hears that the time off is off."""
+        return self.dm(
+            person,
+            f"ooo:{self.absence_id}:{person}:withdrawn",
+            self.withdrawn_reason(outcome),
+            render("withdrawn", ta_name=self.ta_name, outcome=outcome, **self.days),
+            "Time off withdrawn",
+        )
+
+    def withdrawn_reason(self, outcome: str) -> str:
+        return f"time off {self.days['first_day']} to {self.days['last_day']} is {outcome}"
+
+    def vacation_off(self, outcome: str) -> Action:
+        return self.action(
+            "gmail.vacation",
+            f"ooo:{self.absence_id}:vacation-off",
+            [self.ta_email],
+            f"{self.withdrawn_reason(outcome)}: autoresponder removed",
+            user=self.ta_email,
+            enable=False,
+        )
