@@ -274,6 +274,23 @@ resource "google_firestore_index" "absences_of_person" {
   }
 }
 
+# A renewal that moves, or an account entering Lighthouse (shared/handlers/coverage.py),
+# re-draws the plans of its TA's absences that have not ended: equality and a range.
+resource "google_firestore_index" "live_absences_of_person" {
+  project    = var.project_id
+  database   = google_firestore_database.taops.name
+  collection = "absences"
+
+  fields {
+    field_path = "person"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "ends_at"
+    order      = "ASCENDING"
+  }
+}
+
 # A cover who logs time off (shared/handlers/coverage.py) reads the coverage plans they
 # cover that have not ended: an array membership and a range, served by one composite index.
 resource "google_firestore_index" "coverage_plans_of_cover" {

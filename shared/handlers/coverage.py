@@ -31,6 +31,7 @@ from datetime import datetime
 
 from shared.book import ACCOUNTS, PEOPLE
 from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
+from shared.handlers.overlay import PendingView
 from shared.messages import plural
 from shared.models import utc_text
 from shared.policy import Policy
@@ -148,3 +149,23 @@ def merge(*decisions: Decision) -> Decision:
         out.timers += decision.timers
         out.cancel_timers += decision.cancel_timers
     return out
+
+
+def replan_for_account(
+    view: ReadView, decision: Decision, account: Document, policy: Policy, now: datetime, because: str
+) -> Decision:
+    """Something about ``account`` changed in ``decision`` (its renewal moved, it entered
+    Lighthouse): every absence of its TA that has not ended is re-drawn as the decision
+    will leave the world, and ``decision`` comes back with what those re-plans call for
+    (only differences are told: an unaffected plan sends nothing)."""
+    ta = account.get("ta")
+    if not ta:
+        return decision
+    live = view.query(ABSENCES, Where("person", "==", ta), Where("ends_at", ">", utc_text(now)))
+    after = PendingView(view, decision.changes)
+    replans = [
+        replan(after, policy, absence_id, now, because=because)
+        for absence_id, absence in sorted(live)
+        if absence.get("status") in AWAY_STATUSES
+    ]
+    return merge(decision, *replans)

@@ -10,6 +10,7 @@ from shared.book import ACCOUNTS, PEOPLE
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
 from shared.handlers.common import HEALTH_CHANGES, ViewDirectory, account_by
+from shared.handlers.coverage import replan_for_account
 from shared.policy import Policy
 from shared.processing import Decision, Handler, Put, ReadView
 from shared.rules.health import (
@@ -54,7 +55,7 @@ def health_changed(policy: Policy) -> Handler:
             return decision
         updated = settle(view, updated, policy, now, decision, flapped=change is not None)
         decision.changes.insert(0, Put(ACCOUNTS, account["id"], updated))
-        return decision
+        return joined_plans(view, decision, account, updated, policy, now)
 
     return handle
 
@@ -102,7 +103,23 @@ def health_timer(view: ReadView, timer: Document, now: datetime, policy: Policy)
     decision = Decision()
     updated = settle(view, account, policy, now, decision, flapped=False)
     if updated is not account:
-        decision.changes.append(Put(ACCOUNTS, account_id, updated))
+        decision.changes.insert(0, Put(ACCOUNTS, account_id, updated))
+    return joined_plans(view, decision, account, updated, policy, now)
+
+
+def joined_plans(
+    view: ReadView,
+    decision: Decision,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    policy: Policy,
+    now: datetime,
+) -> Decision:
+    """An account that entered Lighthouse joins the coverage plans of its TA's absences
+    (design §5): each is re-drawn with it, and only the difference is told."""
+    if after.get("lighthouse_active") and not before.get("lighthouse_active"):
+        because = f"{after['name']} entered the Lighthouse program ({after.get('health_category')})"
+        return replan_for_account(view, decision, after, policy, now, because)
     return decision
 
 

@@ -10,6 +10,7 @@ from shared.book import ACCOUNTS
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
 from shared.handlers.common import ViewDirectory, account_by
+from shared.handlers.coverage import replan_for_account
 from shared.policy import Policy
 from shared.processing import Decision, Handler, Put, ReadView
 from shared.rules.renewal import (
@@ -41,6 +42,12 @@ def renewal_changed(policy: Policy) -> Handler:
             updated = renewal_moved(view, account, updated, policy, now, decision)
         if updated != account:
             decision.changes.insert(0, Put(ACCOUNTS, account["id"], updated))
+        if updated.get("renewal_date") != account.get("renewal_date"):
+            moved = (
+                f"{account['name']}'s renewal moved from {account.get('renewal_date') or 'unset'} "
+                f"to {updated.get('renewal_date')}"
+            )
+            decision = replan_for_account(view, decision, updated, policy, now, moved)
         return decision
 
     return handle

@@ -127,7 +127,7 @@ def test_a_renewal_moved_into_the_absence_adds_the_account_and_tells_just_that(s
     ta = next(
         a for a in result.new_actions if a.recipients == ["ana@example.com"] and a.kind == "slack.message"
     )
-    assert ta.reason == f"Ana Ruiz's coverage plan changed: {because}."
+    assert ta.reason == f"Ana Ruiz's coverage plan changed: {because}"
     assert ta.text.startswith(
         f"What changed: {because}. Umbrella now needs cover: renews 2026-12-16, inside the absence."
     )

@@ -124,7 +124,7 @@ def test_a_cover_who_goes_away_is_replaced_by_a_free_peer_and_the_ta_and_both_co
     assert result.state[COVERAGE_PLANS]["pto-ana-1"]["covers"] == ["cara@example.com"]
     change = "Cara Diaz covers Acme Corp in place of Ben Cho, who is away 2026-12-16 to 2026-12-31."
     ta = action(result, ":plan:shared:", "ana@example.com")
-    assert ta["reason"] == f"Ana Ruiz's coverage plan changed: {change}"
+    assert ta["reason"] == f"Ana Ruiz's coverage plan changed: {change.rstrip('.')}"
     assert ta["text"].startswith(f"What changed: {change}\nCoverage plan for Ana Ruiz")
     new = action(result, ":cover:", "cara@example.com")
     assert new["reason"] == "you cover 2 accounts for Ana Ruiz, now including Acme Corp"

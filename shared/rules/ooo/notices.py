@@ -204,7 +204,7 @@ class Notices:
         subject = f"{title}: {self.ta_name}, {days['first_day']} to {days['last_day']}"
         reason = f"{self.headline} ({status.lower()})"
         if self.changes and not self.revision.moved_from:
-            reason = f"{self.headline}: {self.changes[0]}"
+            reason = f"{self.headline}: {self.changes[0].rstrip('.')}"
         actions: list[Action] = []
         for person in review:
             told = self.dm(
