@@ -70,6 +70,16 @@ def run(policy: Policy, console: Console | None = None) -> ReplayResult:
         covered = ", ".join(f"{i['account_id']}→{i['cover'].split('@')[0]}" for i in plan["items"]) or "none"
         table.add_row(f"plan {plan['absence_id']} ({plan['status']})", covered)
     table.add_row("health category changes", str(len(result.state.get("health_changes", {}))))
+    accounts = result.state.get("accounts", {}).values()
+    entered = sorted(
+        f"{a['id']} ({a['lighthouse_entered_at'][:10]})" for a in accounts if a.get("lighthouse_entered_at")
+    )
+    table.add_row("entered Lighthouse", ", ".join(entered) or "none")
+    live = [a for a in result.actions if a["status"] != "cancelled"]
+    cadences = Counter(a["cadence"] for a in live if a.get("cadence"))
+    started = {a["account_id"] for a in result.actions if a.get("cadence") == "renewal"}
+    table.add_row("renewal processes started", str(len(started)))
+    table.add_row("health-trait tasks", str(cadences.get("health-traits", 0)))
     threads = result.state.get("mail_threads", {}).values()
     table.add_row("mailbox threads waiting for the team", str(sum(1 for t in threads if t.get("waiting"))))
     steps = Counter(

@@ -36,3 +36,12 @@ def test_the_demo_runs_offline_and_shows_each_reaction_and_why() -> None:
     assert "the customer is answered" in out
     assert "✓ delivered (dry run): slack.status to ana@example.com" in out
     assert "plan pto-ana-dec (shared)" in out and "plan pto-carla-jan (withdrawn)" in out
+    # account signals: a flap changes nothing, a red that holds enters Lighthouse, the plan
+    # grows on the renewal event, a cover who takes time off is replaced, renewals start
+    assert "Wonka: back to green within 2 hours: no reaction" in flat
+    assert "Globex has been red since 2026-11-17 07:00 UTC: it enters the Lighthouse program" in flat
+    moved = "Pied Piper's renewal moved from 2027-03-10 to 2026-12-16"
+    assert f"Ana Ruiz's coverage plan changed: {moved}" in flat
+    assert "Ben Cho covers Acme and Hooli in place of Carla Mendes" in flat
+    assert "Pied Piper renews on 2026-12-16, in 33 days: its renewal process starts" in flat
+    assert "entered Lighthouse" in out and "globex (2026-11-17)" in out

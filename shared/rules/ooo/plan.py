@@ -137,7 +137,8 @@ def revise(
             away = absence_during(previous, window, absences, except_absence=before.absence_id)
             who = name_of(people, previous)
             if away is not None:
-                who += f", who is away {away.get('start_date')} to {away.get('end_date')}"
+                first, last = away.get("start_date"), away.get("end_date")
+                who += f", who is away on {first}" if first == last else f", who is away {first} to {last}"
             row["replaces"] = who
             handed.setdefault((row["cover"], who), []).append(row["name"])
     for (cover, who), names in handed.items():
