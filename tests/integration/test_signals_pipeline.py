@@ -62,3 +62,27 @@ def test_signals_on_the_deployed_path_match_the_replay_and_happen_once(deployed,
     outcomes = {marker: doc["outcome"] for marker, doc in live[PROCESSED].items()}
     assert outcomes == {marker: doc["outcome"] for marker, doc in replayed.state[PROCESSED].items()}
     assert "dead_letters" not in live
+
+
+def test_a_renewal_moving_into_an_absence_re_plans_it_on_the_deployed_path(
+    deployed, book_data, policy
+) -> None:
+    from shared.book import import_book
+    from tests.functional.test_replan_signals import BEN_AWAY
+
+    for account in book_data["accounts"]:
+        if account["id"] == "initech":
+            account["salesforce_id"] = "001INIT"  # Initech (Ben's) known to Salesforce
+    book = parse_book(book_data)
+    import_book(clients.store(), book, policy)
+    lines = [BEN_AWAY, renewal_moved("2026-12-02T10:00:00", "001INIT", "2026-12-16", 5)]
+    replayed = replay(lines, book, policy)
+    deployed.run(lines)
+    live = clients.store().dump()
+
+    items = live["coverage_plans"]["pto-ben"]["items"]
+    assert [(i["account_id"], i["reasons"], i["cover"]) for i in items] == [
+        ("initech", ["renewing"], "ana@example.com")
+    ]
+    assert live["coverage_plans"] == replayed.state["coverage_plans"]
+    assert outbox_view(live[OUTBOX]) == outbox_view(replayed.state[OUTBOX])
