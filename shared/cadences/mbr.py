@@ -72,8 +72,7 @@ class MbrReminder:
         dues = []
         for email, person in sorted(store.query(PEOPLE, Where("role", "==", "TA"))):
             timezone = person.get("timezone") or policy.group_mail.time_zone
-            found = mbr_due(now, policy.mbr.remind_working_days_before, timezone, policy.calendar)
-            if found is not None:
+            for found in mbr_due(now, policy.mbr.remind_working_days_before, timezone, policy.calendar):
                 dues.append(Due(JOB, email, found.period, f"mbr:{email}:{found.period}", found.data()))
         return dues
 

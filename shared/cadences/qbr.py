@@ -38,11 +38,11 @@ class QbrReminder:
     job = JOB
 
     def due(self, store: Store, policy: Policy, now: datetime) -> list[Due]:
-        open_for: dict[str, ReminderWindow] = {}
+        open_for: dict[str, list[ReminderWindow]] = {}
         for email, person in sorted(store.query(PEOPLE, Where("role", "==", "AE"))):
             timezone = person.get("timezone") or policy.group_mail.time_zone
             found = qbr_due(now, policy.qbr.remind_working_days_before, timezone, policy.calendar)
-            if found is not None:
+            if found:
                 open_for[email] = found
         if not open_for:
             return []  # outside every QBR window the book is not read at all
@@ -51,8 +51,9 @@ class QbrReminder:
         }
         return [
             Due(JOB, ae, window.period, f"qbr:{ae}:{window.period}", window.data())
-            for ae, window in open_for.items()
+            for ae, windows in open_for.items()
             if ae in shared
+            for window in windows
         ]
 
     def decide(self, view: ReadView, due: Due, policy: Policy, now: datetime) -> Decision:

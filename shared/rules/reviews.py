@@ -70,34 +70,24 @@ def mbr_window(period: str, days_before: int, timezone: str, calendar: CalendarP
     return window(period, mbr_week(year, month, calendar), days_before, timezone, calendar)
 
 
-def mbr_due(
-    now: datetime, days_before: int, timezone: str, calendar: CalendarPolicy
-) -> ReminderWindow | None:
-    """The MBR whose reminder is owed at ``now`` to someone in ``timezone``, if any: this
-    month's, or next month's when its window already opened (a few working days before a
-    second week that starts early in the month)."""
+def mbr_due(now: datetime, days_before: int, timezone: str, calendar: CalendarPolicy) -> list[ReminderWindow]:
+    """The MBRs whose reminder is owed at ``now`` to someone in ``timezone``: this month's,
+    and next month's once its window opened (a few working days before a second week that
+    starts early in the month). Both only when a long ``days_before`` makes them overlap."""
     today = now.astimezone(ZoneInfo(timezone)).date()
     index = today.year * 12 + today.month - 1
-    for months in (index, index + 1):
-        period = f"{months // 12:04d}-{months % 12 + 1:02d}"
-        found = mbr_window(period, days_before, timezone, calendar)
-        if now in found:
-            return found
-    return None
+    periods = (f"{m // 12:04d}-{m % 12 + 1:02d}" for m in (index, index + 1))
+    return [w for w in (mbr_window(p, days_before, timezone, calendar) for p in periods) if now in w]
 
 
-def qbr_due(
-    now: datetime, days_before: int, timezone: str, calendar: CalendarPolicy
-) -> ReminderWindow | None:
-    """The internal QBR whose reminder is owed at ``now`` to someone in ``timezone``, if any:
-    the current fiscal quarter's, or the next one's once its window opened."""
+def qbr_due(now: datetime, days_before: int, timezone: str, calendar: CalendarPolicy) -> list[ReminderWindow]:
+    """The internal QBRs whose reminder is owed at ``now`` to someone in ``timezone``: the
+    current fiscal quarter's, and the next one's once its window opened."""
     today = now.astimezone(ZoneInfo(timezone)).date()
     current = fiscal_quarter(today, calendar)
-    for quarter in (current, next_fiscal_quarter(current, calendar)):
-        found = window(quarter.period, qbr_week(quarter, calendar), days_before, timezone, calendar)
-        if now in found:
-            return found
-    return None
+    quarters = (current, next_fiscal_quarter(current, calendar))
+    found = (window(q.period, qbr_week(q, calendar), days_before, timezone, calendar) for q in quarters)
+    return [w for w in found if now in w]
 
 
 def _covered(spans: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> bool:
