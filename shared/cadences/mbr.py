@@ -214,7 +214,7 @@ class MbrReminder:
             reason=f"the MBR of {due.period} on {person.get('name')}'s calendar, with its agenda",
             idempotency_key=key,
             calendar_id=due.subject,
-            event_id=calendar_event_id(key),
+            calendar_event_id=calendar_event_id(key),
             summary=f"MBR: {person.get('name')} ({due.period})",
             description=render(agenda),
             start=slot[0].isoformat(),

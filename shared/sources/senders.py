@@ -253,7 +253,7 @@ def build_senders(
         """``events.insert`` on the user's calendar with the action's own event id: a retry,
         or a second delivery of the action, finds the event there (409) and creates nothing."""
         user, event_id, summary, start, end = _need(
-            action, "calendar_id", "event_id", "summary", "start", "end"
+            action, "calendar_id", "calendar_event_id", "summary", "start", "end"
         )
         zone = action.get("time_zone")
         body: dict[str, Any] = {
