@@ -21,7 +21,7 @@ from shared.handlers.common import ViewDirectory
 from shared.policy import Policy
 from shared.processing import Decision, ReadView
 from shared.rules.agenda import state_line
-from shared.rules.fiscal import quarter_of_period
+from shared.rules.fiscal import qbr_week, quarter_of_period
 from shared.rules.notify import names, tell
 from shared.rules.reviews import ReminderWindow, leader, qbr_due
 from shared.rules.routing import name_of
@@ -67,8 +67,8 @@ class QbrReminder:
             return Decision(
                 notes=[f"{person.get('name')}: no account shared with a TA, no QBR for {due.period}"]
             )
-        week_start = due.data.get("week_start")
         quarter = quarter_of_period(due.period, policy.calendar)
+        week_start, week_end = qbr_week(quarter, policy.calendar)
         ranked = rank(accounts, policy.calendar, quarter.start)
         by_id = {str(a["id"]): a for a in accounts}
         listed = [
@@ -94,14 +94,14 @@ class QbrReminder:
         )
         audience = list(dict.fromkeys([ae, *tas, *ces, *copied]))
         roles = self._roles(ae, tas, ces, copied, accounts)
-        text = self._text(person, quarter.label, due, listed, audience, directory)
+        text = self._text(person, quarter.label, f"{week_start} to {week_end}", listed, audience, directory)
         common: dict[str, Any] = {
             "cadence": CADENCE,
             "period": due.period,
             "accounts": listed,
             "attendees": audience,
             "copied": copied,
-            "qbr_week": {"start": due.data.get("week_start"), "end": due.data.get("week_end")},
+            "qbr_week": {"start": week_start.isoformat(), "end": week_end.isoformat()},
             "minutes": QBR_MINUTES,
         }
         actions = []
@@ -151,7 +151,7 @@ class QbrReminder:
     def _text(
         person: dict[str, Any],
         label: str,
-        due: Due,
+        week: str,
         listed: list[dict[str, Any]],
         audience: list[str],
         directory: ViewDirectory,
@@ -159,7 +159,6 @@ class QbrReminder:
         lines = "\n".join(
             f"{n}. {item['state']}\n   Why: {item['because']}" for n, item in enumerate(listed, 1)
         )
-        week = f"{due.data.get('week_start')} to {due.data.get('week_end')}"
         return (
             f"{person.get('name')}'s internal QBR for {label} is in the week of {week}: {QBR_MINUTES} "
             f"minutes with the account teams ({names(directory, audience)}), Product, Finance, Legal, TS "
