@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from functions.consumers import receive
@@ -14,7 +15,7 @@ from shared.bootstrap import Context
 from shared.delivery import deliver
 from shared.exceptions import ConfigurationError, PermanentError
 from shared.logs import log
-from shared.sources.gmail import access_token
+from shared.sources.gmail import CALENDAR_WRITE_SCOPES, access_token
 from shared.sources.senders import build_senders
 
 
@@ -34,7 +35,9 @@ def _deliver(ctx: Context, parsed: tuple[str, str], now: datetime) -> dict[str, 
     action_id, kind = parsed
     # A Google Group has no mailbox to send from: mail goes out as a user (TAOPS_MAIL_SENDER).
     sender = os.environ.get("TAOPS_MAIL_SENDER") or ctx.policy.group_mail.address
-    senders = build_senders(clients.http(), access_token, sender)
+    senders = build_senders(
+        clients.http(), access_token, sender, partial(access_token, scopes=CALENDAR_WRITE_SCOPES)
+    )
     try:
         outcome = deliver(ctx.store, action_id, senders, ctx.policy.delivery, now)
     except ConfigurationError as exc:

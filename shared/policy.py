@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import time
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from shared.exceptions import PolicyError
 from shared.models import HealthCategory, Segment, TimeZoneName
 
+# The handbook's MBR length; the agenda (shared.rules.agenda) fills it 5/15/5.
+MBR_MINUTES = 30
 DEFAULT_POLICY_PATH = Path(__file__).with_name("default_policy.yaml")
 _CRON_FIELD = re.compile(r"^[\d*/,\-]+$")
 
@@ -216,6 +218,31 @@ class Cadence(_Section):
         return value
 
 
+class Mbr(_Section):
+    """The monthly business reviews (second week of every month; the ``mbr-reminder`` job)."""
+
+    # Each TA's reminder is owed from this many working days before the MBR week (0: its
+    # Monday) until the week is over.
+    remind_working_days_before: int = Field(default=3, ge=0, le=20)
+    # Also put the MBR on the TA's Google Calendar (events.insert, the attendees invited,
+    # the agenda in the description); delivery then needs the calendar.events scope.
+    calendar_event: bool = False
+    # When in the MBR week the event is proposed: this weekday (0 = Monday; the next
+    # working day of the week when it is not one), at this time in the TA's time zone.
+    event_weekday: int = Field(default=1, ge=0, le=6)
+    event_time: time = time(10, 0)
+    # Calendar's sendUpdates: who is emailed the invitation.
+    send_updates: Literal["all", "externalOnly", "none"] = "all"
+
+
+class Qbr(_Section):
+    """The internal QBRs (first week of every fiscal quarter; the ``qbr-reminder`` job)."""
+
+    # Each AE's reminder is owed from this many working days before the QBR week (0: its
+    # Monday) until the week is over.
+    remind_working_days_before: int = Field(default=5, ge=0, le=20)
+
+
 class Delivery(_Section):
     max_attempts: int = Field(ge=1, le=20)
     backoff_base_seconds: float = Field(gt=0)
@@ -308,6 +335,8 @@ class Policy(_Section):
     events: Events
     operations: Operations = Operations()
     vitally: Vitally = Vitally()
+    mbr: Mbr = Mbr()
+    qbr: Qbr = Qbr()
 
     @field_validator("cadences")
     @classmethod
@@ -317,6 +346,19 @@ class Policy(_Section):
         if dupes:
             raise ValueError(f"job names must be unique: {', '.join(dupes)}")
         return value
+
+    @model_validator(mode="after")
+    def _mbr_event_in_working_hours(self) -> Policy:
+        if self.mbr.calendar_event:
+            start = self.mbr.event_time
+            end = (datetime.combine(date(2000, 1, 1), start) + timedelta(minutes=MBR_MINUTES)).time()
+            hours = self.calendar.business_hours
+            if start < hours.start or end > hours.end or end <= start:
+                raise ValueError(
+                    f"mbr.event_time: the {MBR_MINUTES}-minute MBR at {start:%H:%M} must fit in "
+                    f"calendar.business_hours ({hours.start:%H:%M}-{hours.end:%H:%M})"
+                )
+        return self
 
     def cadence(self, job: str) -> Cadence | None:
         return next((c for c in self.cadences if c.job == job), None)

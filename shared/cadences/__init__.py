@@ -56,6 +56,8 @@ CADENCES: dict[str, Cadence] = {}
 # Each cadence's module, imported when its job first runs (cold starts stay small).
 MODULES = {
     "health-traits": "shared.cadences.health_traits",
+    "mbr-reminder": "shared.cadences.mbr",
+    "qbr-reminder": "shared.cadences.qbr",
 }
 
 

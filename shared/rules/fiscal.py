@@ -35,6 +35,11 @@ class FiscalQuarter:
     def label(self) -> str:
         return f"FY{self.fiscal_year} Q{self.quarter}"
 
+    @property
+    def period(self) -> str:
+        """The quarter as a once-per-period key names it (design §6): ``FY2027-Q4``."""
+        return f"FY{self.fiscal_year}-Q{self.quarter}"
+
 
 def fiscal_quarter(day: date, policy: CalendarPolicy) -> FiscalQuarter:
     """The fiscal quarter that holds ``day``, with its bounds."""
@@ -78,3 +83,31 @@ def is_first_week_of_fiscal_quarter(day: date, policy: CalendarPolicy) -> bool:
         if monday <= day <= sunday:
             return True
     return False
+
+
+def next_fiscal_quarter(quarter: FiscalQuarter, policy: CalendarPolicy) -> FiscalQuarter:
+    return fiscal_quarter(quarter.end, policy)
+
+
+def mbr_week(year: int, month: int, policy: CalendarPolicy) -> tuple[date, date]:
+    """Monday and Sunday of the week a month's MBRs happen in: its second week."""
+    return nth_week_of_month(2, year, month, policy.week_rule)
+
+
+def qbr_week(quarter: FiscalQuarter, policy: CalendarPolicy) -> tuple[date, date]:
+    """Monday and Sunday of the week a fiscal quarter's internal QBRs happen in: the first
+    week of its first month (in the ``calendar`` reading it may begin a few days before the
+    quarter does)."""
+    return nth_week_of_month(1, quarter.start.year, quarter.start.month, policy.week_rule)
+
+
+def quarter_of_period(period: str, policy: CalendarPolicy) -> FiscalQuarter:
+    """The fiscal quarter a period key names (``FY2027-Q4``); ``ValueError`` for another shape."""
+    fy_text, _, q_text = period.partition("-Q")
+    if not fy_text.startswith("FY") or not q_text.isdigit() or not 1 <= int(q_text) <= 4:
+        raise ValueError(f"{period!r} is not a fiscal quarter like FY2027-Q4")
+    start_month = policy.fiscal_year_start_month
+    named_by_start = policy.fiscal_year_named_by == "start" or start_month == 1
+    fy_start_year = int(fy_text[2:]) - (0 if named_by_start else 1)
+    year, month = _add_months(fy_start_year, start_month, (int(q_text) - 1) * 3)
+    return fiscal_quarter(date(year, month, 1), policy)

@@ -52,6 +52,10 @@ DELIVERY_SCOPES = (
     "https://www.googleapis.com/auth/gmail.send",
     "https://www.googleapis.com/auth/calendar.readonly",
 )
+# Writing calendars (the MBR as a calendar event, when the policy's mbr.calendar_event asks
+# for it) is asked for apart, only by that delivery: a delegation without it keeps every
+# other delivery working.
+CALENDAR_WRITE_SCOPES = ("https://www.googleapis.com/auth/calendar.events",)
 
 
 class HistoryExpiredError(Exception):
@@ -150,10 +154,10 @@ class GmailApi:
         )
 
 
-def access_token(mailbox: str) -> str:
+def access_token(mailbox: str, scopes: Sequence[str] | None = None) -> str:
     """A token for ``mailbox``: ``TAOPS_GMAIL_ACCESS_TOKEN`` when set (local runs), else a
     service-account key with domain-wide delegation impersonating the mailbox
-    (``TAOPS_GMAIL_SA_KEY_FILE``; scope gmail.metadata)."""
+    (``TAOPS_GMAIL_SA_KEY_FILE``; by default the gmail.metadata and delivery scopes)."""
     token = os.environ.get("TAOPS_GMAIL_ACCESS_TOKEN")
     if token:
         return token
@@ -170,7 +174,7 @@ def access_token(mailbox: str) -> str:
     try:
         creds = service_account.Credentials.from_service_account_file(
             key_file,
-            scopes=[*SCOPES, *DELIVERY_SCOPES],
+            scopes=list(scopes) if scopes else [*SCOPES, *DELIVERY_SCOPES],
             subject=mailbox,
         )
         creds.refresh(Request())

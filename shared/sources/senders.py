@@ -1,4 +1,5 @@
-"""Sending actions to Slack, Gmail and Vitally, and how each answer is classified.
+"""Sending actions to Slack, Gmail, Google Calendar and Vitally, and how each answer is
+classified.
 
 Retryable (``RetryableError``): network errors and timeouts, 429 (with its Retry-After
 when that is a number of seconds, else the normal backoff), 5xx, Google's 403 rate
@@ -8,7 +9,8 @@ limits, a 200 whose body is not the JSON object the API documents, and Slack's
 ``not_authed``, ``account_inactive``, ``token_revoked`` and ``missing_scope``; the reason
 names the setting to fix. Permanent (``PermanentError``): any other 4xx and Slack's other
 ``ok:false`` errors (``channel_not_found``, ``not_in_channel``...), and an action missing
-what its kind needs.
+what its kind needs. Calendar's 409 on ``events.insert`` is no failure: the event, created
+with the action's own id, is already there.
 """
 
 from __future__ import annotations
@@ -51,9 +53,15 @@ def _retry_after(response: httpx.Response) -> float | None:
     return seconds if seconds is not None and math.isfinite(seconds) and seconds >= 0 else None
 
 
-def call(vendor: str, request: Callable[[], httpx.Response], credential: str | None = None) -> httpx.Response:
+def call(
+    vendor: str,
+    request: Callable[[], httpx.Response],
+    credential: str | None = None,
+    expected: frozenset[int] = frozenset(),
+) -> httpx.Response:
     """Make one request and classify transport and HTTP failures; ``credential`` names the
-    setting an operator fixes when the vendor refuses it."""
+    setting an operator fixes when the vendor refuses it; ``expected`` statuses are answers
+    the caller handles itself (Calendar's 409 for an event that already exists)."""
     import httpx
 
     try:
@@ -61,6 +69,8 @@ def call(vendor: str, request: Callable[[], httpx.Response], credential: str | N
     except httpx.HTTPError as exc:
         raise RetryableError(f"{vendor}: {exc.__class__.__name__}") from exc
     status = response.status_code
+    if status in expected:
+        return response
     if status == 429 or google_rate_limited(response):
         raise RetryableError(f"{vendor}: rate limited ({status})", _retry_after(response))
     if status in (401, 403):
@@ -123,9 +133,13 @@ def slack(client: httpx.Client, method: str, token_env: str, body: dict[str, Any
 
 
 def build_senders(
-    client: httpx.Client, gmail_token: Callable[[str], str], mail_from: str
+    client: httpx.Client,
+    gmail_token: Callable[[str], str],
+    mail_from: str,
+    calendar_token: Callable[[str], str] | None = None,
 ) -> dict[str, Sender]:
-    """Every action kind's sender, over one httpx client."""
+    """Every action kind's sender, over one httpx client. ``calendar_token`` gives a token
+    that may write a user's calendar (``calendar.event``); by default ``gmail_token``'s."""
 
     def slack_message(action: Document) -> dict[str, Any]:
         channel, text = _need(action, "channel", "text")
@@ -235,6 +249,35 @@ def build_senders(
             slack(client, "chat.postMessage", bot, {"channel": channel, "text": text})
         return {"syncs": len(syncs), "aes_told": len(per_ae)}
 
+    def calendar_event(action: Document) -> dict[str, Any]:
+        """``events.insert`` on the user's calendar with the action's own event id: a retry,
+        or a second delivery of the action, finds the event there (409) and creates nothing."""
+        user, event_id, summary, start, end = _need(
+            action, "calendar_id", "calendar_event_id", "summary", "start", "end"
+        )
+        zone = action.get("time_zone")
+        body: dict[str, Any] = {
+            "id": event_id,
+            "summary": summary,
+            "description": action.get("description") or action.get("reason"),
+            "start": {"dateTime": start, **({"timeZone": zone} if zone else {})},
+            "end": {"dateTime": end, **({"timeZone": zone} if zone else {})},
+            "attendees": [{"email": email} for email in action.get("attendees") or []],
+        }
+        url = f"{calendar_base()}/calendars/{quote(user)}/events"
+        token = (calendar_token or gmail_token)(user)
+        params = {"sendUpdates": str(action.get("send_updates") or "all")}
+        response = call(
+            "Calendar",
+            lambda: client.post(url, params=params, json=body, headers={"Authorization": f"Bearer {token}"}),
+            GOOGLE_CREDENTIALS,
+            expected=frozenset({409}),
+        )
+        if response.status_code == 409:
+            return {"event_id": event_id, "created": False}
+        answer = _json_object("Calendar", "events.insert", response)
+        return {"event_id": answer.get("id"), "created": True, "html_link": answer.get("htmlLink")}
+
     def ops_alert(action: Document) -> dict[str, Any]:
         """The operators' alert: to the operations Slack channel, else by mail; by mail too
         when Slack's own credentials are what failed."""
@@ -251,6 +294,7 @@ def build_senders(
     return {
         "ops.alert": ops_alert,
         "calendar.review": calendar_review,
+        "calendar.event": calendar_event,
         "slack.message": slack_message,
         "slack.status": slack_status,
         "vitally.task": vitally_task,
@@ -259,13 +303,16 @@ def build_senders(
     }
 
 
+def calendar_base() -> str:
+    return os.environ.get("TAOPS_CALENDAR_API_BASE", "https://www.googleapis.com/calendar/v3").rstrip("/")
+
+
 def customer_syncs(
     client: httpx.Client, token: str, user: str, time_min: str, time_max: str, company_domains: set[str]
 ) -> list[dict[str, Any]]:
     """Events in the window with attendees outside the company (rooms aside), neither
     cancelled nor out-of-office or focus blocks; recurring meetings as their instances."""
-    base = os.environ.get("TAOPS_CALENDAR_API_BASE", "https://www.googleapis.com/calendar/v3").rstrip("/")
-    url = f"{base}/calendars/{quote(user)}/events"
+    url = f"{calendar_base()}/calendars/{quote(user)}/events"
     found: list[dict[str, Any]] = []
     page: str | None = None
     while True:
