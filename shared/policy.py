@@ -142,6 +142,8 @@ class ScaledSuccess(_Section):
 
 
 class Contact(_Section):
+    # "Every customer should be contacted in some form at least once a month": an account
+    # whose last contact is older than this many days gets a reminder to its TA.
     staleness_days: int = Field(ge=1)
 
 
