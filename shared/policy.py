@@ -147,6 +147,16 @@ class Contact(_Section):
     staleness_days: int = Field(ge=1)
 
 
+class Digest(_Section):
+    """The Monday team meeting's digest (the ``weekly-digest`` job)."""
+
+    # each_ta: one message per TA (their accounts, the team's absences and review weeks);
+    # team_channel: one post to ``group_mail.slack_channel``.
+    to: Literal["each_ta", "team_channel"] = "each_ta"
+    # MBR and QBR weeks that begin within this many days of the digest's Monday are "coming".
+    lookahead_days: int = Field(default=14, ge=1, le=62)
+
+
 class BusinessHours(_Section):
     start: time
     end: time
@@ -310,6 +320,7 @@ class Policy(_Section):
     events: Events
     operations: Operations = Operations()
     vitally: Vitally = Vitally()
+    digest: Digest = Digest()
 
     @field_validator("cadences")
     @classmethod
@@ -319,6 +330,12 @@ class Policy(_Section):
         if dupes:
             raise ValueError(f"job names must be unique: {', '.join(dupes)}")
         return value
+
+    @model_validator(mode="after")
+    def _digest_has_a_channel(self) -> Policy:
+        if self.digest.to == "team_channel" and not self.group_mail.slack_channel:
+            raise ValueError("digest.to: team_channel needs group_mail.slack_channel")
+        return self
 
     def cadence(self, job: str) -> Cadence | None:
         return next((c for c in self.cadences if c.job == job), None)

@@ -57,6 +57,7 @@ CADENCES: dict[str, Cadence] = {}
 MODULES = {
     "health-traits": "shared.cadences.health_traits",
     "contact-check": "shared.cadences.contact",
+    "weekly-digest": "shared.cadences.digest",
 }
 
 
