@@ -105,9 +105,8 @@ class Contact:
             last_contact=None if current == NEVER else current,
             last_channel=channel,
         )
-        return Decision(
-            actions=[told.action], notes=[f"{name}: last contact {current}, reminder to {told.note}"]
-        )
+        last = "no contact on record" if current == NEVER else f"last contact {current}"
+        return Decision(actions=[told.action], notes=[f"{name}: {last}, reminder to {told.note}"])
 
 
 register(Contact())

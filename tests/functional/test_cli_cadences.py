@@ -167,7 +167,15 @@ def test_a_reaction_whose_marker_expired_shows_its_action_already_in_the_outbox(
         k: v for k, v in data["processed_events"].items() if v["event_id"] != "contact:globex:never"
     }
     state.write_text(json.dumps(data), encoding="utf-8")
-    args = ["cadences", "--at", "2026-12-03T09:30:00Z", "--store", f"embedded:{state}", "--job", "contact-check"]
+    args = [
+        "cadences",
+        "--at",
+        "2026-12-03T09:30:00Z",
+        "--store",
+        f"embedded:{state}",
+        "--job",
+        "contact-check",
+    ]
     assert main([*args, "--policy", policy_file]) == 0
     out = capsys.readouterr().out
     assert (
