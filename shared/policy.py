@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.exceptions import PolicyError
 from shared.models import HealthCategory, Segment, TimeZoneName
@@ -331,11 +339,13 @@ class Policy(_Section):
             raise ValueError(f"job names must be unique: {', '.join(dupes)}")
         return value
 
-    @model_validator(mode="after")
-    def _digest_has_a_channel(self) -> Policy:
-        if self.digest.to == "team_channel" and not self.group_mail.slack_channel:
-            raise ValueError("digest.to: team_channel needs group_mail.slack_channel")
-        return self
+    @field_validator("digest")
+    @classmethod
+    def _digest_has_a_channel(cls, value: Digest, info: ValidationInfo) -> Digest:
+        group = info.data.get("group_mail")
+        if value.to == "team_channel" and group is not None and not group.slack_channel:
+            raise ValueError("to: team_channel needs group_mail.slack_channel")
+        return value
 
     def cadence(self, job: str) -> Cadence | None:
         return next((c for c in self.cadences if c.job == job), None)

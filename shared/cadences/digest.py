@@ -394,9 +394,6 @@ class WeeklyDigest:
         return [Due(JOB, ta, period, digest_key(period, ta)) for ta in tas]
 
     def decide(self, view: ReadView, due: Due, policy: Policy, now: datetime) -> Decision:
-        _, period = week_of(now, time_zone(policy))
-        if period != due.period:
-            return Decision(notes=[f"the week {due.period} is over: no digest"])
         reason = f"the Monday digest for the team meeting, week {due.period}"
         if due.subject == TEAM:
             return _to_channel(view, due, policy, now, reason)

@@ -159,7 +159,8 @@ def test_team_channel_without_a_channel_is_a_bad_policy(policy) -> None:
     data["digest"]["to"] = "team_channel"
     with pytest.raises(PolicyError) as caught:
         parse_policy(data)
-    assert "digest.to: team_channel needs group_mail.slack_channel" in str(caught.value)
+    [problem] = caught.value.problems
+    assert problem.startswith("digest:") and "to: team_channel needs group_mail.slack_channel" in problem
 
 
 @pytest.mark.parametrize(
