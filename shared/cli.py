@@ -4,8 +4,9 @@ Verbs: ``demo``, ``replay``, ``dev``, ``import`` (a book of business into a stor
 ``schema`` (the book's JSON Schema), ``policy check`` (validate a policy file), ``gmail
 watch`` (renew the pooled mailbox's push), ``outbox`` (what taops did or will do),
 ``mailbox`` (the pooled mailbox's waiting threads), ``sync vitally`` (the book from
-Vitally's accounts), ``sign``. Exit 0 on success, 1 when
-the input is invalid (each problem on its own line, naming the field), 2 for a usage error.
+Vitally's accounts), ``cadences`` (what each cadence job would do at a moment), ``sign``.
+Exit 0 on success, 1 when the input is invalid (each problem on its own line, naming the
+field), 2 for a usage error.
 """
 
 from __future__ import annotations
@@ -284,6 +285,123 @@ def cmd_sync_vitally(args: argparse.Namespace) -> int:
     return 0
 
 
+def cadence_report(store: Any, policy: Any, now: Any, jobs: list[str]) -> list[dict[str, Any]]:
+    """What each of ``jobs`` would do at ``now``, decided on ``store`` and written nowhere:
+    per job its schedule around ``now``, and per reaction owed whether it is already done
+    or the actions it would create, with the notes that say why."""
+    from datetime import timedelta
+
+    from shared.cadences import preview
+    from shared.processing import OUTBOX
+    from shared.rules.cron import fire_times, previous_fire
+
+    previews = preview(store, policy, now, jobs) if jobs else []
+    report = []
+    for job in jobs:
+        scheduled = policy.cadence(job)
+        entry: dict[str, Any] = {"job": job, "enabled": bool(scheduled and scheduled.enabled), "due": []}
+        if scheduled is not None:
+            last = previous_fire(scheduled.schedule, scheduled.time_zone, now)
+            upcoming = fire_times(scheduled.schedule, scheduled.time_zone, now, now + timedelta(days=400))
+            entry.update(
+                schedule=scheduled.schedule,
+                time_zone=scheduled.time_zone,
+                last_tick=utc_text(last) if last else None,
+                next_tick=utc_text(upcoming[0]) if upcoming else None,
+            )
+        for seen in (p for p in previews if p.due.job == job):
+            due = seen.due
+            row: dict[str, Any] = {
+                "key": due.key,
+                "subject": due.subject,
+                "period": due.period,
+                "done": seen.done,
+                "actions": [],
+                "notes": list(seen.decision.notes) if seen.decision else [],
+            }
+            for action in seen.decision.actions if seen.decision else []:
+                stored = store.get(OUTBOX, action.id)
+                extra = action.model_extra or {}
+                row["actions"].append(
+                    {
+                        "kind": action.kind,
+                        "recipients": action.recipients,
+                        "channel": extra.get("channel") if not action.recipients else None,
+                        "not_before": utc_text(action.not_before) if action.not_before else None,
+                        "reason": action.reason,
+                        "idempotency_key": action.idempotency_key,
+                        "cadence": extra.get("cadence"),
+                        "period": extra.get("period"),
+                        "in_outbox": stored.get("status") if stored else None,
+                    }
+                )
+            entry["due"].append(row)
+        report.append(entry)
+    return report
+
+
+def _cadence_lines(entry: dict[str, Any]) -> list[str]:
+    due = entry["due"]
+    done = sum(1 for d in due if d["done"])
+    head = f"{entry['job']}"
+    if "schedule" in entry:
+        head += f" ({entry['schedule']} {entry['time_zone']}"
+        head += f"; last tick {entry['last_tick'] or 'none'}, next {entry['next_tick'] or 'none'})"
+    if not entry["enabled"]:
+        head += " [not enabled: no tick is scheduled]"
+    head += f": {len(due)} due, {done} already done" if due else ": nothing due at this moment"
+    lines = [head]
+    for row in due:
+        label = f"  {row['key']} (period {row['period']})"
+        if row["done"]:
+            lines.append(f"{label}: already done")
+            continue
+        lines.append(f"{label}: " + (f"{len(row['actions'])} action(s)" if row["actions"] else "no action"))
+        for action in row["actions"]:
+            who = ", ".join(action["recipients"]) or action["channel"] or "-"
+            when = f", not before {action['not_before']}" if action["not_before"] else ", at once"
+            kept = f" [already in the outbox: {action['in_outbox']}]" if action["in_outbox"] else ""
+            lines.append(f"    -> {action['kind']} to {who}{when}{kept}")
+            lines.append(f"       why: {action['reason']}")
+        lines += [f"    note: {note}" for note in row["notes"]]
+    return lines
+
+
+def cmd_cadences(args: argparse.Namespace) -> int:
+    from shared import clock
+    from shared.cadences import MODULES
+    from shared.policy import load_policy
+    from shared.store import open_store
+
+    policy = load_policy(args.policy)
+    try:
+        now = clock.instant(args.at) if args.at else clock.now()
+    except ValueError:
+        print(f"taops cadences: --at {args.at!r} is not an ISO-8601 time", file=sys.stderr)
+        return 2
+    if args.job and args.job not in MODULES:
+        print(
+            f"taops cadences: no cadence {args.job!r} (known: {', '.join(sorted(MODULES))})", file=sys.stderr
+        )
+        return 2
+    enabled = [c.job for c in policy.cadences if c.enabled and c.job in MODULES]
+    jobs = [args.job] if args.job else enabled
+    store = open_store(args.store)
+    try:
+        report = cadence_report(store, policy, now, jobs)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"at": utc_text(now), "dry_run": True, "jobs": report}, sort_keys=True))
+        return 0
+    print(f"cadences at {utc_text(now)} (a dry run on the configured store: nothing is written)")
+    for entry in report:
+        print("\n".join(_cadence_lines(entry)))
+    if not report:
+        print("no cadence job is enabled in the policy")
+    return 0
+
+
 def describe(step: Any) -> list[str]:
     """A step of a replay as lines a person reads."""
     line = step.line
@@ -520,6 +638,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", metavar="ISO", help="count time left from this moment (default: now)")
     p.add_argument("--json", action="store_true", help="one JSON array instead of the table")
     p.set_defaults(func=cmd_mailbox)
+
+    p = sub.add_parser(
+        "cadences",
+        help="what each enabled cadence job would do at a moment, and why (a dry run: nothing written)",
+        description="For each enabled cadence (or --job): every reaction owed at that moment, "
+        "whether it is already done, else the actions it would create (kind, recipients, not "
+        "before, reason) and the notes that explain it. Decided on the configured store; "
+        "nothing is written.",
+    )
+    p.add_argument("--at", metavar="ISO", help="the moment (default: now; UTC when no zone is given)")
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--job", metavar="JOB", help="only this cadence job (enabled or not)")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the lines")
+    p.set_defaults(func=cmd_cadences)
 
     p = sub.add_parser("outbox", help="list the actions in the outbox (what taops did or will do, and why)")
     p.add_argument("--failed", action="store_true", help="only actions that failed permanently")

@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from shared.exceptions import PolicyError
 from shared.models import HealthCategory, Segment, TimeZoneName
@@ -144,7 +152,19 @@ class ScaledSuccess(_Section):
 
 
 class Contact(_Section):
+    # "Every customer should be contacted in some form at least once a month": an account
+    # whose last contact is older than this many days gets a reminder to its TA.
     staleness_days: int = Field(ge=1)
+
+
+class Digest(_Section):
+    """The Monday team meeting's digest (the ``weekly-digest`` job)."""
+
+    # each_ta: one message per TA (their accounts, the team's absences and review weeks);
+    # team_channel: one post to ``group_mail.slack_channel``.
+    to: Literal["each_ta", "team_channel"] = "each_ta"
+    # MBR and QBR weeks that begin within this many days of the digest's Monday are "coming".
+    lookahead_days: int = Field(default=14, ge=1, le=62)
 
 
 class BusinessHours(_Section):
@@ -337,6 +357,7 @@ class Policy(_Section):
     vitally: Vitally = Vitally()
     mbr: Mbr = Mbr()
     qbr: Qbr = Qbr()
+    digest: Digest = Digest()
 
     @field_validator("cadences")
     @classmethod
@@ -359,6 +380,14 @@ class Policy(_Section):
                     f"calendar.business_hours ({hours.start:%H:%M}-{hours.end:%H:%M})"
                 )
         return self
+
+    @field_validator("digest")
+    @classmethod
+    def _digest_has_a_channel(cls, value: Digest, info: ValidationInfo) -> Digest:
+        group = info.data.get("group_mail")
+        if value.to == "team_channel" and group is not None and not group.slack_channel:
+            raise ValueError("to: team_channel needs group_mail.slack_channel")
+        return value
 
     def cadence(self, job: str) -> Cadence | None:
         return next((c for c in self.cadences if c.job == job), None)

@@ -58,6 +58,8 @@ MODULES = {
     "health-traits": "shared.cadences.health_traits",
     "mbr-reminder": "shared.cadences.mbr",
     "qbr-reminder": "shared.cadences.qbr",
+    "contact-check": "shared.cadences.contact",
+    "weekly-digest": "shared.cadences.digest",
 }
 
 

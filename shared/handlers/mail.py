@@ -113,4 +113,8 @@ def _contacted(account: dict[str, Any], message: dict[str, Any]) -> list[Put]:
     day = str(message["internal_date"])[:10]
     if str(account.get("last_contact") or "") >= day:
         return []
-    return [Put(ACCOUNTS, str(account["id"]), {**account, "last_contact": day})]
+    # The contact rule's reminder names the channel of the last contact.
+    channel = "email (pooled mailbox)"
+    return [
+        Put(ACCOUNTS, str(account["id"]), {**account, "last_contact": day, "last_contact_channel": channel})
+    ]

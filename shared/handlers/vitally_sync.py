@@ -35,6 +35,8 @@ def account_traits(policy: Policy) -> Handler:
         if not changes:
             return Decision(notes=[f"{name}: Vitally's fields already current"])
         updated = {**account, **{field: new for field, (_, new) in changes.items()}}
+        if "last_contact" in changes:
+            updated["last_contact_channel"] = "Vitally"  # the contact rule names the channel
         return Decision(
             changes=[Put(ACCOUNTS, str(account["id"]), updated)],
             notes=[f"{name}: {describe(changes)} (Vitally)"],
