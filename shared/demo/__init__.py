@@ -26,18 +26,38 @@ STYLE = {"deel": "magenta", "salesforce": "blue", "vitally": "green", "gmail": "
 UNTIL = datetime(2026, 12, 23, tzinfo=UTC)
 
 
+# A scheduled tick can owe many people something (a digest each, a reminder per stale
+# account): the timeline shows the first few of each and counts the rest.
+SHOWN = 4
+
+
+def _more(items: list[dict[str, str]]) -> str:
+    kinds = Counter(a["kind"] for a in items)
+    return ", ".join(f"{kind} ×{n}" for kind, n in sorted(kinds.items()))
+
+
 def _print_step(console: Console, step: Step) -> None:
     line = step.line
     if line.source == "tick" and not step.actions and not step.delivered and line.number == 0:
         return  # a scheduled tick that found nothing worth telling
     colour = STYLE.get(line.source, "white")
     console.print(f"[bold]{utc_text(line.at)}[/]  [{colour}]{line.source:<10}[/] {step.outcome}")
-    for note in step.notes:
+    scheduled = line.source == "tick" and line.number == 0
+    notes = step.notes[: SHOWN + 1] if scheduled else step.notes
+    for note in notes:
         console.print(f"    [dim]why:[/] {note}")
-    for action in step.actions:
+    if len(notes) < len(step.notes):
+        console.print(f"    [dim]why: … and {len(step.notes) - len(notes)} more[/]")
+    actions = step.actions[:SHOWN] if scheduled else step.actions
+    for action in actions:
         who = ", ".join(action["recipients"]) or action.get("channel") or "-"
         when = f" [dim](not before {action['not_before']})[/]" if action.get("not_before") else ""
         console.print(f"    [bold]→ {action['kind']}[/] to {who}{when}: {action['reason']}")
+    if len(actions) < len(step.actions):
+        console.print(f"    [bold]→ … and {_more(step.actions[len(actions) :])}[/]")
+    if len(step.delivered) > SHOWN:
+        console.print(f"    [dim]✓ delivered (dry run): {_more(step.delivered)}[/]")
+        return
     for action in step.delivered:
         who = ", ".join(action["recipients"]) or action.get("channel") or "-"
         console.print(f"    [dim]✓ delivered (dry run): {action['kind']} to {who}[/]")
@@ -79,7 +99,14 @@ def run(policy: Policy, console: Console | None = None) -> ReplayResult:
     cadences = Counter(a["cadence"] for a in live if a.get("cadence"))
     started = {a["account_id"] for a in result.actions if a.get("cadence") == "renewal"}
     table.add_row("renewal processes started", str(len(started)))
-    table.add_row("health-trait tasks", str(cadences.get("health-traits", 0)))
+    for cadence, label in (
+        ("health-traits", "health-trait tasks"),
+        ("mbr", "MBR reminders"),
+        ("qbr", "QBR reminders"),
+        ("contact", "contact reminders"),
+        ("digest", "Monday digests"),
+    ):
+        table.add_row(label, str(cadences.get(cadence, 0)))
     threads = result.state.get("mail_threads", {}).values()
     table.add_row("mailbox threads waiting for the team", str(sum(1 for t in threads if t.get("waiting"))))
     steps = Counter(

@@ -45,3 +45,11 @@ def test_the_demo_runs_offline_and_shows_each_reaction_and_why() -> None:
     assert "Ben Cho covers Acme and Hooli in place of Carla Mendes" in flat
     assert "Pied Piper renews on 2026-12-16, in 33 days: its renewal process starts" in flat
     assert "entered Lighthouse" in out and "globex (2026-11-17)" in out
+    # cadences: MBR reminders with each TA's Top 3, the QBRs of the quarter's first week,
+    # trait tasks, stale accounts, and the Monday digests
+    assert "Ana Ruiz: MBR of 2026-12 (week of 2026-12-14), Top 3 rekall, pied-piper, acme" in flat
+    assert "qbr-reminder: due 3, applied 3" in flat
+    assert "Acme: last contact 2026-10-01, reminder to ana@example.com" in flat
+    assert "weekly-digest: due 4, applied 4" in flat
+    labels = ("MBR reminders", "QBR reminders", "health-trait tasks", "contact reminders", "Monday digests")
+    assert all(label in out for label in labels)
