@@ -327,6 +327,39 @@ def test_a_red_that_holds_enters_lighthouse_once_through_taops_dev(taops_dev: De
         subprocess.run([str(EXE), "dev", "clock", "now"], cwd=dev.cwd, env=dev.env, timeout=60, check=False)
 
 
+def test_a_renewal_moved_inside_its_window_starts_the_renewal_process_through_taops_dev(
+    taops_dev: Dev,
+) -> None:
+    from tests.functional.test_renewal_process import renewal_moved
+
+    dev = taops_dev
+    probe = ActionsProbe("actions-probe-renewal")
+    try:
+        # Given the pipeline's time on 1 December, when Salesforce moves Soylent's renewal
+        # (17 November 2027) to 20 January, inside the 120 days
+        dev.run("dev", "clock", "2026-12-01T15:00:00Z")
+        webhook = re.search(r"salesforce_webhook\s+(http://\S+)", dev.banner).group(1)
+        body = json.loads(renewal_moved("2026-12-01T15:00:00", "001DEMO0010", "2027-01-20", 9))["payload"]
+        headers = {"x-taops-token": "dev-salesforce-token", "x-salesforce-org-id": "00D5e000000KQ2eEAG"}
+        response = httpx.post(webhook, json=body, headers=headers, timeout=30)
+        assert response.status_code == 200, response.text
+
+        def started() -> list[dict[str, Any]]:
+            probe.pull()
+            found = [a for a in probe.actions() if a.get("cadence") == "renewal"]
+            return found if len(found) >= 2 else []
+
+        # Then the process starts on the event itself: the TA's task, and the AE's note
+        found = _until("the renewal process's actions on `actions`", started)
+        assert sorted((a["idempotency_key"], a["recipients"][0]) for a in found) == [
+            ("renewal-start:soylent:2027-01-20", "carla@example.com"),
+            ("renewal-start:soylent:2027-01-20:ae", "bea@example.com"),
+        ]
+    finally:
+        probe.close()
+        subprocess.run([str(EXE), "dev", "clock", "now"], cwd=dev.cwd, env=dev.env, timeout=60, check=False)
+
+
 def test_without_a_running_pipeline_the_sub_actions_exit_1_saying_so(tmp_path: Path) -> None:
     for args in (["clock", "2026-12-01T10:00:00Z"], ["tick", "sla-check"], ["mail", "m.json"]):
         done = subprocess.run(
