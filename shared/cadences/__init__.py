@@ -56,6 +56,7 @@ CADENCES: dict[str, Cadence] = {}
 # Each cadence's module, imported when its job first runs (cold starts stay small).
 MODULES = {
     "health-traits": "shared.cadences.health_traits",
+    "seat-check": "shared.cadences.seats",
 }
 
 
