@@ -155,6 +155,26 @@ class HealthReaction(_Model):
     since: AwareDatetime | None = None
 
 
+class SeatObservation(_Model):
+    """One seat count Vitally reported, as the account's recent history keeps it (``at``
+    None: the count the account had before taops saw it change)."""
+
+    at: AwareDatetime | None = None
+    used: int = Field(ge=0)
+    licensed: int = Field(ge=0)
+
+
+class SeatAlerts(_Model):
+    """The seat thresholds the AE was told of in one contract term
+    (``shared.rules.seats``): each once per term."""
+
+    term: str = Field(min_length=1)
+    term_start: date | None = None
+    term_end: date | None = None
+    percents: list[int] = Field(default_factory=list)
+    at: AwareDatetime | None = None
+
+
 class RenewalProcess(_Model):
     """The 120-day renewal process taops started for one renewal date."""
 
@@ -210,6 +230,11 @@ class Account(_Model):
     deployed_version: str | None = None
     versions_behind: int = Field(default=0, ge=0)
     last_contact: BookDate | None = None
+    # Seats (Scaled Success, ``shared.rules.seats``): the recent counts, the thresholds told
+    # this term, and when the seat-check job should next look at the account (its due index).
+    seats_history: list[SeatObservation] = Field(default_factory=list)
+    seat_alerts: SeatAlerts | None = None
+    seat_check_at: AwareDatetime | None = None
 
     @field_validator("domains")
     @classmethod
@@ -309,6 +334,9 @@ ACCOUNT_OWNERS: Mapping[str, Owner] = MappingProxyType(
                 "lighthouse_exited_at",
                 "lighthouse_exited_by",
                 "renewal_process",
+                "seats_history",
+                "seat_alerts",
+                "seat_check_at",
             )
         },
     }

@@ -140,6 +140,11 @@ class Health(_Section):
 
 class ScaledSuccess(_Section):
     seat_alert_percents: list[int] = Field(min_length=1)
+    # Whose AE hears of seats at those percents: ``unmanaged`` (the Scaled Success program,
+    # where no dedicated TA watches the account) or ``all`` accounts.
+    seat_alerts_for: Literal["unmanaged", "all"] = "unmanaged"
+    # Seat counts an account keeps (each change Vitally reports), for the alert's trend.
+    seat_history_kept: int = Field(default=12, ge=2, le=100)
     upgrade_lag_versions: int = Field(ge=1)
     call_offer_minutes: int = Field(ge=5)
 

@@ -120,7 +120,7 @@ def normalize_line(line: Line, policy: Policy) -> list[EventEnvelope]:
     if line.source == "deel":
         return deel.normalize(line.payload, line.at)
     if line.source == "vitally":
-        return vitally.normalize(line.payload, line.at)
+        return vitally.normalize(line.payload, line.at, trait_names=policy.vitally.traits.mapped())
     if line.source == "salesforce":
         if isinstance(line.payload, str):
             notes = salesforce.parse_outbound_message(line.payload.encode())

@@ -364,6 +364,14 @@ def _renewal_timer(tx: Transaction, account: Document, policy: Policy) -> None:
         tx.set(TIMERS, timer.id, {**timer.model_dump(mode="json"), "event_id": "import"})
 
 
+def _seat_watch(account: Document, policy: Policy) -> Document:
+    """The account's ``seat_check_at`` from its merged seats: an account over a seat
+    threshold is looked at by the next ``seat-check`` tick, which knows the date."""
+    from shared.rules.seats import watched
+
+    return watched(account, policy, None)
+
+
 def _writer(
     collection: str, records: list[_Incoming], force: bool, policy: Policy
 ) -> Callable[[Transaction], list[RecordDiff]]:
@@ -373,6 +381,8 @@ def _writer(
         for record in records:
             merged, diff = _diff(record, fresh.get(record.id), force)
             if diff.status != "unchanged":
+                if collection == ACCOUNTS:
+                    merged = _seat_watch(merged, policy)
                 tx.set(collection, record.id, merged)
                 if collection == ACCOUNTS:
                     _renewal_timer(tx, merged, policy)

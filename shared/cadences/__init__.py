@@ -60,6 +60,7 @@ MODULES = {
     "qbr-reminder": "shared.cadences.qbr",
     "contact-check": "shared.cadences.contact",
     "weekly-digest": "shared.cadences.digest",
+    "seat-check": "shared.cadences.seats",
 }
 
 

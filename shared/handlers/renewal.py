@@ -13,6 +13,7 @@ from shared.handlers.common import ViewDirectory, account_by
 from shared.handlers.coverage import replan_for_account
 from shared.policy import Policy
 from shared.processing import Decision, Handler, Put, ReadView
+from shared.rules import seats
 from shared.rules.renewal import (
     apply_opportunity,
     process_due,
@@ -40,6 +41,8 @@ def renewal_changed(policy: Policy) -> Handler:
         decision = Decision(notes=notes or [f"{account['name']}: renewal unchanged"])
         if updated.get("renewal_date") != account.get("renewal_date"):
             updated = renewal_moved(view, account, updated, policy, now, decision)
+            # The renewal bounds the contract term seat alerts count in: look again.
+            updated = seats.watched(updated, policy, now)
         if updated != account:
             decision.changes.insert(0, Put(ACCOUNTS, account["id"], updated))
         if updated.get("renewal_date") != account.get("renewal_date"):

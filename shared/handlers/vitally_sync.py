@@ -1,5 +1,7 @@
 """The fields Vitally owns, kept current on the book's account (``account.traits`` events
-from the ``vitally-sync`` job; ``shared.sources.vitally_sync``)."""
+from the ``vitally-sync`` job, ``shared.sources.vitally_sync``, and from playbook pings
+that carry them). A change of seats is recorded in the account's seat history and decides
+the seat alert at once (``shared.rules.seats``), in the same commit."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from datetime import datetime
 from shared.book import ACCOUNTS
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
-from shared.handlers.common import account_by
+from shared.handlers.common import ViewDirectory, account_by
 from shared.policy import VITALLY_FIELDS, Policy
 from shared.processing import Decision, Handler, Put, ReadView
+from shared.rules import seats
 from shared.rules.book_sync import describe, field_changes
+
+SEAT_FIELDS = ("seats_used", "seats_licensed")
 
 
 def account_traits(policy: Policy) -> Handler:
@@ -37,9 +42,16 @@ def account_traits(policy: Policy) -> Handler:
         updated = {**account, **{field: new for field, (_, new) in changes.items()}}
         if "last_contact" in changes:
             updated["last_contact_channel"] = "Vitally"  # the contact rule names the channel
-        return Decision(
-            changes=[Put(ACCOUNTS, str(account["id"]), updated)],
-            notes=[f"{name}: {describe(changes)} (Vitally)"],
-        )
+        decision = Decision(notes=[f"{name}: {describe(changes)} (Vitally)"])
+        if any(field in changes for field in SEAT_FIELDS):
+            # The rule is handed the account as this decision writes it (new seats and
+            # history): no read of the account is needed after the update.
+            updated = seats.record_seats(account, updated, event.occurred_at, policy)
+            outcome = seats.alert(updated, ViewDirectory(view, now), policy, now)
+            updated = outcome.account
+            decision.actions.extend(outcome.actions)
+            decision.notes.extend(outcome.notes)
+        decision.changes.insert(0, Put(ACCOUNTS, str(account["id"]), updated))
+        return decision
 
     return handle

@@ -5,13 +5,16 @@ a playbook sends ``{"match": {"account": {...}}}`` with traits flattened onto th
 and taops also accepts a bare account object. The webhook is only a trigger: the health
 handler re-reads the account from Vitally's REST API before acting, so the ids are kept
 exactly as sent; an id over 255 characters, or an ``updatedAt`` with no UTC equivalent,
-is refused naming the field.
+is refused naming the field. A ping that carries the account's seat traits also updates
+its seats at once (an ``account.traits`` event, as the hourly sync makes), so a seat alert
+to the AE does not wait for the sync.
 """
 
 from __future__ import annotations
 
 import hmac
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -57,8 +60,17 @@ def _account(body: dict[str, Any]) -> Any:
     return body
 
 
-def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
-    """One health-changed event for the account in a playbook body or a bare account."""
+# The book fields a playbook ping updates at once when it carries their traits: seats,
+# whose alert to the AE should not wait for the hourly sync. The rest waits for the sync.
+PING_FIELDS = ("seats_used", "seats_licensed")
+
+
+def normalize(
+    body: Any, received_at: datetime, trait_names: Mapping[str, str] | None = None
+) -> list[EventEnvelope]:
+    """One health-changed event for the account in a playbook body or a bare account;
+    with the policy's trait names (``trait_names``: book field -> trait), also the
+    ``account.traits`` event of the seat counts the body carries (``PING_FIELDS``)."""
     if not isinstance(body, dict):
         raise PermanentError("body: must be a JSON object")
     raw = _account(body)
@@ -87,7 +99,7 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
         "health_score": account.healthScore,
         "traits": traits,
     }
-    return [
+    events = [
         EventEnvelope(
             source="vitally",
             type=HEALTH_EVENT_TYPE,
@@ -99,6 +111,18 @@ def normalize(body: Any, received_at: datetime) -> list[EventEnvelope]:
             payload=payload,
         )
     ]
+    if trait_names and isinstance(raw, dict):
+        from shared.sources.vitally_sync import observe, traits_event
+
+        wanted = {f: name for f, name in trait_names.items() if f in PING_FIELDS}
+        # A value that cannot be read is left to the sync, which reports it; the ping's
+        # health score still counts.
+        values, _unreadable = observe(raw, wanted, received_at)
+        if values:
+            events.append(
+                traits_event(account.id, account.externalId, account.name, values, version, received_at)
+            )
+    return events
 
 
 def rest_credentials() -> tuple[str, str] | None:
@@ -127,9 +151,10 @@ def fetch_account(client: Any, base_url: str, api_key: str, account_id: str) -> 
 
 
 def refreshed(event: EventEnvelope, client: Any) -> EventEnvelope:
-    """The event with the score re-read from Vitally's REST API, when it is configured."""
+    """The event with the score re-read from Vitally's REST API, when it is configured
+    (a health event: a ping's seat counts are taken as sent, and the sync checks them)."""
     creds = rest_credentials()
-    if creds is None:
+    if creds is None or event.type != HEALTH_EVENT_TYPE:
         return event
     account = fetch_account(client, creds[0], creds[1], event.payload["vitally_id"])
     score = account.get("healthScore")
