@@ -56,6 +56,8 @@ CADENCES: dict[str, Cadence] = {}
 # Each cadence's module, imported when its job first runs (cold starts stay small).
 MODULES = {
     "health-traits": "shared.cadences.health_traits",
+    "call-offer": "shared.cadences.call_offer",
+    "usage-recap": "shared.cadences.recap",
 }
 
 
