@@ -18,6 +18,7 @@ import math
 import os
 from collections.abc import Callable
 from email.message import EmailMessage
+from email.policy import SMTP
 from email.utils import formataddr
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -290,7 +291,7 @@ def mime_message(action: Document, mail_from: str) -> bytes:
     message.set_content(str(action["body"]))
     if action.get("html"):
         message.add_alternative(str(action["html"]), subtype="html")
-    return message.as_bytes()
+    return message.as_bytes(policy=SMTP)  # CRLF line ends, as RFC 2822 has them
 
 
 def customer_syncs(
