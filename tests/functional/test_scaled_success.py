@@ -383,3 +383,14 @@ def test_held_emails_are_listed_pending_and_a_cancelled_one_is_never_sent(
         f"{pied} email.send to {RICHARD}" in (out := capsys.readouterr().out)
         and "is delivered: too late" in out
     )
+
+
+def test_while_the_ta_is_away_the_email_keeps_the_hours_of_whoever_stands_in(book, policy) -> None:
+    from tests.functional.test_ooo_scenarios import deel
+
+    # Ben (Los Angeles) is away 2 to 6 November; Ana (Berlin), his coverage peer, stands in.
+    ben_away = deel("2026-10-20T09:00:00Z", "APPROVED", "2026-11-02", "2026-11-06", BEN, "pto-ben")
+    result = replay([ben_away, tick(at("2026-11-01T09:00:00"), "call-offer")], book, policy)
+    hooli = next(a for a in result.actions if a["idempotency_key"] == "call-offer:hooli:FY2027-Q4")
+    assert hooli["not_before"] == "2026-11-02T09:00:00Z"  # 10:00 in Berlin, not 09:00 in LA
+    assert (hooli["to"], hooli["ta"]) == ([GAVIN], BEN)  # still Hooli's TA on record
