@@ -64,7 +64,7 @@ class CallOffer:
             context={
                 "minutes": scaled.call_offer_minutes,
                 "booking_link": scaled.booking_link,
-                "until": f"{last_day:%-d %B %Y}",
+                "until": f"{last_day.day} {last_day:%B %Y}",
             },
             booking_link=scaled.booking_link,
             minutes=scaled.call_offer_minutes,
