@@ -115,21 +115,75 @@ def cmd_gmail_watch(args: argparse.Namespace) -> int:
     return 0
 
 
+def outbox_line(action_id: str, doc: dict[str, Any]) -> str:
+    """One action of the outbox as two lines a person reads: what, to whom, its state, and why."""
+    recipients = ", ".join(doc.get("recipients") or []) or str(doc.get("channel") or "-")
+    line = f"{action_id}  {doc.get('status'):<10} {doc.get('kind'):<15} {recipients}"
+    if doc.get("status") == "pending" and doc.get("not_before"):
+        line += f"  held until {doc['not_before']}"
+    if doc.get("cadence"):
+        line += f"  [{doc['cadence']} {doc.get('period') or ''}]".rstrip()
+    if doc.get("last_error"):
+        line += f"  last error: {doc['last_error']}"
+    if doc.get("cancelled_by"):
+        line += f"  cancelled by {doc['cancelled_by']}: {doc.get('cancel_reason')}"
+    if doc.get("skipped_reason"):
+        line += f"  skipped: {doc['skipped_reason']}"
+    subject = f"\n    subject: {doc['subject']}" if doc.get("subject") else ""
+    return line + subject + f"\n    {doc.get('reason')}"
+
+
 def cmd_outbox(args: argparse.Namespace) -> int:
     from shared.processing import OUTBOX
     from shared.store import Where, open_store
 
     store = open_store(args.store)
-    where = [Where("status", "==", "failed")] if args.failed else []
-    rows = store.query(OUTBOX, *where)
+    try:
+        status = "failed" if args.failed else "pending" if args.pending else None
+        rows = store.query(OUTBOX, *([Where("status", "==", status)] if status else []))
+    finally:
+        store.close()
+    if args.pending:  # what goes out next first
+        rows = sorted(rows, key=lambda row: (str(row[1].get("not_before") or ""), row[0]))
     for action_id, doc in rows:
-        recipients = ", ".join(doc.get("recipients") or [])
-        line = f"{action_id}  {doc.get('status'):<10} {doc.get('kind'):<15} {recipients}"
-        if doc.get("last_error"):
-            line += f"  last error: {doc['last_error']}"
-        print(line + f"\n    {doc.get('reason')}")
-    print(f"{len(rows)} action(s)" + (" failed" if args.failed else ""))
+        print(outbox_line(action_id, doc))
+    print(f"{len(rows)} action(s)" + (f" {status}" if status else ""))
+    if args.pending and rows:
+        print("stop one before it goes: taops outbox cancel ID --by EMAIL --reason WHY")
     return 0
+
+
+def cmd_outbox_cancel(args: argparse.Namespace) -> int:
+    """A person stops a waiting action: through the dispatcher (logged, exactly once),
+    recorded on the action with who and why."""
+    from shared import clock
+    from shared.bootstrap import Context
+    from shared.dispatch import dispatch
+    from shared.events import EventEnvelope
+    from shared.handlers.outbox_cancel import OUTBOX_CANCEL
+    from shared.policy import load_policy
+    from shared.processing import OUTBOX, Outcome
+    from shared.store import open_store
+
+    now = clock.instant(args.at) if args.at else clock.now()
+    event = EventEnvelope(
+        source="taops",
+        type=OUTBOX_CANCEL,
+        event_id=f"outbox-cancel:{args.id}:{utc_text(now)}",
+        entity_key=f"outbox:{args.id}",
+        occurred_at=now,
+        received_at=now,
+        payload={"action_id": args.id, "by": args.by.strip().lower(), "reason": args.reason},
+    )
+    store = open_store(args.store)
+    try:
+        result = dispatch(Context(store, load_policy(args.policy), function="cli"), event, now)
+        after = store.get(OUTBOX, args.id) or {}
+    finally:
+        store.close()
+    for note in (result.decision.notes if result.decision else []) or [result.reason]:
+        print(note)
+    return 0 if result.outcome is Outcome.APPLIED and after.get("status") == "cancelled" else 1
 
 
 def cmd_lighthouse_exit(args: argparse.Namespace) -> int:
@@ -654,10 +708,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object instead of the lines")
     p.set_defaults(func=cmd_cadences)
 
-    p = sub.add_parser("outbox", help="list the actions in the outbox (what taops did or will do, and why)")
-    p.add_argument("--failed", action="store_true", help="only actions that failed permanently")
+    p = sub.add_parser(
+        "outbox",
+        help="list the actions in the outbox (what taops did or will do, and why); cancel one waiting",
+        usage="taops outbox [--failed | --pending] [--store S]\n"
+        "       taops outbox cancel ID --by EMAIL --reason WHY [--store S]",
+    )
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--failed", action="store_true", help="only actions that failed permanently")
+    shown.add_argument(
+        "--pending",
+        action="store_true",
+        help="only actions waiting to go out (customer emails held for review among them), soonest first",
+    )
     p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
     p.set_defaults(func=cmd_outbox)
+    osub = p.add_subparsers(dest="outbox_verb", metavar="ACTION", prog="taops outbox")
+    oc = osub.add_parser(
+        "cancel",
+        help="stop an action still waiting (pending, or published and not yet sent): who and why are kept",
+    )
+    oc.add_argument("id", metavar="ID", help="the action id (act_...), as `taops outbox --pending` lists it")
+    oc.add_argument("--by", required=True, metavar="EMAIL", help="who cancels (in the directory)")
+    oc.add_argument("--reason", required=True, metavar="WHY", help="why, kept on the action")
+    oc.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    oc.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    oc.add_argument("--at", metavar="ISO", help="when it was cancelled (default: now)")
+    oc.set_defaults(func=cmd_outbox_cancel)
 
     p = sub.add_parser("lighthouse", help="the Lighthouse program: record a decision taops leaves to people")
     lsub = p.add_subparsers(dest="lighthouse_verb", required=True, metavar="ACTION")

@@ -4,7 +4,8 @@ The claim is a small state machine on the outbox document (after Powertools'
 idempotency): ``pending``/``published`` → ``sending`` (with a lease that expires, so a
 crashed attempt is taken over) → ``delivered`` or ``failed``; a retryable failure puts it
 back to ``published`` with the attempt recorded. A redelivered action message finds it
-``delivered`` and sends nothing. Cancelled actions are never sent.
+``delivered`` and sends nothing. Cancelled actions are never sent, nor is a customer
+email to an account marked ``do_not_contact`` since it was decided (it is ``skipped``).
 
 Every way a send can end is recorded before ``deliver`` returns or raises, so nothing is
 left ``sending`` to be re-sent when its lease runs out: an exception no sender classified
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared.book.file import ACCOUNTS
 from shared.exceptions import ConfigurationError, PermanentError, TransientError
 from shared.faults import one_line
 from shared.logs import log
@@ -35,7 +37,8 @@ from shared.policy import Delivery
 from shared.processing import OUTBOX
 from shared.store import Document, Store, Transaction
 
-FINAL = frozenset({"delivered", "failed", "cancelled"})
+# ``skipped``: a customer email to an account marked do_not_contact (never sent).
+FINAL = frozenset({"delivered", "failed", "cancelled", "skipped"})
 
 
 class RetryableError(TransientError):
@@ -63,10 +66,21 @@ def dry_run() -> bool:
     return os.environ.get("TAOPS_DELIVERY") == "dry-run"
 
 
+def _withheld(tx: Transaction, action_id: str, doc: Document, now: datetime) -> bool:
+    """A customer email whose account was marked do_not_contact after it was decided is
+    skipped here, the last moment before it would be sent (recorded, with the reason)."""
+    account_id = doc.get("customer_account")
+    if not account_id or not (tx.get(ACCOUNTS, str(account_id)) or {}).get("do_not_contact"):
+        return False
+    skipped = {**doc, "status": "skipped", "skipped_reason": "do_not_contact", "skipped_at": utc_text(now)}
+    tx.set(OUTBOX, action_id, {**skipped, "lease_until": None})
+    return True
+
+
 def _claim(store: Store, action_id: str, now: datetime, lease: int) -> Document | None:
     def body(tx: Transaction) -> Document | None:
         doc = tx.get(OUTBOX, action_id)
-        if doc is None or doc.get("status") in FINAL:
+        if doc is None or doc.get("status") in FINAL or _withheld(tx, action_id, doc, now):
             return None
         if doc.get("status") == "sending" and str(doc.get("lease_until", "")) > utc_text(now):
             raise TransientError(f"action {action_id} is being delivered by another attempt")
@@ -85,6 +99,8 @@ def _record_dry(store: Store, action_id: str, now: datetime) -> Outcome:
         if doc is None or doc.get("status") in FINAL:
             status = (doc or {}).get("status", "unknown")
             return Outcome(action_id, status)
+        if _withheld(tx, action_id, doc, now):
+            return Outcome(action_id, "skipped", detail="the account is marked do_not_contact")
         attempts = int(doc.get("attempts") or 0)
         tx.set(
             OUTBOX,

@@ -38,6 +38,7 @@ from shared.handlers import (
     renewal_changed,
     timer_fired,
 )
+from shared.handlers.outbox_cancel import OUTBOX_CANCEL, outbox_cancel
 from shared.handlers.vitally_sync import account_traits
 from shared.logs import bind, enabled, log
 from shared.models import utc_text
@@ -73,6 +74,7 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
     LIGHTHOUSE_EXIT: lighthouse_exit,
     CADENCE_DUE: cadence_due,
     TRAITS_EVENT_TYPE: account_traits,
+    OUTBOX_CANCEL: outbox_cancel,
 }
 
 

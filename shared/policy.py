@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from datetime import date, datetime, time, timedelta
+from datetime import date as date_type
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -138,6 +139,48 @@ class Health(_Section):
         return self
 
 
+_ADDRESS = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_HTTPS = r"^https://[^\s]+$"
+
+
+class Unsubscribe(_Section):
+    """Where a customer asks to hear no more: a mailbox (always), and a web page that
+    accepts RFC 8058 one-click unsubscribes (optional)."""
+
+    mailto: str = Field(default="unsubscribe@example.com", pattern=_ADDRESS)
+    url: str | None = Field(default=None, pattern=_HTTPS)
+    # Whether ``url`` honours RFC 8058's one-click POST (``List-Unsubscribe-Post``).
+    one_click: bool = False
+
+    @model_validator(mode="after")
+    def _one_click_needs_url(self) -> Unsubscribe:
+        if self.one_click and not self.url:
+            raise ValueError("one_click: needs a url that accepts the one-click POST")
+        return self
+
+
+class Release(_Section):
+    """A product release the usage recap tells customers who are behind about."""
+
+    version: str = Field(min_length=1, max_length=40)
+    date: date_type
+    highlights: list[str] = Field(default_factory=list)
+
+
+class ContentItem(_Section):
+    """A piece of enablement content (a blog post, a video...) a recap can share; each
+    goes to an account once. ``version`` ties it to a release (sent to accounts missing
+    that release); without one it is general enablement, sent to any account behind.
+    Nothing is shared before its ``date``."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
+    title: str = Field(min_length=1)
+    url: str = Field(pattern=_HTTPS)
+    kind: Literal["blog", "video", "docs", "webinar"]
+    date: date_type
+    version: str | None = None
+
+
 class ScaledSuccess(_Section):
     seat_alert_percents: list[int] = Field(min_length=1)
     # Whose AE hears of seats at those percents: ``unmanaged`` (the Scaled Success program,
@@ -147,6 +190,23 @@ class ScaledSuccess(_Section):
     seat_history_kept: int = Field(default=12, ge=2, le=100)
     upgrade_lag_versions: int = Field(ge=1)
     call_offer_minutes: int = Field(ge=5)
+    # Customer email (every email taops writes to a customer: the call offer, the usage
+    # recap, the OOO notice). Sent through Gmail as ``sender`` (a user mailbox the
+    # service account may send as); replies go to ``reply_to`` (default: the pooled
+    # mailbox, so its SLA watches them).
+    sender: str = Field(default="scaled-success@example.com", pattern=_ADDRESS)
+    sender_name: str = Field(default="The Technical Advisor team", min_length=1)
+    reply_to: str | None = Field(default=None, pattern=_ADDRESS)
+    booking_link: str = Field(default="https://example.com/book/scaled-success", pattern=_HTTPS)
+    # How long a customer email waits in the outbox, where `taops outbox cancel` stops it.
+    review_hours: float = Field(default=24, ge=0, le=24 * 14)
+    # No two customer emails to one account closer than this: the later one waits.
+    min_gap_days: float = Field(default=3, ge=0, le=60)
+    unsubscribe: Unsubscribe = Unsubscribe()
+    # At most this many content items in one recap (the rest wait for the next month).
+    recap_max_items: int = Field(default=4, ge=0, le=20)
+    releases: list[Release] = Field(default_factory=list)
+    content: list[ContentItem] = Field(default_factory=list)
 
     @field_validator("seat_alert_percents")
     @classmethod
@@ -154,6 +214,20 @@ class ScaledSuccess(_Section):
         if any(p <= 0 or p > 200 for p in value) or value != sorted(set(value)):
             raise ValueError("must be increasing percentages between 1 and 200")
         return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> ScaledSuccess:
+        versions = [r.version for r in self.releases]
+        if len(set(versions)) != len(versions):
+            raise ValueError("releases: each version once")
+        ids = [c.id for c in self.content]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"content: ids must be unique: {', '.join(dupes)}")
+        unknown = sorted({c.version for c in self.content if c.version and c.version not in versions})
+        if unknown:
+            raise ValueError(f"content: no release {', '.join(unknown)} in releases")
+        return self
 
 
 class Contact(_Section):

@@ -61,6 +61,8 @@ MODULES = {
     "contact-check": "shared.cadences.contact",
     "weekly-digest": "shared.cadences.digest",
     "seat-check": "shared.cadences.seats",
+    "call-offer": "shared.cadences.call_offer",
+    "usage-recap": "shared.cadences.recap",
 }
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 
 from shared.book import ACCOUNTS, PEOPLE
 from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
@@ -37,6 +38,7 @@ from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
 from shared.rules.coverage import AWAY_STATUSES
+from shared.rules.customer_email import history
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
 from shared.store import Document, Where
 
@@ -64,14 +66,27 @@ def replan(
     outbox = view.query(OUTBOX, Where("absence_id", "==", absence_id))
     people = dict(view.query(PEOPLE))
     decided: OooOutcome
+    accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
+    customer_emails = partial(history, view)  # an account's customer emails, for their gap
     if status in WITHDRAWN:
-        decided = withdraw(absence_id, person, window, WITHDRAWN[status], plan, outbox, people, policy, now)
+        decided = withdraw(
+            absence_id,
+            person,
+            window,
+            WITHDRAWN[status],
+            plan,
+            outbox,
+            people,
+            policy,
+            now,
+            accounts={str(a["id"]): a for a in accounts},
+            history=customer_emails,
+        )
     else:
         # Only absences still running when this one starts can take a cover away; the
         # range keeps the reads flat as the history of absences grows.
         overlapping = view.query(ABSENCES, Where("ends_at", ">", absence["starts_at"]))
         others = [d for _, d in overlapping if d.get("id") != absence_id] + [absence]
-        accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
         decided = plan_absence(
             absence_id,
             status,
@@ -86,6 +101,7 @@ def replan(
             before=plan,
             because=because,
             directory=ViewDirectory(view, now),
+            history=customer_emails,
         )
     return _decision(decided, absence_id, outbox, now)
 
@@ -136,6 +152,7 @@ def _decision(
     for action_id in decided.cancel:
         cancelled = {**docs[action_id], "status": "cancelled", "cancelled_at": utc_text(now)}
         changes.append(Put(OUTBOX, action_id, cancelled))
+    changes += [Put(OUTBOX, action_id, record) for action_id, record in decided.skipped]
     return Decision(changes, decided.actions, decided.notes)
 
 

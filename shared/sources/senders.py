@@ -20,6 +20,8 @@ import math
 import os
 from collections.abc import Callable
 from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formataddr
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -202,22 +204,22 @@ def build_senders(
         return {"user": user, "enabled": body["enableAutoReply"]}
 
     def email_send(action: Document) -> dict[str, Any]:
-        to, subject, text = _need(action, "to", "subject", "body")
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = mail_from, ", ".join(to), subject
-        if action.get("cc"):
-            message["Cc"] = ", ".join(action["cc"])
-        message["X-Taops-Action"] = str(action["id"])
-        message.set_content(text)
-        raw = base64.urlsafe_b64encode(message.as_bytes()).decode()
-        url = f"{gmail_base()}/users/{quote(mail_from)}/messages/send"
-        token = gmail_token(mail_from)
+        """``users.messages.send`` as the action's ``sender`` (else the configured mailbox):
+        a multipart/alternative message when it has an HTML part, with its headers
+        (``List-Unsubscribe``...) and a Message-ID made from the action id, so a retry
+        that reaches the customer twice is recognisably the same message."""
+        _need(action, "to", "subject", "body")
+        raw = base64.urlsafe_b64encode(mime_message(action, mail_from)).decode()
+        sender = str(action.get("sender") or mail_from)
+        url = f"{gmail_base()}/users/{quote(sender)}/messages/send"
+        token = gmail_token(sender)
         response = call(
             "Gmail",
             lambda: client.post(url, json={"raw": raw}, headers={"Authorization": f"Bearer {token}"}),
             GOOGLE_CREDENTIALS,
         )
-        return {"message_id": _json_object("Gmail", "messages.send", response).get("id")}
+        answer = _json_object("Gmail", "messages.send", response)
+        return {"message_id": answer.get("id"), "thread_id": answer.get("threadId")}
 
     def calendar_review(action: Document) -> dict[str, Any]:
         user, time_min, time_max = _need(action, "user", "time_min", "time_max")
@@ -305,6 +307,39 @@ def build_senders(
 
 def calendar_base() -> str:
     return os.environ.get("TAOPS_CALENDAR_API_BASE", "https://www.googleapis.com/calendar/v3").rstrip("/")
+
+
+# Headers an action may set on its email; the rest are the sender's to write.
+ALLOWED_HEADERS = frozenset({"List-Unsubscribe", "List-Unsubscribe-Post"})
+
+
+def mime_message(action: Document, mail_from: str) -> bytes:
+    """The RFC 2822 message of an ``email.send`` action: From (``sender`` with its
+    ``sender_name``, else ``mail_from``), To, Cc, Reply-To, Subject, a Message-ID derived
+    from the action id, the action's allowed ``headers``; the text ``body``, and when the
+    action has ``html``, both as multipart/alternative (text first, as clients prefer the
+    last part they can show)."""
+    sender = str(action.get("sender") or mail_from)
+    message = EmailMessage()
+    name = action.get("sender_name")
+    message["From"] = formataddr((str(name), sender)) if name else sender
+    message["To"] = ", ".join(action["to"])
+    if action.get("cc"):
+        message["Cc"] = ", ".join(action["cc"])
+    if action.get("reply_to"):
+        message["Reply-To"] = str(action["reply_to"])
+    message["Subject"] = str(action["subject"])
+    if action.get("id"):
+        message["Message-ID"] = f"<{action['id']}@{sender.rsplit('@', 1)[-1]}>"
+        message["X-Taops-Action"] = str(action["id"])
+    for header, value in sorted((action.get("headers") or {}).items()):
+        if header not in ALLOWED_HEADERS:
+            raise PermanentError(f"email.send: header {header!r} is not one an action may set")
+        message[header] = str(value)
+    message.set_content(str(action["body"]))
+    if action.get("html"):
+        message.add_alternative(str(action["html"]), subtype="html")
+    return message.as_bytes(policy=SMTP)  # CRLF line ends, as RFC 2822 has them
 
 
 def customer_syncs(

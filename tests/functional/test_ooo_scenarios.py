@@ -238,11 +238,19 @@ def test_a_move_after_the_customer_notice_went_out_corrects_it_in_the_customers_
     )
     result = run(book, policy, ANA_APPROVED, moved)
     notice = action(result, ":acme:customer-notice:2026-12-15:2026-12-21:", "jo@acme.test")
-    assert notice["not_before"] is None and notice["status"] == "delivered"
-    assert notice["body"] == (
+    # Held for review (24 hours), like every customer email; the 3-day gap after the first
+    # notice (9 December) gives way, as the customers expect Ana away from the 14th.
+    assert notice["not_before"] == "2026-12-11T10:00:00Z" and notice["status"] == "delivered"
+    assert notice["reason"] == (
+        "Acme Corp told of the change: Ana Ruiz's time off moved from 2026-12-14–2026-12-18 to "
+        "2026-12-15–2026-12-21; inside 3 days of the out-of-office notice of 2026-12-09, as it must "
+        "arrive before 2026-12-13 23:00 UTC"
+    )
+    assert notice["body"].startswith(
         "Hi Acme Corp team, an update to our earlier note: Ana Ruiz is now out of office from "
         "2026-12-15 to 2026-12-21 (instead of 2026-12-14 to 2026-12-18). "
-        "Ben Cho (ben@example.com) is covering for your account in the meantime."
+        "Ben Cho (ben@example.com) is covering for your account in the meantime.\n\n"
+        "The Technical Advisor team\n"
     )
 
 
@@ -259,7 +267,9 @@ def test_a_cancellation_after_the_customer_notice_tells_customers_in_their_words
         ("slack.message", "cole@example.com", None),
         ("email.send", "ivy@example.com", None),
         ("slack.message", "mara@example.com", None),
-        ("email.send", "jo@acme.test", None),  # Thursday 11:00 in Berlin: Ana's working hours
+        # Held for review until Friday 11:00 in Berlin (Ana's working hours); the 3-day gap
+        # after the notice of 9 December gives way, as customers expect Ana away on the 14th.
+        ("email.send", "jo@acme.test", "2026-12-11T10:00:00Z"),
         ("slack.message", "C0GLBX", None),  # the shared channel that was told
         ("gmail.vacation", "ana@example.com", None),
     ]
@@ -268,7 +278,8 @@ def test_a_cancellation_after_the_customer_notice_tells_customers_in_their_words
         "an update to our earlier note: Ana Ruiz is no longer out of office from 2026-12-14 to "
         "2026-12-18, so nothing changes for you: Ana Ruiz remains your contact as usual."
     )
-    assert to_customer["body"] == f"Hi Acme Corp team, {words}"
+    assert to_customer["body"].startswith(f"Hi Acme Corp team, {words}\n\n")
+    assert f"<p>Hi Acme Corp team, {words}</p>" in to_customer["html"]
     assert (to_customer["to"], to_customer["cc"]) == (["jo@acme.test"], ["ana@example.com"])
     assert action(result, ":globex:customer-withdrawn", "C0GLBX")["text"] == f"Hi Globex team, {words}"
     internal = [a for a in step(result, 2).actions if a["idempotency_key"].endswith(":withdrawn")]

@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.messages import listing, plural, render
 from shared.models import Action, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import is_business_day, next_working_time
 from shared.rules.coverage import Window
+from shared.rules.customer_email import Composed, compose
 from shared.rules.ooo.plan import Drawn, Revision, Row, name_of, span
 from shared.rules.routing import Directory, reach
 
@@ -99,6 +101,11 @@ class Notices:
     now: datetime
     revision: Revision = field(default_factory=Revision)
     directory: Directory | None = None
+    # The customer emails of an account (``shared.rules.customer_email.history``), so a
+    # notice keeps its distance from the others; the accounts as they are now (for a
+    # withdrawal, whose notices carry only what they told).
+    history: Callable[[str], Sequence[Mapping[str, Any]]] | None = None
+    accounts: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def ta_email(self) -> str:
@@ -348,7 +355,7 @@ class Notices:
 
     def customer(
         self, row: Row, notice_at: datetime | None, before: Mapping[str, Any] | None = None
-    ) -> Action | None:
+    ) -> Composed:
         """An account's customers told of the absence and their cover: the champions by
         email, else the shared Slack channel; nothing when the account has neither. When
         they were told other dates or another cover (``before``), the notice corrects it."""
@@ -373,11 +380,32 @@ class Notices:
         )
         ahead = self.policy.coverage.customer_notice_days_before
         why = f"{row['name']} told of {self.ta_name}'s absence {ahead} days ahead"
+        topic = "out-of-office notice"
         if before is not None:
             why = f"{row['name']} told of the change: {self.headline}"
+            topic = "out-of-office update"
         told = {**self.days, "cover": row["cover"], "account_name": row["name"]}
         subject = f"{self.ta_name} out of office"
-        return self._to_customers(account, row["id"], key, why, text, notice_at, subject, **told)
+        return self._to_customers(
+            account, row["id"], key, why, text, notice_at, subject, topic, self.told_start(before), **told
+        )
+
+    def told_start(self, before: Mapping[str, Any] | None) -> datetime:
+        """By when customers must hear: the absence's start, or the start they were told
+        before when that is earlier (they expect the TA away from then)."""
+        if not before or "first_day" not in before:
+            return self.window.start
+        zone = ZoneInfo(str(self.ta.get("timezone") or "UTC"))
+        told = datetime.combine(date.fromisoformat(str(before["first_day"])), time(0), zone).astimezone(UTC)
+        return min(self.window.start, told)
+
+    def _customer_history(self, account_id: str) -> list[Mapping[str, Any]]:
+        """The account's customer emails, less this absence's pending notices: the plan
+        derived now replaces them (the same notice, or one it supersedes)."""
+        found = self.history(account_id) if self.history is not None else []
+        return [
+            d for d in found if not (d.get("absence_id") == self.absence_id and d.get("status") == "pending")
+        ]
 
     def _to_customers(
         self,
@@ -386,55 +414,75 @@ class Notices:
         key: str,
         why: str,
         text: str,
-        not_before: datetime | None,
+        earliest: datetime | None,
         subject: str,
+        topic: str,
+        deadline: datetime,
         **fields: Any,
-    ) -> Action | None:
+    ) -> Composed:
         """A message to an account's customers: the champions by email (the TA in copy),
-        else the shared Slack channel."""
+        through ``shared.rules.customer_email`` like every customer email (held for
+        review, spaced, in the TA's working hours, never to a do-not-contact account; the
+        gap gives way when it would bring the notice after the absence began), else the
+        shared Slack channel; nothing for a do-not-contact account."""
         if account.get("champions"):
-            return self.action(
-                "email.send",
-                key,
-                list(account["champions"]),
-                why,
-                account_id=account_id,
-                not_before=not_before,
-                to=list(account["champions"]),
+            return compose(
+                {**account, "id": account_id},
+                key=key,
+                reason=why,
+                topic=topic,
+                template="note",
+                context={"subject": subject, "paragraphs": [text]},
+                history=self._customer_history(account_id),
+                policy=self.policy,
+                now=self.now,
+                timezone=str(self.ta.get("timezone") or "UTC"),
+                earliest=earliest,
+                deadline=deadline,
                 cc=[self.ta_email],
-                subject=subject,
-                body=text,
+                absence_id=self.absence_id,
                 **fields,
             )
+        if account.get("slack_channel") and account.get("do_not_contact"):
+            name = account.get("name") or account_id
+            return Composed(note=f"{name} is marked do_not_contact: the {topic} is not posted")
         if account.get("slack_channel"):
-            return self.action(
+            action = self.action(
                 "slack.message",
                 key,
                 [],
                 why,
                 account_id=account_id,
-                not_before=not_before,
+                not_before=self.customer_hours(max(self.now, earliest or self.now)),
                 channel=account["slack_channel"],
                 text=text,
                 **fields,
             )
-        return None
+            return Composed(action=action)
+        return Composed()
 
-    def customer_withdrawn(self, notice: Mapping[str, Any], outcome: str) -> Action:
+    def customer_withdrawn(self, notice: Mapping[str, Any], outcome: str) -> Composed:
         """Customers told of the absence hear, through the channel that told them and in
-        the TA's working hours, that it is off and their TA stays their contact."""
+        the TA's working hours, that it is off and their TA stays their contact (unless
+        the account has since asked not to be contacted)."""
         account_id = str(notice["account_id"])
-        account = {"champions": notice.get("to") or [], "slack_channel": notice.get("channel")}
         name = str(notice.get("account_name") or account_id)
+        now_known = (self.accounts or {}).get(account_id) or {}
+        account = {
+            "id": account_id,
+            "name": name,
+            "champions": notice.get("to") or [],
+            "slack_channel": notice.get("channel"),
+            "do_not_contact": bool(now_known.get("do_not_contact")),
+        }
         text = render("customer_withdrawn", account=name, ta_name=self.ta_name, **self.days)
         why = f"{name} told that {self.withdrawn_reason(outcome)}"
         key = f"ooo:{self.absence_id}:{account_id}:customer-withdrawn"
         subject = f"Update: {self.ta_name}'s time off"
-        found = self._to_customers(
-            account, account_id, key, why, text, self.customer_hours(self.now), subject
+        topic = "out-of-office update"
+        return self._to_customers(
+            account, account_id, key, why, text, None, subject, topic, self.told_start(notice)
         )
-        assert found is not None  # a notice told went to champions or a channel
-        return found
 
     def removed(self, person: str, last_told: str) -> Action:
         """Someone told before (``last_told``: the key of the last message that told them

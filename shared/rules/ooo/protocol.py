@@ -3,7 +3,7 @@ and every notice the plan calls for; a cancelled or denied one is withdrawn."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from shared.messages import plural
 from shared.models import Action, CoveragePlan
 from shared.policy import Policy
 from shared.rules.coverage import Window
+from shared.rules.customer_email import Composed
 from shared.rules.ooo.audiences import (
     Outbox,
     account_teams,
@@ -26,6 +27,8 @@ from shared.rules.ooo.notices import Notices
 from shared.rules.ooo.plan import draw_plan
 from shared.rules.routing import Directory
 
+History = Callable[[str], Sequence[Mapping[str, Any]]]
+
 
 @dataclass
 class OooOutcome:
@@ -33,6 +36,8 @@ class OooOutcome:
     actions: list[Action] = field(default_factory=list)
     cancel: list[str] = field(default_factory=list)  # outbox ids of pending actions to cancel
     notes: list[str] = field(default_factory=list)
+    # Customer notices not sent (the account is do_not_contact): (outbox id, record) to keep.
+    skipped: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def plan_absence(
@@ -50,19 +55,21 @@ def plan_absence(
     before: Mapping[str, Any] | None = None,
     because: str | None = None,
     directory: Directory | None = None,
+    history: History | None = None,
 ) -> OooOutcome:
     """The coverage plan for a requested or approved absence, and every action it calls for.
 
     ``before`` is the plan as stored (its covers stay while they are free, and what
     changed since is told); ``because`` says what changed in the world; ``directory``
-    routes the messages of a plan that changes after it was shared.
+    routes the messages of a plan that changes after it was shared; ``history`` gives an
+    account's customer emails (``shared.rules.customer_email.history``).
     """
     stored = CoveragePlan.model_validate(before) if before and before.get("status") != "withdrawn" else None
     drawn = draw_plan(absence_id, status, ta, window, people, accounts, absences, policy, stored)
     if because and stored is not None:
         drawn.revision.changes.insert(0, because.rstrip(".") + ".")
     plan = drawn.plan
-    notices = Notices(absence_id, ta, window, people, policy, now, drawn.revision, directory)
+    notices = Notices(absence_id, ta, window, people, policy, now, drawn.revision, directory, history)
     quiet = plan.accounts_without_cover_needs
     out = OooOutcome(
         plan,
@@ -98,7 +105,7 @@ def plan_absence(
     # 7. The Slack status, set when the absence starts, expiring at its end.
     out.actions.append(notices.slack_status())
     # 8. Customers told ahead of time through their channel (corrected if told otherwise).
-    out.actions += _customer_notices(notices, drawn.rows, outbox)
+    _customer_notices(out, notices, drawn.rows, outbox)
     # Covers and team members who were told and are no longer in the plan hear so.
     now_in = {r for a in out.actions for r in [*a.recipients, *(getattr(a, "meant_for", None) or [])]}
     gone = {p: told for p, told in told_covers_and_teams(outbox).items() if p not in now_in}
@@ -107,11 +114,23 @@ def plan_absence(
     return out
 
 
-def _customer_notices(notices: Notices, rows: Sequence[Mapping[str, Any]], outbox: Outbox) -> list[Action]:
+def _customer_notices(
+    out: OooOutcome, notices: Notices, rows: Sequence[Mapping[str, Any]], outbox: Outbox
+) -> None:
     notice_at = notices.customer_notice_at()
     told = latest_customer_notices(outbox)
-    found = [notices.customer(dict(row), notice_at, told.get(str(row["id"]))) for row in rows]
-    return [notice for notice in found if notice is not None]
+    for row in rows:
+        _collect(out, notices.customer(dict(row), notice_at, told.get(str(row["id"]))))
+
+
+def _collect(out: OooOutcome, composed: Composed) -> None:
+    """A customer message into the outcome: the action, or the record of a skip and why."""
+    if composed.action is not None:
+        out.actions.append(composed.action)
+    elif composed.note:
+        out.notes.append(composed.note)
+    if composed.skipped is not None:
+        out.skipped.append(composed.skipped)
 
 
 def withdraw(
@@ -124,17 +143,25 @@ def withdraw(
     people: Mapping[str, Mapping[str, Any]],
     policy: Policy,
     now: datetime,
+    *,
+    accounts: Mapping[str, Mapping[str, Any]] | None = None,
+    history: History | None = None,
 ) -> OooOutcome:
     """Cancel what is not yet done and tell those who were told that it is off: people in
     the team by a message of their own, customers by a note through the channel that told
-    them. Withdrawing again sends and cancels nothing more."""
+    them (``accounts``, as they are now, say who asked not to be contacted since).
+    Withdrawing again sends and cancels nothing more."""
     result = OooOutcome(None)
     if plan is not None:
         result.plan = CoveragePlan.model_validate({**plan, "status": "withdrawn"})
     told = told_so_far(outbox)
-    notices = Notices(absence_id, ta, window, people, policy, now)
+    notices = Notices(absence_id, ta, window, people, policy, now, history=history, accounts=accounts)
     result.actions = [notices.withdrawn(person, outcome) for person in sorted(told.people)]
-    result.actions += [notices.customer_withdrawn(told.customers[a], outcome) for a in sorted(told.customers)]
+    skips = OooOutcome(None)
+    for account_id in sorted(told.customers):
+        _collect(skips, notices.customer_withdrawn(told.customers[account_id], outcome))
+    result.actions += skips.actions
+    result.skipped = skips.skipped
     if told.vacation_set:
         result.actions.append(notices.vacation_off(outcome))
     # The notices of an earlier withdrawal may still be pending: they stay.
@@ -151,6 +178,7 @@ def withdraw(
         f"{plural(len(people_told), 'person', 'people')} told"
         + (f", customers of {plural(len(customers_told), 'account')} told" if customers_told else "")
     )
+    result.notes += skips.notes
     return result
 
 
