@@ -158,23 +158,14 @@ def cmd_outbox_cancel(args: argparse.Namespace) -> int:
     recorded on the action with who and why."""
     from shared import clock
     from shared.bootstrap import Context
+    from shared.decisions import cancel_event
     from shared.dispatch import dispatch
-    from shared.events import EventEnvelope
-    from shared.handlers.outbox_cancel import OUTBOX_CANCEL
     from shared.policy import load_policy
     from shared.processing import OUTBOX, Outcome
     from shared.store import open_store
 
     now = clock.instant(args.at) if args.at else clock.now()
-    event = EventEnvelope(
-        source="taops",
-        type=OUTBOX_CANCEL,
-        event_id=f"outbox-cancel:{args.id}:{utc_text(now)}",
-        entity_key=f"outbox:{args.id}",
-        occurred_at=now,
-        received_at=now,
-        payload={"action_id": args.id, "by": args.by.strip().lower(), "reason": args.reason},
-    )
+    event = cancel_event(args.id, args.by, args.reason, now)
     store = open_store(args.store)
     try:
         result = dispatch(Context(store, load_policy(args.policy), function="cli"), event, now)
@@ -193,24 +184,14 @@ def cmd_lighthouse_exit(args: argparse.Namespace) -> int:
 
     from shared import clock
     from shared.bootstrap import Context
+    from shared.decisions import lighthouse_exit_event
     from shared.dispatch import dispatch
-    from shared.events import EventEnvelope
-    from shared.handlers import LIGHTHOUSE_EXIT
-    from shared.models import utc_text
     from shared.policy import load_policy
     from shared.processing import Outcome
     from shared.store import open_store
 
     now = datetime.fromisoformat(args.at) if args.at else clock.now()
-    event = EventEnvelope(
-        source="taops",
-        type=LIGHTHOUSE_EXIT,
-        event_id=f"lighthouse-exit:{args.account}:{utc_text(now)}",
-        entity_key=f"lighthouse:{args.account}",
-        occurred_at=now,
-        received_at=now,
-        payload={"account_id": args.account, "by": args.by, "note": args.note},
-    )
+    event = lighthouse_exit_event(args.account, args.by, args.note, now)
     store = open_store(args.store)
     try:
         result = dispatch(Context(store, load_policy(args.policy), function="cli"), event, now)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from shared import decisions
 from shared.book import Book, import_book
 from shared.bootstrap import Context
 from shared.cadences import MODULES as CADENCE_MODULES
@@ -39,7 +40,7 @@ from shared.rules.cron import fire_times
 from shared.sources import deel, gmail, salesforce, vitally
 from shared.store import EmbeddedStore, Where
 
-SOURCES = ("deel", "salesforce", "vitally", "gmail", "tick")
+SOURCES = ("deel", "salesforce", "vitally", "gmail", "tick", "person")
 
 
 class ReplayError(TaopsError):
@@ -129,6 +130,8 @@ def normalize_line(line: Line, policy: Policy) -> list[EventEnvelope]:
     if line.source == "gmail":
         mailbox = policy.group_mail.address
         return [gmail.normalize_message(line.payload, mailbox, line.at, policy.group_mail.company_domains)]
+    if line.source == "person":
+        return [decisions.from_line(line.payload, line.at)]
     job, at = parse_tick(line.payload if isinstance(line.payload, dict) else json.dumps(line.payload))
     return [tick_event(job, at or line.at, line.at, policy)]
 

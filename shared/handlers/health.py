@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from shared.book import ACCOUNTS, PEOPLE
+from shared.decisions import LIGHTHOUSE_EXIT
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
 from shared.handlers.common import HEALTH_CHANGES, ViewDirectory, account_by
@@ -25,7 +26,7 @@ from shared.rules.health import (
 from shared.rules.lighthouse import exit_lighthouse, react
 from shared.store import Document
 
-LIGHTHOUSE_EXIT = "lighthouse.exit"
+__all__ = ["LIGHTHOUSE_EXIT", "health_changed", "health_timer", "lighthouse_exit", "settle"]
 
 
 def health_changed(policy: Policy) -> Handler:

@@ -14,13 +14,14 @@ from datetime import datetime
 from typing import Any
 
 from shared.book import PEOPLE
+from shared.decisions import OUTBOX_CANCEL
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
 from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Handler, Put, ReadView
 
-OUTBOX_CANCEL = "outbox.cancel"
+__all__ = ["OUTBOX_CANCEL", "outbox_cancel"]
 CANCELLABLE = frozenset({"pending", "published"})
 
 
