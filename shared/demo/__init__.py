@@ -105,6 +105,9 @@ def run(policy: Policy, console: Console | None = None) -> ReplayResult:
         ("qbr", "QBR reminders"),
         ("contact", "contact reminders"),
         ("digest", "Monday digests"),
+        ("seats", "seat alerts (AE and TA)"),
+        ("call-offer", "call offers"),
+        ("recap", "usage recaps"),
     ):
         table.add_row(label, str(cadences.get(cadence, 0)))
     threads = result.state.get("mail_threads", {}).values()

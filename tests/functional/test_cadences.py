@@ -60,10 +60,11 @@ EXPECTED = [
 ]
 
 
-def test_the_monthly_schedule_gives_each_managed_account_one_trait_task_a_month(run) -> None:
-    # Tuesday 1 December: due Friday the 4th. Friday 1 January is a holiday: the week's
-    # last working day has passed, so the next Friday.
-    assert traits(run([quiet("2026-11-30T09:00:00")], until="2027-01-20T00:00:00")) == EXPECTED
+def test_the_policy_schedule_gives_each_managed_account_one_trait_task_a_month(run) -> None:
+    # Ticks on every working day at 09:00; the first of each month's decides it. Tuesday 1
+    # December: due Friday the 4th. Friday 1 January is a holiday: the week's last working
+    # day has passed, so the next Friday.
+    assert traits(run([quiet("2026-12-01T08:00:00")], until="2027-01-20T00:00:00")) == EXPECTED
 
 
 def test_daily_ticks_with_one_fired_twice_change_nothing(run) -> None:

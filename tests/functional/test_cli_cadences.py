@@ -24,8 +24,8 @@ from tests.gmail_messages import line
 
 OUTPUT = """\
 cadences at 2026-12-03T09:30:00Z (a dry run on the configured store: nothing is written)
-health-traits (0 9 1 * * UTC; last tick 2026-12-01T09:00:00Z, next 2027-01-01T09:00:00Z): 3 due, 0\
- already done
+health-traits (0 9 * * 1-5 UTC; last tick 2026-12-03T09:00:00Z, next 2026-12-04T09:00:00Z): 3 due,\
+ 0 already done
   health-traits:acme:2026-12 (period 2026-12): 1 action(s)
     -> vitally.task to ana@example.com, at once
        why: the monthly health-trait update of Acme Corp for 2026-12: Pulse, Access to Buyer,\

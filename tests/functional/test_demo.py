@@ -53,3 +53,11 @@ def test_the_demo_runs_offline_and_shows_each_reaction_and_why() -> None:
     assert "weekly-digest: due 4, applied 4" in flat
     labels = ("MBR reminders", "QBR reminders", "health-trait tasks", "contact reminders", "Monday digests")
     assert all(label in out for label in labels)
+    # Scaled Success: an account crossing 90% then 100%, call offers, recaps, an account
+    # marked do-not-contact left alone, and an email a manager cancelled before it went
+    assert "Gekko: seats 815 of 900 (90.6%) reached 90%" in flat
+    assert "Gekko: seats 900 of 900 (100%) reached 100%" in flat
+    assert "call-offer: due 13, applied 13" in flat
+    assert "Prestige is marked do_not_contact: the usage recap is not sent" in flat
+    assert "(Virtucon: your usage recap for November 2026) cancelled by mara@example.com" in flat
+    assert "call offers" in out and "usage recaps" in out and "seat alerts (AE and TA)" in out

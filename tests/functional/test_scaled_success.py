@@ -237,8 +237,9 @@ def test_the_usage_recap_goes_monthly_to_accounts_behind_and_never_repeats_conte
 
 
 def test_an_offer_and_a_recap_due_the_same_day_do_not_reach_the_customer_together(book, policy) -> None:
-    # Cloud Scheduler ticks both on 1 November at 09:00: the offer is decided first, the
-    # recap waits three days after it (then Ben's working hours).
+    # Cloud Scheduler ticks both on the quarter's first working day, Monday 2 November at
+    # 09:00: the offer is decided first and held a day for review (then Ben's working
+    # hours); the recap waits three days after the offer goes out.
     result = replay(
         [tick(at("2026-10-31T12:00:00"), "outbox-relay")],
         book,
@@ -252,11 +253,11 @@ def test_an_offer_and_a_recap_due_the_same_day_do_not_reach_the_customer_togethe
         if a.get("customer_account") == "hooli"
     ]
     assert hooli == [
-        ("call-offer:hooli:FY2027-Q4", "2026-11-02T17:00:00Z", "delivered"),
-        ("recap:hooli:2026-11", "2026-11-05T17:00:00Z", "delivered"),
+        ("call-offer:hooli:FY2027-Q4", "2026-11-03T17:00:00Z", "delivered"),
+        ("recap:hooli:2026-11", "2026-11-06T17:00:00Z", "delivered"),
     ]
     recap = next(a for a in result.actions if a["idempotency_key"] == "recap:hooli:2026-11")
-    assert recap["reason"].endswith("; waits 3 days after the quarterly call offer of 2026-11-02")
+    assert recap["reason"].endswith("; waits 3 days after the quarterly call offer of 2026-11-03")
 
 
 def test_an_account_without_a_ta_is_written_in_the_teams_time_zone(book_data, policy) -> None:
