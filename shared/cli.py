@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +157,6 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 def cmd_outbox_cancel(args: argparse.Namespace) -> int:
     """A person stops a waiting action: through the dispatcher (logged, exactly once),
     recorded on the action with who and why."""
-    from shared import clock
     from shared.bootstrap import Context
     from shared.decisions import cancel_event
     from shared.dispatch import dispatch
@@ -164,7 +164,7 @@ def cmd_outbox_cancel(args: argparse.Namespace) -> int:
     from shared.processing import OUTBOX, Outcome
     from shared.store import open_store
 
-    now = clock.instant(args.at) if args.at else clock.now()
+    now = _at(args)
     event = cancel_event(args.id, args.by, args.reason, now)
     store = open_store(args.store)
     try:
@@ -180,9 +180,7 @@ def cmd_outbox_cancel(args: argparse.Namespace) -> int:
 def cmd_lighthouse_exit(args: argparse.Namespace) -> int:
     """A person decides an account leaves Lighthouse: recorded through the dispatcher, so
     it is logged, exactly once, and kept with who decided and why."""
-    from datetime import datetime
 
-    from shared import clock
     from shared.bootstrap import Context
     from shared.decisions import lighthouse_exit_event
     from shared.dispatch import dispatch
@@ -190,7 +188,7 @@ def cmd_lighthouse_exit(args: argparse.Namespace) -> int:
     from shared.processing import Outcome
     from shared.store import open_store
 
-    now = datetime.fromisoformat(args.at) if args.at else clock.now()
+    now = _at(args)
     event = lighthouse_exit_event(args.account, args.by, args.note, now)
     store = open_store(args.store)
     try:
@@ -200,6 +198,22 @@ def cmd_lighthouse_exit(args: argparse.Namespace) -> int:
     for note in (result.decision.notes if result.decision else []) or [result.reason]:
         print(note)
     return 0 if result.outcome is Outcome.APPLIED else 1
+
+
+class UsageError(Exception):
+    """A command line taops cannot act on: printed as one line, exit status 2."""
+
+
+def _at(args: argparse.Namespace) -> datetime:
+    """``--at`` as an aware instant (UTC when it names no zone), else now."""
+    from shared import clock
+
+    if not getattr(args, "at", None):
+        return clock.now()
+    try:
+        return clock.instant(args.at)
+    except ValueError:
+        raise UsageError(f"--at {args.at!r} is not an ISO-8601 time (e.g. 2026-12-01T09:00:00Z)") from None
 
 
 def _hours(value: float) -> str:
@@ -240,14 +254,12 @@ def mailbox_rows(store: Any, policy: Any, now: Any) -> list[dict[str, Any]]:
 
 
 def cmd_mailbox(args: argparse.Namespace) -> int:
-    from datetime import datetime
 
-    from shared import clock
     from shared.policy import load_policy
     from shared.store import open_store
 
     policy = load_policy(args.policy)
-    now = datetime.fromisoformat(args.at) if args.at else clock.now()
+    now = _at(args)
     store = open_store(args.store)
     try:
         rows = mailbox_rows(store, policy, now)
@@ -403,17 +415,12 @@ def _cadence_lines(entry: dict[str, Any]) -> list[str]:
 
 
 def cmd_cadences(args: argparse.Namespace) -> int:
-    from shared import clock
     from shared.cadences import MODULES
     from shared.policy import load_policy
     from shared.store import open_store
 
     policy = load_policy(args.policy)
-    try:
-        now = clock.instant(args.at) if args.at else clock.now()
-    except ValueError:
-        print(f"taops cadences: --at {args.at!r} is not an ISO-8601 time", file=sys.stderr)
-        return 2
+    now = _at(args)
     if args.job and args.job not in MODULES:
         print(
             f"taops cadences: no cadence {args.job!r} (known: {', '.join(sorted(MODULES))})", file=sys.stderr
@@ -761,6 +768,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreError as exc:
         print(f"taops {args.verb}: store: {exc}", file=sys.stderr)
         return 1
+    except UsageError as exc:
+        print(f"taops {args.verb}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

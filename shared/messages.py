@@ -78,6 +78,13 @@ def plural(count: int, noun: str, plural_form: str | None = None) -> str:
     return f"{count} {noun if count == 1 else plural_form or noun + 's'}"
 
 
+def in_days(days: int) -> str:
+    """How far away a day is: "today", "in 1 day", "in 12 days", "3 days ago"."""
+    if days == 0:
+        return "today"
+    return f"in {plural(days, 'day')}" if days > 0 else f"{plural(-days, 'day')} ago"
+
+
 def listing(items: Sequence[str]) -> str:
     """Names as a sentence lists them: "A", "A and B", "A, B and C"."""
     if len(items) <= 1:

@@ -160,6 +160,11 @@ def outbox_document(action: Action, event: EventEnvelope) -> Document:
     return doc
 
 
+def _revivable(stored: Document | None) -> bool:
+    """An action may be (re)written: new, or cancelled by taops itself, not by a person."""
+    return stored is None or (stored.get("status") == "cancelled" and not stored.get("cancelled_by"))
+
+
 def process(
     store: Store, event: EventEnvelope, handler: Handler, now: datetime, *, retention_days: int = 30
 ) -> ProcessResult:
@@ -197,10 +202,9 @@ def process(
         for action in decision.actions:
             unique.setdefault(action.id, action)
         already = tx.get_many(OUTBOX, unique)
-        # A meaning cancelled earlier (dates moved away and back) is live again.
-        new_actions = [
-            a for a_id, a in unique.items() if (already[a_id] or {}).get("status", "cancelled") == "cancelled"
-        ]
+        # A meaning taops cancelled earlier (dates moved away and back) is live again; one a
+        # person cancelled (``cancelled_by``) stays cancelled, whatever re-derives it.
+        new_actions = [a for a_id, a in unique.items() if _revivable(already[a_id])]
 
         for change in decision.changes:
             if isinstance(change, Put):

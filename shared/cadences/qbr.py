@@ -18,6 +18,7 @@ from typing import Any
 from shared.book import ACCOUNTS, PEOPLE
 from shared.cadences import Due, register
 from shared.handlers.common import ViewDirectory
+from shared.messages import plural
 from shared.policy import Policy
 from shared.processing import Decision, ReadView
 from shared.rules.agenda import state_line
@@ -107,7 +108,7 @@ class QbrReminder:
         actions = []
         notes = [
             f"{person.get('name')}: internal QBR of {due.period} (week of {week_start}), "
-            f"{len(listed)} shared account(s) for leadership to choose from"
+            f"{plural(len(listed), 'shared account')} for leadership to choose from"
         ]
         for who in audience:
             told = tell(

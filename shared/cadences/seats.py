@@ -40,7 +40,9 @@ class SeatCheck:
                 key = seats.alert_key(account_id, max(owed), term)
                 found.append(Due(JOB, account_id, term.text, key, {"thresholds": owed}))
             elif seats.check_at(doc, policy, now) != doc.get("seat_check_at"):
-                key = f"{JOB}:{account_id}:{doc.get('seat_check_at')}"
+                # One settling per account and day: an import that marks it again tomorrow
+                # is a new look, not a duplicate of today's.
+                key = f"{JOB}:{account_id}:{doc.get('seat_check_at')}@{now:%Y-%m-%d}"
                 found.append(Due(JOB, account_id, term.text, key, {"settle": True}))
         return found
 

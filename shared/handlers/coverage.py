@@ -106,6 +106,12 @@ def replan(
     return _decision(decided, absence_id, outbox, now)
 
 
+def span_of(absence: Document) -> str:
+    """An absence's days as a sentence says them: "on 2026-12-18", "2026-12-14 to 2026-12-18"."""
+    first, last = absence.get("start_date"), absence.get("end_date")
+    return f"on {first}" if first == last else f"{first} to {last}"
+
+
 def replace_away_covers(view: ReadView, policy: Policy, absence: Document, now: datetime) -> Decision:
     """``absence`` takes its person away: every other plan they cover that overlaps it is
     re-planned, so a free peer (else the TA's manager) takes their accounts and the TA, the
@@ -136,7 +142,7 @@ def replace_away_covers(view: ReadView, policy: Policy, absence: Document, now: 
         decision.notes = [f"plan {plan_id}: {note}" for note in decision.notes]
         decisions.append(decision)
     note = (
-        f"{person} is away {absence.get('start_date')} to {absence.get('end_date')}: "
+        f"{person} is away {span_of(absence)}: "
         f"{plural(len(affected), 'coverage plan')} they cover re-planned ({', '.join(affected)})"
     )
     return merge(Decision(notes=[note]), *decisions)

@@ -113,7 +113,11 @@ def _enter(out: LighthouseOutcome, directory: Directory, policy: Policy, now: da
         f"{account.get('name')} enters the Lighthouse program: its health has been "
         f"{account.get('health_category')} since {_when(account.get('health_since'))} "
         f"(score {account.get('health_score')}).\n{history}\n"
-        f"The TA writes the save plan by {due.isoformat()} (a Vitally task)."
+        + (
+            f"The TA writes the save plan by {due.isoformat()} (a Vitally task)."
+            if ta
+            else "It has no TA to write its save plan: assign one in the book."
+        )
     )
     told = []
     for role, person in (("TA", ta), ("AE", ae), ("TA manager", manager)):
@@ -145,7 +149,9 @@ def _enter(out: LighthouseOutcome, directory: Directory, policy: Policy, now: da
             "requested_for": account.get("health_category"),
         },
     )
-    out.notes.append(f"{reason}: save plan task due {due.isoformat()}; told {names(directory, told)}")
+    asked = f"save plan task due {due.isoformat()}" if ta else "no TA, so no save plan task"
+    heard = f"told {names(directory, told)}" if told else "nobody to tell (no TA, AE or TA manager)"
+    out.notes.append(f"{reason}: {asked}; {heard}")
 
 
 def _ask_for_save_plan(
@@ -195,7 +201,7 @@ def _suggest_exit(
         f"{account.get('name')} has been {account.get('health_category')} since {_when(since)} "
         f"(score {account.get('health_score')}) and may exit the Lighthouse program.\n"
         "Exit is your decision: record it with `taops lighthouse exit "
-        f"{account['id']}` (or leave it in while the save plan runs)."
+        f"{account['id']} --by YOUR_EMAIL --note WHY` (or leave it in while the save plan runs)."
     )
     told = []
     for role, person in (("TA", ta), ("TA manager", manager)):

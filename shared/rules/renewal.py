@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from shared.messages import in_days
 from shared.models import Action, Timer, timer_id, utc_text
 from shared.policy import Policy, Renewal
 from shared.rules.notify import names, task_for, tell
@@ -35,7 +36,18 @@ def apply_opportunity(
     name = account.get("name", account.get("id"))
     opp = opportunity["opportunity_id"]
     if is_renewal(opportunity, account, policy):
+        closed = bool(opportunity.get("is_closed"))
+        if closed and account.get("renewal_opportunity_id") not in (None, opp):
+            # An older renewal closing late must not take over from the current one.
+            return account, [f"{name}: renewal opportunity {opp} closed; the current one is kept"]
         updated["renewal_opportunity_id"] = opp
+        if closed and opportunity.get("close_date") is not None:
+            # Salesforce sets CloseDate to the day it closed: that is not the next renewal.
+            notes.append(
+                f"{name}: renewal opportunity {opp} closed ({opportunity.get('stage') or 'closed'}); "
+                f"the renewal date stays {account.get('renewal_date') or 'unset'} until the next renewal"
+            )
+            opportunity = {k: v for k, v in opportunity.items() if k != "close_date"}
         for source, target, label in (
             ("close_date", "renewal_date", "renewal date"),
             ("stage", "renewal_stage", "renewal stage"),
@@ -127,7 +139,7 @@ def start_process(
     key = start_key(str(account["id"]), renewal)
     days = (date.fromisoformat(renewal) - now.date()).days
     due = min(now.date() + timedelta(days=policy.renewal.assessment_due_days), date.fromisoformat(renewal))
-    reason = f"{name} renews on {renewal}, in {days} days: its renewal process starts"
+    reason = f"{name} renews on {renewal}, {in_days(days)}: its renewal process starts"
     fields = {"cadence": CADENCE, "period": renewal, "renewal_date": renewal}
     actions: list[Action] = []
     told: list[str] = []
@@ -156,7 +168,7 @@ def start_process(
             reason=f"{reason}; you are its AE",
             subject=f"Renewal process started: {name} renews {renewal}",
             text=(
-                f"The renewal process for {name} starts today: {days} days to its renewal on {renewal}.\n"
+                f"The renewal process for {name} starts today: it renews on {renewal}, {in_days(days)}.\n"
                 f"Health assessment (green / yellow / red) by {assessing}, due {due.isoformat()}. "
                 f"Current health: {account.get('health_category') or 'unknown'}."
             ),

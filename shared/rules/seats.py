@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from shared.messages import in_days
 from shared.models import Action, utc_text
 from shared.policy import Policy
 from shared.rules.notify import names, tell
@@ -243,9 +244,7 @@ def renewal_line(account: Mapping[str, Any], today: date) -> str:
     renewal = _day(account.get("renewal_date"))
     if renewal is None:
         return "Renewal date: not known."
-    days = (renewal - today).days
-    when = f"in {days} days" if days >= 0 else f"{-days} days ago"
-    return f"Renewal: {renewal} ({when})."
+    return f"Renewal: {renewal} ({in_days((renewal - today).days)})."
 
 
 def alert(account: dict[str, Any], directory: Directory, policy: Policy, now: datetime) -> SeatOutcome:

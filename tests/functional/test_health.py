@@ -163,7 +163,7 @@ def test_green_after_lighthouse_suggests_exit_to_the_ta_and_manager_and_exit_sta
         (f"lighthouse:globex:2026-10-01:may-exit:2026-12-01T10:00:00Z:{ANA}", [ANA]),
         (f"lighthouse:globex:2026-10-01:may-exit:2026-12-01T10:00:00Z:{MARA}", [MARA]),
     ]
-    assert "taops lighthouse exit globex" in result.actions[0]["text"]
+    assert "taops lighthouse exit globex --by YOUR_EMAIL --note WHY" in result.actions[0]["text"]
     assert result.state["accounts"]["globex"]["lighthouse_active"] is True  # not automatic
 
     path = tmp_path / "state.json"
@@ -174,6 +174,33 @@ def test_green_after_lighthouse_suggests_exit_to_the_ta_and_manager_and_exit_sta
     assert globex["lighthouse_active"] is False and globex["lighthouse_exited_by"] == MARA
     assert globex["save_plan"]["summary"] == "renewed, usage back"
     assert main(args) == 0  # recorded once: the second is the same event
+    assert main([*args, "--at", "next Tuesday"]) == 2  # a time it cannot read: a usage error
+
+
+def test_an_account_without_a_ta_entering_lighthouse_says_so_and_tells_who_there_is(
+    book_data, policy
+) -> None:
+    from datetime import UTC, datetime
+
+    from shared.rules.lighthouse import react
+
+    class Nobody:
+        def person(self, email):
+            return None
+
+        def absences(self, email):
+            return []
+
+        def plan(self, absence_id):
+            return None
+
+    account = {"id": "orphan", "name": "Orphan Co", "health_category": "red", "health_score": 2.0}
+    outcome = react(account, Nobody(), policy, datetime(2026, 12, 1, 12, tzinfo=UTC))
+    assert outcome.actions == []
+    assert outcome.notes == [
+        "Orphan Co has been red since before taops kept track: it enters the Lighthouse program: "
+        "no TA, so no save plan task; nobody to tell (no TA, AE or TA manager)"
+    ]
 
 
 def test_a_ta_who_is_away_has_the_lighthouse_task_and_message_go_to_their_cover(run) -> None:

@@ -63,3 +63,38 @@ def test_a_person_line_that_says_too_little_is_refused_naming_the_field(run, pay
     text = json.dumps({"at": "2026-12-01T10:00:00Z", "source": "person", "payload": payload})
     with pytest.raises(ReplayError, match="line 1: " + problem):
         run([text])
+
+
+def test_an_action_a_person_cancelled_stays_cancelled_when_a_re_plan_derives_it_again(run) -> None:
+    from datetime import date
+
+    from tests.functional.test_health import time_off
+    from tests.functional.test_renewal_process import renewal_moved
+
+    away = time_off(
+        "ana@example.com",
+        "Ana Ruiz",
+        date(2026, 12, 14),
+        date(2026, 12, 18),
+        "pto-ana",
+        "2026-12-01T09:00:00",
+    )
+    status = next(a for a in run([away]).actions if a["kind"] == "slack.status")
+    result = run(
+        [
+            away,
+            person(
+                "2026-12-02T09:00:00",
+                decision="outbox cancel",
+                key=status["idempotency_key"],
+                by=MARA,
+                reason="Ana sets her own status",
+            ),
+            # Globex's renewal moves (outside the absence): the plan is re-drawn, and
+            # re-derives the Slack status it always had.
+            renewal_moved("2026-12-03T09:00:00", "001GLBX", "2027-05-30", 4),
+        ]
+    )
+    [kept] = [a for a in result.actions if a["id"] == status["id"]]
+    assert (kept["status"], kept["cancelled_by"]) == ("cancelled", MARA)
+    assert result.steps[2].actions == []

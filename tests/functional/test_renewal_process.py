@@ -8,6 +8,7 @@ renews 2027-04-30, so its process starts on 2026-12-31; Acme Corp renews 2026-12
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -139,3 +140,14 @@ def test_a_tick_delivered_twice_starts_nothing_twice(run) -> None:
         "renewal-start:globex:2027-04-30",
         "renewal-start:globex:2027-04-30:ae",
     ]
+
+
+def test_a_renewal_closing_does_not_make_its_close_day_the_next_renewal(run) -> None:
+    closed = json.loads(renewal_moved("2026-12-03T10:00:00", "001GLBX", "2026-12-03", 2))
+    closed["payload"]["payload"].update(StageName="Closed Won", IsClosed=True)
+    closed["payload"]["payload"]["ChangeEventHeader"]["changedFields"] += ["StageName", "IsClosed"]
+    result = run([json.dumps(closed)], until="2026-12-05T00:00:00")
+    globex = result.state["accounts"]["globex"]
+    assert globex["renewal_date"] == "2027-04-30" and globex["renewal_stage"] == "Closed Won"
+    assert [key for _kind, key, *_ in renewal(result) if "globex" in key] == []
+    assert any("the renewal date stays 2027-04-30 until the next renewal" in n for n in result.steps[0].notes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.messages import listing, plural, render, with_article
+from shared.messages import in_days, listing, plural, render, with_article
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,11 @@ def test_a_renewing_account_shows_its_renewal_once_to_its_cover() -> None:
     )
     assert "- Acme: renews 2027-01-20, inside the absence\n" in text
     assert "- Globex: health is red; renews 2027-01-20" in text
+
+
+@pytest.mark.parametrize(
+    ("days", "said"),
+    [(0, "today"), (1, "in 1 day"), (33, "in 33 days"), (-1, "1 day ago"), (-4, "4 days ago")],
+)
+def test_in_days_reads_like_a_sentence(days: int, said: str) -> None:
+    assert in_days(days) == said

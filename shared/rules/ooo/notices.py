@@ -139,7 +139,9 @@ class Notices:
             )
         if self.revision.changes:
             return f"{self.ta_name}'s coverage plan changed"
-        return f"{self.ta_name} logged time off {days['first_day']} to {days['last_day']}"
+        first, last = days["first_day"], days["last_day"]
+        when = f"on {first}" if first == last else f"{first} to {last}"
+        return f"{self.ta_name} logged time off {when}"
 
     def action(
         self,
