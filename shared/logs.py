@@ -3,6 +3,10 @@
 Each line has ``severity``, ``message``, ``time`` and whatever fields the caller adds
 (``event_id``, ``function``, ``reason``...). A trace id, when the request carried one, goes
 in ``logging.googleapis.com/trace`` so Cloud Logging groups the lines of one request.
+
+No value reaches a line longer than ``MAX_VALUE`` characters: a string (the message, a
+field, a note inside a list) past it is cut, with an ellipsis and its original length, so
+a 160 KB field in a bad request costs a short line, not a 320 KB one.
 """
 
 from __future__ import annotations
@@ -17,6 +21,29 @@ from typing import Any, TextIO
 _context: ContextVar[dict[str, Any] | None] = ContextVar("taops_log_context", default=None)
 _muted: ContextVar[bool] = ContextVar("taops_log_muted", default=False)
 SEVERITIES = ("DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL")
+MAX_VALUE = 200
+
+
+def clip(text: str, limit: int = MAX_VALUE) -> str:
+    """``text`` itself when short enough, else its first ``limit`` characters, an ellipsis
+    and how long it was."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text)} chars)"
+
+
+def _capped(value: Any, depth: int = 0) -> Any:
+    """``value`` with every string in it clipped (lists and mappings followed a few levels;
+    anything else is written as its clipped text)."""
+    if isinstance(value, str):
+        return clip(value)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth < 6 and isinstance(value, dict):
+        return {clip(str(k)): _capped(v, depth + 1) for k, v in value.items()}
+    if depth < 6 and isinstance(value, list | tuple):
+        return [_capped(v, depth + 1) for v in value]
+    return clip(str(value))
 
 
 def trace_field(trace_id: str | None) -> dict[str, str]:
@@ -69,10 +96,10 @@ def log(severity: str, message: str, *, stream: TextIO | None = None, **fields: 
         return {"severity": severity, "message": message, **fields}
     entry: dict[str, Any] = {
         "severity": severity,
-        "message": message,
+        "message": clip(message),
         "time": datetime.now(UTC).isoformat(),
-        **(_context.get() or {}),
-        **fields,
+        **{k: _capped(v) for k, v in (_context.get() or {}).items()},
+        **{k: _capped(v) for k, v in fields.items()},
     }
     out = stream or sys.stdout
     out.write(json.dumps(entry, default=str, sort_keys=False) + "\n")

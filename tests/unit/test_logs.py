@@ -30,3 +30,17 @@ def test_bound_fields_end_with_their_block() -> None:
         pass
     entry = log("INFO", "after", stream=out)
     assert "event_id" not in entry
+
+
+def test_no_value_in_a_line_is_longer_than_200_characters_and_a_cut_one_says_so() -> None:
+    out = io.StringIO()
+    huge = "9" * 160_000
+    with bind(event_id="e" * 500):
+        log("ERROR", f"rejected: timestamp {huge}", stream=out, reason=huge, notes=[huge, "short"])
+    [line] = out.getvalue().splitlines()
+    assert len(line) < 2_000
+    entry = json.loads(line)
+    assert entry["reason"] == "9" * 200 + "… (160000 chars)"
+    assert entry["notes"] == ["9" * 200 + "… (160000 chars)", "short"]
+    assert entry["message"].startswith("rejected: timestamp 999") and entry["message"].endswith("(160020 chars)")
+    assert entry["event_id"] == "e" * 200 + "… (500 chars)"
