@@ -70,3 +70,23 @@ def ops_alert(policy: Policy) -> Handler:
         return Decision(actions=[action], notes=[f"operators alerted ({where}): {fault['reason']}"])
 
     return handle
+
+
+def source_alert(policy: Policy, source: str, since: str, text: str, now: datetime, *, back: bool) -> Action:
+    """The operators' alert that ``source`` went quiet at ``since`` (``quiet:{source}:{since}``),
+    or that it is heard again after that silence (``back:{source}:{since}``): one each per
+    silence, whatever the schedule."""
+    ops = policy.operations
+    state = "back" if back else "quiet"
+    return Action(
+        kind=OPS_ALERT,
+        at=now,
+        recipients=list(ops.emails),
+        reason=f"source {source} {'is heard again' if back else 'went quiet'} (silence since {since})",
+        idempotency_key=f"{state}:{source}:{since}",
+        channel=ops.slack_channel,
+        to=list(ops.emails),
+        subject=f"taops: {source} {'is back' if back else 'is quiet'}",
+        text=text,
+        code=f"source_{state}",
+    )

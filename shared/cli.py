@@ -286,6 +286,33 @@ def cmd_mailbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sources(args: argparse.Namespace) -> int:
+    from shared.policy import load_policy
+    from shared.quiet import source_status
+    from shared.store import open_store
+
+    policy = load_policy(args.policy)
+    now = _at(args)
+    store = open_store(args.store)
+    try:
+        rows = source_status(store, policy, now)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([row.as_dict() for row in rows], sort_keys=True))
+        return 0
+    print(f"{'source':<12} {'last heard (UTC)':<21} {'limit':>7}  {'state':<6} why")
+    for row in rows:
+        limit = "-" if row.limit_hours is None else f"{row.limit_hours:g}h"
+        state = "QUIET" if row.quiet else "ok"
+        told = " (operators told)" if row.quiet and row.alerted == row.since else ""
+        heard = str(row.last_heard or "-")[:19]
+        print(f"{row.source:<12} {heard:<21} {limit:>7}  {state:<6} {row.reason}{told}")
+    quiet = sum(row.quiet for row in rows)
+    print(f"{len(rows)} source(s) watched, {quiet} quiet")
+    return 0
+
+
 def cmd_sync_vitally(args: argparse.Namespace) -> int:
     from shared import clients, clock
     from shared.bootstrap import Context
@@ -680,6 +707,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--at", metavar="ISO", help="count time left from this moment (default: now)")
     p.add_argument("--json", action="store_true", help="one JSON array instead of the table")
     p.set_defaults(func=cmd_mailbox)
+
+    p = sub.add_parser("sources", help="each watched source: last heard, and whether it has gone quiet")
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--at", metavar="ISO", help="judge silences at this moment (default: now)")
+    p.add_argument("--json", action="store_true", help="one JSON array instead of the table")
+    p.set_defaults(func=cmd_sources)
 
     p = sub.add_parser(
         "cadences",

@@ -53,6 +53,7 @@ from shared.processing import (
     marker_document,
     process,
 )
+from shared.quiet import heard
 from shared.sources.deel import PTO_EVENT_TYPE
 from shared.sources.gmail import GROUP_MESSAGE_TYPE
 from shared.sources.salesforce import RENEWAL_EVENT_TYPE
@@ -150,7 +151,17 @@ def dispatch(
         if enabled():
             log("INFO", f"event {result.outcome.value}", **_summary(result))
         ctx.publish(result.new_actions, now)
+        _heard(ctx, event, now)
         return result
+
+
+def _heard(ctx: Context, event: EventEnvelope, now: datetime) -> None:
+    """Sources that go quiet (``shared.quiet``): a watched source's event says it is
+    alive, recorded at most every few minutes; a failure here never fails the event."""
+    try:
+        heard(ctx.store, event, now)
+    except Exception as exc:
+        log("WARNING", f"could not record that {event.source} was heard: {exc}")
 
 
 def alert(ctx: Context, fault: ConfigurationError, now: datetime) -> None:

@@ -102,9 +102,21 @@ def relay_outbox(ctx: Context, now: datetime) -> JobRun:
 
 def renew_gmail_watch(ctx: Context, now: datetime) -> JobRun:
     from shared import pubsub
+    from shared.quiet import record_gmail_watch
 
     mailbox = ctx.policy.group_mail.address
-    answer = ctx.mailbox(mailbox).watch(mailbox, pubsub.topic_path("gmail-push"))
+    try:
+        answer = ctx.mailbox(mailbox).watch(mailbox, pubsub.topic_path("gmail-push"))
+    except Exception as exc:
+        # Counted as the Gmail source broken (source-watch), then settled as any fault.
+        record_gmail_watch(ctx.store, now, failure=f"{type(exc).__name__}: {exc}")
+        raise
+    expiration = answer.get("expiration")
+    try:  # Gmail gives milliseconds since the epoch, as a string
+        expires = datetime.fromtimestamp(int(expiration) / 1000, UTC) if expiration else None
+    except (TypeError, ValueError):
+        expires = None
+    record_gmail_watch(ctx.store, now, expiration=expires)
     return JobRun(
         {"mailbox": mailbox, "history_id": answer.get("historyId"), "expiration": answer.get("expiration")}
     )

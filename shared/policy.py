@@ -355,6 +355,10 @@ class Events(_Section):
     marker_retention_days: int = Field(ge=1)
 
 
+# The sources whose silence the source-watch job notices (``operations.quiet_after_hours``).
+WATCHED_SOURCES = ("deel", "salesforce", "vitally", "gmail")
+
+
 class Operations(_Section):
     """Who hears about faults only an operator can fix (a missing or refused credential)."""
 
@@ -362,6 +366,24 @@ class Operations(_Section):
     emails: list[str] = Field(default_factory=list)
     # One alert per fault per this many minutes, however often the fault recurs.
     alert_every_minutes: int = Field(default=60, ge=1, le=1440)
+    # A source silent for longer than its hours here is "quiet": the source-watch job raises
+    # one ops.alert per silence, and one more when it is heard again. A source left out is
+    # not watched. gmail counts pushes from the pooled mailbox; its watch renewal (the
+    # gmail-watch job) failing or expiring counts as broken whatever these hours say.
+    quiet_after_hours: dict[str, float] = Field(
+        default_factory=lambda: {"deel": 72.0, "salesforce": 24.0, "vitally": 6.0, "gmail": 24.0}
+    )
+
+    @field_validator("quiet_after_hours")
+    @classmethod
+    def _quiet(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(WATCHED_SOURCES))
+        if unknown:
+            raise ValueError(f"unknown sources {', '.join(unknown)} (known: {', '.join(WATCHED_SOURCES)})")
+        bad = sorted(k for k, v in value.items() if not 0 < v <= 24 * 90)
+        if bad:
+            raise ValueError(f"hours must be above 0 and at most 2160 (90 days): {', '.join(bad)}")
+        return value
 
     @field_validator("emails")
     @classmethod

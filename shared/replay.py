@@ -251,7 +251,9 @@ class _Scheduler:
         self.store = store
         self.policy = policy
         self.waiting = waiting
-        self.jobs = {c.job: c for c in policy.cadences if c.enabled}
+        # source-watch is not simulated: the gaps between a replay's lines are the
+        # recording's, not a source gone quiet (a {"job": "source-watch"} line runs it).
+        self.jobs = {c.job: c for c in policy.cadences if c.enabled and c.job != "source-watch"}
         # The replay clock only moves forward: no tick before the last moment replayed, and
         # never the same slot of a job twice (so the loop always progresses).
         self.clock: datetime | None = None

@@ -63,6 +63,7 @@ MODULES = {
     "seat-check": "shared.cadences.seats",
     "call-offer": "shared.cadences.call_offer",
     "usage-recap": "shared.cadences.recap",
+    "source-watch": "shared.cadences.source_watch",
 }
 
 

@@ -42,5 +42,6 @@ def test_no_value_in_a_line_is_longer_than_200_characters_and_a_cut_one_says_so(
     entry = json.loads(line)
     assert entry["reason"] == "9" * 200 + "… (160000 chars)"
     assert entry["notes"] == ["9" * 200 + "… (160000 chars)", "short"]
-    assert entry["message"].startswith("rejected: timestamp 999") and entry["message"].endswith("(160020 chars)")
+    assert entry["message"].startswith("rejected: timestamp 999")
+    assert entry["message"].endswith("(160020 chars)")
     assert entry["event_id"] == "e" * 200 + "… (500 chars)"
