@@ -38,7 +38,7 @@ class SourceWatch:
             elif not status.quiet and status.alerted:
                 data = {"since": status.alerted, "reason": status.reason, "last_heard": status.last_heard}
                 found.append(Due(JOB, name, status.alerted, f"back:{name}:{status.alerted}", data))
-            elif status.watching_since is None and status.last_heard is None:
+            elif not status.quiet and status.watching_since is None and status.last_heard is None:
                 found.append(Due(JOB, name, "watch", f"watch:{name}", {}))
         return found
 
