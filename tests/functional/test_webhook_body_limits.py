@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functions_framework import create_app
 from flask import Response
+from functions_framework import create_app
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from functions.webhooks import MAX_BODY_BYTES, READ_CHUNK_BYTES
