@@ -138,12 +138,19 @@ def deliver(
     now: datetime,
     sleep: Callable[[float], None] = time.sleep,
     dry: bool | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Outcome:
     """Deliver ``action_id`` at most once. Raises ``TransientError`` when it should be
-    retried later by Pub/Sub (a long Retry-After), and ``ConfigurationError`` after
-    recording the action failed, so the caller can alert."""
+    retried later by Pub/Sub (a long Retry-After, or the run's time budget spent), and
+    ``ConfigurationError`` after recording the action failed, so the caller can alert."""
     if dry if dry is not None else dry_run():
         return _record_dry(store, action_id, now)
+    started = monotonic()
+
+    def fits(wait: float) -> bool:
+        """Whether waiting ``wait`` then one more attempt ends within the run's budget."""
+        return monotonic() - started + wait + policy.attempt_seconds <= policy.run_seconds
+
     doc = _claim(store, action_id, now, policy.lease_seconds)
     if doc is None:
         current = store.get(OUTBOX, action_id)
@@ -155,6 +162,9 @@ def deliver(
     history = list(doc.get("attempt_log") or [])
     sender = senders.get(kind)
     while True:
+        if not fits(0):  # the claim itself took the budget (a slow store)
+            _leave(store, action_id, attempts, history, doc.get("last_error"))
+            raise TransientError(f"action {action_id}: no time left in this run to send it")
         attempts += 1
         try:
             if sender is None:
@@ -187,18 +197,15 @@ def deliver(
                     failure="retries",
                 )
             if wait > policy.max_retry_after_seconds:
-                _record(
-                    store,
-                    action_id,
-                    {
-                        "status": "published",
-                        "attempts": attempts,
-                        "last_error": error,
-                        "attempt_log": history,
-                        "lease_until": None,
-                    },
-                )
+                _leave(store, action_id, attempts, history, error)
                 raise TransientError(f"{error} (retry in {wait:.0f}s)") from exc
+            if not fits(wait):
+                # Another attempt could end past the lease, where another instance may
+                # take the action over and send it as well: the next delivery retries.
+                _leave(store, action_id, attempts, history, error)
+                raise TransientError(
+                    f"{error} (this run's {policy.run_seconds:g}s are spent; left for the next delivery)"
+                ) from exc
             sleep(wait)
             continue
         _record(
@@ -216,6 +223,21 @@ def deliver(
         )
         log("INFO", f"action {action_id} delivered", action_id=action_id, kind=kind, attempts=attempts)
         return Outcome(action_id, "delivered", attempts)
+
+
+def _leave(store: Store, action_id: str, attempts: int, history: list[dict[str, Any]], error: Any) -> None:
+    """Give the action back for the next delivery (Pub/Sub redelivers the message)."""
+    _record(
+        store,
+        action_id,
+        {
+            "status": "published",
+            "attempts": attempts,
+            "last_error": error,
+            "attempt_log": history,
+            "lease_until": None,
+        },
+    )
 
 
 def _unexpected(exc: Exception) -> str:
