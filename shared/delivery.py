@@ -13,6 +13,23 @@ is retried like a 5xx ("unexpected error: ..."), up to ``max_attempts``; a
 ``ConfigurationError`` (a missing or refused credential) fails the action at once with
 ``failure: "configuration"`` and is re-raised so the entry point alerts an operator.
 
+A run is bounded in time (``delivery.run_seconds``, which the policy keeps
+``RECORD_SECONDS`` inside the lease): it starts a wait or an attempt only while that
+attempt (``timeout_seconds`` for the answer plus up to 5 s to connect) can end within the
+budget, and otherwise gives the action back (``published``, attempt recorded) and raises
+``TransientError`` so Pub/Sub redelivers it. So no run outlasts its lease, and no other
+instance takes over an action still being sent.
+
+What can still arrive twice: a vendor that carried out a call whose answer never reached
+us (timed out, connection cut, or the instance died before recording it) gets the call
+again. Where the vendor takes our key, the second call names the same thing: Vitally
+tasks carry ``externalId`` = the action id, Calendar events are inserted with the
+action's own event id (409 on the second), mail carries a Message-ID made from the
+action id (Gmail shows the two copies as one message), and the autoresponder and Slack
+status are settings put whole, so a repeat changes nothing. Slack's ``chat.postMessage``
+takes no key: a message whose answer was lost within ``timeout_seconds`` is posted again,
+once per such retry; that window is the remaining duplicate risk.
+
 Senders speak each vendor's API through httpx (``shared.sources.senders``); in dry-run
 mode (``TAOPS_DELIVERY=dry-run``) nothing is called and the action records what would
 have been sent.
