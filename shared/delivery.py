@@ -18,14 +18,17 @@ A run is bounded in time (``delivery.run_seconds``, which the policy keeps
 attempt (``timeout_seconds`` for the answer plus up to 5 s to connect) can end within the
 budget, and otherwise gives the action back (``published``, attempt recorded) and raises
 ``TransientError`` so Pub/Sub redelivers it. So no run outlasts its lease, and no other
-instance takes over an action still being sent.
+instance takes over an action still being sent. (httpx's timeout bounds each wait for
+bytes, not a whole answer: an answer trickled a byte at a time could still stretch one
+attempt past its allowance.)
 
 What can still arrive twice: a vendor that carried out a call whose answer never reached
 us (timed out, connection cut, or the instance died before recording it) gets the call
 again. Where the vendor takes our key, the second call names the same thing: Vitally
 tasks carry ``externalId`` = the action id, Calendar events are inserted with the
 action's own event id (409 on the second), mail carries a Message-ID made from the
-action id (Gmail shows the two copies as one message), and the autoresponder and Slack
+action id (a Gmail mailbox keeps one of two messages with the same Message-ID;
+other mail systems show both, recognisably the same), and the autoresponder and Slack
 status are settings put whole, so a repeat changes nothing. Slack's ``chat.postMessage``
 takes no key: a message whose answer was lost within ``timeout_seconds`` is posted again,
 once per such retry; that window is the remaining duplicate risk.
