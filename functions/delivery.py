@@ -35,9 +35,9 @@ def _deliver(ctx: Context, parsed: tuple[str, str], now: datetime) -> dict[str, 
     action_id, kind = parsed
     # A Google Group has no mailbox to send from: mail goes out as a user (TAOPS_MAIL_SENDER).
     sender = os.environ.get("TAOPS_MAIL_SENDER") or ctx.policy.group_mail.address
-    senders = build_senders(
-        clients.http(), access_token, sender, partial(access_token, scopes=CALENDAR_WRITE_SCOPES)
-    )
+    policy = ctx.policy.delivery
+    http = clients.http(policy.timeout_seconds, policy.connect_seconds)
+    senders = build_senders(http, access_token, sender, partial(access_token, scopes=CALENDAR_WRITE_SCOPES))
     try:
         outcome = deliver(ctx.store, action_id, senders, ctx.policy.delivery, now)
     except ConfigurationError as exc:

@@ -4,11 +4,18 @@ publish nothing, publish good ones, and answer so the vendor retries only what m
 | request | answer |
 | --- | --- |
 | not POST | 405 |
-| body over 1 MiB | 413 |
+| a ``Content-Encoding`` other than identity (gzip...) | 415 with a reason |
+| body over 1 MiB (by Content-Length, or counted while a chunked body arrives) | 413 |
 | missing or wrong signature / token, org id not allowed | 401 |
 | a body that cannot be read or normalised, or a version far in the future | 400 with a one-line reason |
 | an event type taops does not use | 200, ignored |
 | publish failed (or any ``TransientError``) | 503 (the vendor retries; Deel nine times) |
+
+A body over the limit is refused as soon as the limit is passed: the stream is read in
+64 KiB chunks and never buffered past 1 MiB, whether or not it declares its length. An
+encoded body is refused rather than decompressed: none of the vendors compresses its
+webhooks, a signature covers the bytes as sent, and a small gzip body can inflate a
+thousandfold, so accepting it would only add a way to spend memory before authentication.
 
 Anything else raised while reading a body is bad input too (400, logged as an error): a
 vendor retrying it for a day cannot change the answer. Every refusal is logged as one JSON
@@ -37,6 +44,7 @@ from shared.logs import bind, log, trace_field
 from shared.processing import dead_letter
 
 MAX_BODY_BYTES = 1024 * 1024
+READ_CHUNK_BYTES = 64 * 1024
 # No vendor nests deeper than a dozen levels; far deeper JSON only exhausts recursion
 # (the parser's, pydantic's, the serializer's) somewhere after it was accepted.
 MAX_JSON_DEPTH = 64
@@ -66,6 +74,18 @@ class Webhook:
 
 def _answer(status: int, **body: Any) -> flask.Response:
     return flask.Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _unread(status: int, error: str) -> flask.Response:
+    """A refusal answered without reading the body (or its rest). The functions framework
+    reads whatever body is left, whole into memory, before sending any answer that is not
+    streamed; this answer is streamed so it does not, and closes the connection so the
+    server need not drain the rest either."""
+    response = flask.Response(
+        iter([json.dumps({"error": error})]), status=status, mimetype="application/json"
+    )
+    response.headers["Connection"] = "close"
+    return response
 
 
 def _number(text: str, convert: Callable[[str], Any]) -> Any:
@@ -126,6 +146,23 @@ def refusal_reason(exc: Exception) -> str:
     return one_line(text, MAX_REASON_CHARS, "…")
 
 
+def read_body(request: flask.Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The body, read from the request stream a chunk at a time, or None as soon as it is
+    longer than ``limit``: a chunked upload with no Content-Length is counted as it
+    arrives, never buffered whole. Werkzeug already bounds the stream by Content-Length
+    when there is one, and a chunked request by the server's end of input."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = request.stream.read(min(READ_CHUNK_BYTES, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
 def _normalized(hook: Webhook, body: Any, now: datetime) -> tuple[list[EventEnvelope], list[bytes]]:
     events = hook.normalize(body, now)
     for event in events:
@@ -139,14 +176,20 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
     with bind(function=hook.function, **trace_field(request.headers.get("X-Cloud-Trace-Context"))):
         if request.method != "POST":
             log("WARNING", "refused: method not allowed", method=request.method, status=405)
-            return _answer(405, error=f"method {request.method} not allowed: POST only")
+            return _unread(405, f"method {request.method} not allowed: POST only")
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        if encoding not in ("", "identity"):
+            log("WARNING", "refused: encoded body", encoding=encoding[:40], status=415)
+            return _answer(
+                415, error=f"Content-Encoding {encoding[:40]} not accepted: send the body uncompressed"
+            )
         if (request.content_length or 0) > MAX_BODY_BYTES:
             log("WARNING", "refused: body too large", bytes=request.content_length, status=413)
-            return _answer(413, error="body over 1 MiB")
-        raw = request.get_data(cache=True)
-        if len(raw) > MAX_BODY_BYTES:
-            log("WARNING", "refused: body too large", bytes=len(raw), status=413)
-            return _answer(413, error="body over 1 MiB")
+            return _unread(413, "body over 1 MiB")
+        raw = read_body(request)
+        if raw is None:
+            log("WARNING", "refused: body too large", bytes=f"over {MAX_BODY_BYTES}", status=413)
+            return _unread(413, "body over 1 MiB")
 
         if not hook.authenticate(request, raw):
             return _refuse(hook, request, raw, None, 401, hook.unauthenticated, now)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 _store: Store | None = None
-_http: httpx.Client | None = None
+_http: dict[tuple[float, float], httpx.Client] = {}
 
 
 def store() -> Store:
@@ -28,22 +28,27 @@ def store() -> Store:
 
 def reset() -> None:
     """Forget cached clients (tests that switch configuration)."""
-    global _store, _http
+    global _store
     with _lock:
         if _store is not None:
             _store.close()
-        if _http is not None:
-            _http.close()
-        _store = _http = None
+        for client in _http.values():
+            client.close()
+        _store = None
+        _http.clear()
 
 
-def http() -> httpx.Client:
-    """One httpx client per instance (connection reuse), with explicit timeouts."""
-    global _http
-    if _http is None:
+def http(timeout: float = 10.0, connect: float = 5.0) -> httpx.Client:
+    """One httpx client per instance and timeouts (connection reuse): each call waits
+    ``timeout`` seconds for an answer and ``connect`` to connect. Delivery passes its
+    policy's ``delivery.timeout_seconds``, which bounds how long a run can take."""
+    key = (timeout, connect)
+    client = _http.get(key)
+    if client is None:
         with _lock:
-            if _http is None:
+            client = _http.get(key)
+            if client is None:
                 import httpx
 
-                _http = httpx.Client(timeout=httpx.Timeout(10.0, connect=5.0))
-    return _http
+                client = _http[key] = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect))
+    return client

@@ -13,6 +13,26 @@ is retried like a 5xx ("unexpected error: ..."), up to ``max_attempts``; a
 ``ConfigurationError`` (a missing or refused credential) fails the action at once with
 ``failure: "configuration"`` and is re-raised so the entry point alerts an operator.
 
+A run is bounded in time (``delivery.run_seconds``, which the policy keeps
+``RECORD_SECONDS`` inside the lease): it starts a wait or an attempt only while that
+attempt (``timeout_seconds`` for the answer plus up to 5 s to connect) can end within the
+budget, and otherwise gives the action back (``published``, attempt recorded) and raises
+``TransientError`` so Pub/Sub redelivers it. So no run outlasts its lease, and no other
+instance takes over an action still being sent. (httpx's timeout bounds each wait for
+bytes, not a whole answer: an answer trickled a byte at a time could still stretch one
+attempt past its allowance.)
+
+What can still arrive twice: a vendor that carried out a call whose answer never reached
+us (timed out, connection cut, or the instance died before recording it) gets the call
+again. Where the vendor takes our key, the second call names the same thing: Vitally
+tasks carry ``externalId`` = the action id, Calendar events are inserted with the
+action's own event id (409 on the second), mail carries a Message-ID made from the
+action id (a Gmail mailbox keeps one of two messages with the same Message-ID;
+other mail systems show both, recognisably the same), and the autoresponder and Slack
+status are settings put whole, so a repeat changes nothing. Slack's ``chat.postMessage``
+takes no key: a message whose answer was lost within ``timeout_seconds`` is posted again,
+once per such retry; that window is the remaining duplicate risk.
+
 Senders speak each vendor's API through httpx (``shared.sources.senders``); in dry-run
 mode (``TAOPS_DELIVERY=dry-run``) nothing is called and the action records what would
 have been sent.
@@ -138,12 +158,19 @@ def deliver(
     now: datetime,
     sleep: Callable[[float], None] = time.sleep,
     dry: bool | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Outcome:
     """Deliver ``action_id`` at most once. Raises ``TransientError`` when it should be
-    retried later by Pub/Sub (a long Retry-After), and ``ConfigurationError`` after
-    recording the action failed, so the caller can alert."""
+    retried later by Pub/Sub (a long Retry-After, or the run's time budget spent), and
+    ``ConfigurationError`` after recording the action failed, so the caller can alert."""
     if dry if dry is not None else dry_run():
         return _record_dry(store, action_id, now)
+    started = monotonic()
+
+    def fits(wait: float) -> bool:
+        """Whether waiting ``wait`` then one more attempt ends within the run's budget."""
+        return monotonic() - started + wait + policy.attempt_seconds <= policy.run_seconds
+
     doc = _claim(store, action_id, now, policy.lease_seconds)
     if doc is None:
         current = store.get(OUTBOX, action_id)
@@ -155,6 +182,9 @@ def deliver(
     history = list(doc.get("attempt_log") or [])
     sender = senders.get(kind)
     while True:
+        if not fits(0):  # the claim itself took the budget (a slow store)
+            _leave(store, action_id, attempts, history, doc.get("last_error"))
+            raise TransientError(f"action {action_id}: no time left in this run to send it")
         attempts += 1
         try:
             if sender is None:
@@ -187,18 +217,15 @@ def deliver(
                     failure="retries",
                 )
             if wait > policy.max_retry_after_seconds:
-                _record(
-                    store,
-                    action_id,
-                    {
-                        "status": "published",
-                        "attempts": attempts,
-                        "last_error": error,
-                        "attempt_log": history,
-                        "lease_until": None,
-                    },
-                )
+                _leave(store, action_id, attempts, history, error)
                 raise TransientError(f"{error} (retry in {wait:.0f}s)") from exc
+            if not fits(wait):
+                # Another attempt could end past the lease, where another instance may
+                # take the action over and send it as well: the next delivery retries.
+                _leave(store, action_id, attempts, history, error)
+                raise TransientError(
+                    f"{error} (this run's {policy.run_seconds:g}s are spent; left for the next delivery)"
+                ) from exc
             sleep(wait)
             continue
         _record(
@@ -216,6 +243,21 @@ def deliver(
         )
         log("INFO", f"action {action_id} delivered", action_id=action_id, kind=kind, attempts=attempts)
         return Outcome(action_id, "delivered", attempts)
+
+
+def _leave(store: Store, action_id: str, attempts: int, history: list[dict[str, Any]], error: Any) -> None:
+    """Give the action back for the next delivery (Pub/Sub redelivers the message)."""
+    _record(
+        store,
+        action_id,
+        {
+            "status": "published",
+            "attempts": attempts,
+            "last_error": error,
+            "attempt_log": history,
+            "lease_until": None,
+        },
+    )
 
 
 def _unexpected(exc: Exception) -> str:

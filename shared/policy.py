@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta
 from datetime import date as date_type
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -343,12 +343,50 @@ class Qbr(_Section):
 
 
 class Delivery(_Section):
+    """How one delivery run sends an action and how long it may take.
+
+    A run claims the action for ``lease_seconds``; past the lease another instance may
+    take it over and send again, so a run ends well inside it: it starts an attempt (or a
+    wait before one) only while the attempt can end within ``run_seconds`` of the run's
+    start, and leaves the action to the next delivery otherwise. ``RECORD_SECONDS`` are
+    kept after the run to record what happened before the lease runs out."""
+
+    # An HTTP attempt: the connection within CONNECT_SECONDS, the answer within
+    # timeout_seconds (httpx's read timeout).
+    CONNECT_SECONDS: ClassVar[float] = 5.0
+    RECORD_SECONDS: ClassVar[float] = 10.0
+
     max_attempts: int = Field(ge=1, le=20)
     backoff_base_seconds: float = Field(gt=0)
     backoff_cap_seconds: float = Field(gt=0)
     max_retry_after_seconds: float = Field(ge=0)
     lease_seconds: int = Field(ge=10)
     timeout_seconds: float = Field(gt=0, le=120)
+    run_seconds: float = Field(default=90, gt=0)
+
+    @property
+    def connect_seconds(self) -> float:
+        return min(self.CONNECT_SECONDS, self.timeout_seconds)
+
+    @property
+    def attempt_seconds(self) -> float:
+        """The longest one HTTP attempt is allowed to take (connect, then wait for the answer)."""
+        return self.connect_seconds + self.timeout_seconds
+
+    @model_validator(mode="after")
+    def _run_fits_the_lease(self) -> Delivery:
+        if self.run_seconds + self.RECORD_SECONDS > self.lease_seconds:
+            raise ValueError(
+                f"run_seconds ({self.run_seconds:g}) and {self.RECORD_SECONDS:g}s to record the outcome"
+                f" exceed lease_seconds ({self.lease_seconds}): another instance could take the"
+                " action over and send it again"
+            )
+        if self.attempt_seconds > self.run_seconds:
+            raise ValueError(
+                f"one attempt may take {self.attempt_seconds:g}s (timeout_seconds plus"
+                f" {self.connect_seconds:g}s to connect), more than run_seconds ({self.run_seconds:g})"
+            )
+        return self
 
 
 class Events(_Section):

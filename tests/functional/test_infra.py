@@ -271,3 +271,14 @@ def test_cloud_build_runs_the_ci_checks_then_plans_and_applies_only_when_asked()
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     for target in ("make lint", "make typecheck", "make test", "make package", "make infra-check"):
         assert target in ci
+
+
+def test_deliver_actions_timeout_lets_a_whole_delivery_run_end_and_be_recorded() -> None:
+    """A run killed by its function's timeout would leave the action ``sending`` until the
+    lease ran out; the default policy's run, with time to record it, fits the timeout."""
+    from shared.policy import Delivery, load_policy
+
+    rules = load_policy().delivery
+    timeout = int(FUNCTIONS["deliver_action"]["timeout"])
+    assert rules.run_seconds + Delivery.RECORD_SECONDS <= timeout
+    assert rules.run_seconds + Delivery.RECORD_SECONDS <= rules.lease_seconds
