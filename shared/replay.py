@@ -367,8 +367,9 @@ def _replay(
         finish(step)
     if until is not None:
         run_scheduled(until)
-    outbox = dict(store.query(OUTBOX))
-    actions = [outbox[i] for i in dict.fromkeys(order) if i in outbox]
+    # Each action the lines made, in the order they made it, as it stands now: read one by
+    # one (the outbox holds every action, and a query of it all would copy each twice).
+    actions = [doc for doc in (store.get(OUTBOX, i) for i in dict.fromkeys(order)) if doc is not None]
     return ReplayResult(steps, actions, store.dump(), skipped)
 
 

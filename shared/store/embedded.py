@@ -377,6 +377,16 @@ class EmbeddedStore(Store):
         with self._lock:
             return sorted(c for c, docs in self._docs.items() if docs)
 
+    def dump(self) -> dict[str, dict[str, Document]]:
+        # The same answer as a query of every collection, without the query machinery
+        # (no filter to check, no answer to remember): a replay ends with this.
+        with self._lock:
+            return {
+                collection: {doc_id: _clone(docs[doc_id]) for doc_id in sorted(docs)}
+                for collection, docs in sorted(self._docs.items())
+                if docs
+            }
+
     # -- transactions ------------------------------------------------------------------
 
     def _commit(self, tx: _EmbeddedTransaction) -> None:
