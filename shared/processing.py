@@ -131,10 +131,18 @@ def payload_hash(event: EventEnvelope) -> str:
 
 
 def marker_document(
-    event: EventEnvelope, outcome: str, now: datetime, retention_days: int, **extra: Any
+    event: EventEnvelope,
+    outcome: str,
+    now: datetime,
+    retention_days: int,
+    *,
+    fingerprint: str | None = None,
+    **extra: Any,
 ) -> Document:
     """The processed-event marker: what happened to the event, when, and the hash of its
-    payload; it expires (Firestore TTL) after ``retention_days``."""
+    payload (``fingerprint`` when the caller has it already: the hash encodes the whole
+    payload, and every event needs it twice); it expires (Firestore TTL) after
+    ``retention_days``."""
     return {
         "event_id": event.event_id,
         "source": event.source,
@@ -143,7 +151,7 @@ def marker_document(
         "outcome": outcome,
         "processed_at": utc_text(now),
         "expire_at": utc_text(now + timedelta(days=retention_days)),
-        "payload_hash": payload_hash(event),
+        "payload_hash": fingerprint if fingerprint is not None else payload_hash(event),
         **extra,
     }
 
@@ -169,7 +177,7 @@ def process(
     fingerprint = payload_hash(event)
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
-        return marker_document(event, outcome.value, now, retention_days, **extra)
+        return marker_document(event, outcome.value, now, retention_days, fingerprint=fingerprint, **extra)
 
     def body(tx: Transaction) -> ProcessResult:
         seen = tx.get(PROCESSED, event.marker_id)
