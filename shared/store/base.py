@@ -106,12 +106,24 @@ class Where:
         return bool(have >= value)
 
 
+def _check_id_part(label: str, value: Any) -> None:
+    if not isinstance(value, str) or not value or "/" in value or value in {".", ".."}:
+        raise StoreError(f"invalid {label} {value!r}: must be non-empty, without '/'")
+    # A character takes at most four bytes: a short id needs no encoding to measure.
+    if len(value) > 375 and len(value.encode()) > 1500:
+        raise StoreError(f"invalid {label}: longer than 1,500 bytes")
+
+
+# Collection names already found valid: every read and write checks one, and they are few.
+_CHECKED_COLLECTIONS: set[str] = set()
+
+
 def check_id(collection: str, doc_id: str) -> None:
-    for label, value in (("collection", collection), ("document id", doc_id)):
-        if not isinstance(value, str) or not value or "/" in value or value in {".", ".."}:
-            raise StoreError(f"invalid {label} {value!r}: must be non-empty, without '/'")
-        if len(value.encode()) > 1500:
-            raise StoreError(f"invalid {label}: longer than 1,500 bytes")
+    if collection not in _CHECKED_COLLECTIONS:
+        _check_id_part("collection", collection)
+        if type(collection) is str and len(_CHECKED_COLLECTIONS) < 1024:
+            _CHECKED_COLLECTIONS.add(collection)
+    _check_id_part("document id", doc_id)
 
 
 def check_query(where: tuple[Where, ...], limit: int | None) -> None:

@@ -119,6 +119,10 @@ def _keyable(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
+_IdSet = set[str] | frozenset[str]
+_NONE: frozenset[str] = frozenset()
+
+
 class _EqualityIndex:
     """Ids by the value of one field, so an equality query reads its matches instead of
     scanning the collection (replaying a long history queries a growing outbox on every
@@ -157,8 +161,10 @@ class _EqualityIndex:
     def count(self, value: Any) -> int:
         return len(self.ids.get(value, ())) + len(self.unkeyed)
 
-    def candidates(self, value: Any) -> set[str]:
-        return self.ids.get(value, set()) | self.unkeyed
+    def candidates(self, value: Any) -> _IdSet:
+        """The ids to check (read only: the index's own set when it can be)."""
+        bucket = self.ids.get(value, _NONE)
+        return bucket | self.unkeyed if self.unkeyed else bucket
 
 
 class _MemberIndex:
@@ -190,8 +196,9 @@ class _MemberIndex:
     def count(self, value: Any) -> int:
         return len(self.ids.get(value, ()))
 
-    def candidates(self, value: Any) -> set[str]:
-        return set(self.ids.get(value, ()))
+    def candidates(self, value: Any) -> _IdSet:
+        """The ids to check (read only: the index's own set)."""
+        return self.ids.get(value, _NONE)
 
 
 _value_of = itemgetter(0)
@@ -345,16 +352,25 @@ class EmbeddedStore(Store):
         self, collection: str, docs: Mapping[str, Document], where: tuple[Where, ...]
     ) -> Iterable[str]:
         """The ids to check: the smallest set one index offers for a filter of the query
-        (sizes are known before any id is gathered), else every id."""
+        (sizes are known before any id is gathered), narrowed by the sets the other
+        equality and membership filters' indexes hold (a set intersection, where checking
+        each candidate against those filters would cost a call each), else every id. Each
+        index's set holds every document its filter matches, so narrowing never loses one;
+        the filters are still checked on what is left."""
         plans: list[tuple[int, Callable[[], Iterable[str]]]] = []
+        sets: list[Callable[[], _IdSet]] = []
         ranges: dict[str, list[Where]] = {}
         for w in where:
             if w.op == "==" and _keyable(w.value):
                 equal = self._index(collection, _EqualityIndex, w.field)
-                plans.append((equal.count(w.value), partial(equal.candidates, w.value)))
+                getter = partial(equal.candidates, w.value)
+                plans.append((equal.count(w.value), getter))
+                sets.append(getter)
             elif w.op == "array_contains" and _keyable(w.value):
                 members = self._index(collection, _MemberIndex, w.field)
-                plans.append((members.count(w.value), partial(members.candidates, w.value)))
+                getter = partial(members.candidates, w.value)
+                plans.append((members.count(w.value), getter))
+                sets.append(getter)
             elif w.op in RANGE_OPS:
                 ranges.setdefault(w.field, []).append(w)
         for field, on_field in ranges.items():
@@ -362,7 +378,12 @@ class EmbeddedStore(Store):
             plans.append((hi - lo, partial(_ids_between, entries, lo, hi)))
         if not plans:
             return docs
-        return min(plans, key=_value_of)[1]()
+        smallest = min(plans, key=_value_of)[1]
+        ids = smallest()
+        for narrow in sets:
+            if narrow is not smallest and ids:
+                ids = narrow().intersection(ids)
+        return ids
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
