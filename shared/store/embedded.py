@@ -54,10 +54,10 @@ _NESTED = (dict, list)
 _ANSWERS_KEPT = 4096
 
 
-def _query_key(collection: str, where: tuple[Where, ...]) -> tuple[Any, ...] | None:
+def _query_key(collection: str, where: tuple[Where, ...], limited: bool) -> tuple[Any, ...] | None:
     """A hashable name for a query, or None when a value (a list for ``in``) has none."""
     # The value's type is part of the name: True and 1 are equal in Python, not in a query.
-    key = (collection, *((w.field, w.op, type(w.value).__name__, w.value) for w in where))
+    key = (collection, limited, *((w.field, w.op, type(w.value).__name__, w.value) for w in where))
     try:
         hash(key)
     except TypeError:
@@ -96,9 +96,10 @@ class _EmbeddedTransaction(Transaction):
         check_query(where, limit)
         self._before_write_check()
         results, revision = self._store._query_snapshot(collection, where, limit)
-        self._queried[collection] = revision
-        for doc_id, _ in results:
-            self._read.setdefault((collection, doc_id), self._store._revision(collection, doc_id))
+        # The collection's revision at its first query: any write to the collection after it
+        # (to a document returned or to a new match) fails the commit, so the documents
+        # returned need no revision of their own.
+        self._queried.setdefault(collection, revision)
         return results
 
     def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
@@ -320,16 +321,17 @@ class EmbeddedStore(Store):
         self, collection: str, where: tuple[Where, ...], limit: int | None
     ) -> tuple[list[tuple[str, Document]], int]:
         with self._lock:
-            self.query_shapes.add(
-                (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
-            )
             docs = self._docs.get(collection, {})
             revision = self._collection_revisions.get(collection, 0)
-            key = _query_key(collection, where)
+            key = _query_key(collection, where, limit is not None)
             cached = self._answers.get(key) if key is not None else None
             if cached is not None and cached[0] == revision:
                 found = cached[1]  # nothing in the collection changed since: the same answer
             else:
+                # A remembered answer was first worked out here, so its shape is recorded.
+                self.query_shapes.add(
+                    (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
+                )
                 ids = self._candidates(collection, docs, where)
                 found = sorted(i for i in ids if all(w.matches(docs[i]) for w in where))
                 if key is not None:
