@@ -82,12 +82,23 @@ def hours_text(hours: float) -> str:
 
 
 _CLOCK_AT: dict[tuple[object, ...], datetime] = {}
+# The settings of each calendar seen, by identity (the calendar kept, so its id stays its own).
+_SETTINGS: dict[int, tuple[CalendarPolicy, tuple[object, ...]]] = {}
+
+
+def _settings(calendar: CalendarPolicy) -> tuple[object, ...]:
+    known = _SETTINGS.get(id(calendar))
+    if known is None or known[0] is not calendar:
+        if len(_SETTINGS) > 64:
+            _SETTINGS.clear()
+        values = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in calendar.__dict__.items())
+        known = _SETTINGS[id(calendar)] = (calendar, values)
+    return known[1]
 
 
 def _clock_at(start: datetime, hours: float, clock: str, timezone: str, calendar: CalendarPolicy) -> datetime:
     # Every firing of a thread's timer asks again where each step of its wait falls.
-    settings = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in calendar.__dict__.items())
-    key = (start, hours, clock, timezone, settings)
+    key = (start, hours, clock, timezone, _settings(calendar))
     found = _CLOCK_AT.get(key)
     if found is None:
         if len(_CLOCK_AT) > 20_000:
@@ -137,22 +148,23 @@ def start_wait(
     """
     assert thread.waiting_since is not None
     clock = Clock(thread.waiting_since, timezone, group, calendar)
-    updated = thread.model_copy(update={"clock_timezone": timezone, "deadline_at": clock.deadline})
-    return plan_next(updated, group, calendar)
+    return plan_next(thread, clock, {"clock_timezone": timezone, "deadline_at": clock.deadline})
 
 
 def plan_next(
-    thread: MailThread, group: GroupMail, calendar: CalendarPolicy
+    thread: MailThread, clock: Clock, update: dict[str, Any] | None = None
 ) -> tuple[MailThread, Timer | None]:
-    """The thread with its next step named, and the timer that will take it (None when the
-    ladder is climbed to the top)."""
-    assert thread.waiting_since is not None and thread.clock_timezone is not None
-    clock = Clock(thread.waiting_since, thread.clock_timezone, group, calendar)
-    done = -1 if thread.sla_level is None else thread.sla_level
-    upcoming = [s for s in ladder(group) if s.level > done]
+    """The thread with its next step on ``clock`` named (and ``update`` made to it, in the
+    same copy), and the timer that will take it (None when the ladder is climbed to the
+    top)."""
+    update = update or {}
+    assert thread.waiting_since is not None
+    level = update.get("sla_level", thread.sla_level)
+    done = -1 if level is None else level
+    upcoming = [s for s in ladder(clock.group) if s.level > done]
     if not upcoming:
         return thread.model_copy(
-            update={"next_sla_level": None, "next_sla_at": None, "sla_timer": None}
+            update={**update, "next_sla_level": None, "next_sla_at": None, "sla_timer": None}
         ), None
     step = upcoming[0]
     due = clock.due(step)
@@ -165,7 +177,7 @@ def plan_next(
         data={"waiting_since": utc_text(thread.waiting_since), "level": step.level},
     )
     return thread.model_copy(
-        update={"next_sla_level": step.level, "next_sla_at": due, "sla_timer": timer.id}
+        update={**update, "next_sla_level": step.level, "next_sla_at": due, "sla_timer": timer.id}
     ), timer
 
 
@@ -355,9 +367,8 @@ def escalate(
             f", held for their working hours until {utc_text(action.not_before)}" if action.not_before else ""
         )
         out.notes.append(f"'{thread.subject}': {label} to {names}{held}")
-    if steps:
-        out.thread = thread.model_copy(update={"sla_level": max(s.level for s in steps)})
-    out.thread, out.timer = plan_next(out.thread, group, calendar)
+    taken = {"sla_level": max(s.level for s in steps)} if steps else {}
+    out.thread, out.timer = plan_next(thread, clock, taken)
     if out.timer is None and steps:
         out.notes.append(f"'{thread.subject}': the top of the ladder is reached")
     return out
