@@ -138,12 +138,17 @@ def check_query(where: tuple[Where, ...], limit: int | None) -> None:
 _MAX_DEPTH = 64
 
 
+# The types stored as they are: no copy, no check (a float is checked for NaN first).
+_PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
+
+
 def _json_value(value: Any, depth: int) -> Any:
     """A plain JSON copy of ``value`` (what ``json.loads(json.dumps(value))`` gives, in one
     pass: every document written goes through here); ``StoreError`` for anything JSON
-    cannot hold."""
+    cannot hold. Plain members of an object or a list are taken without a call each: most
+    of a document is strings."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind in _PLAIN:
         return value
     if kind is float:
         if value != value or value in (math.inf, -math.inf):
@@ -154,17 +159,12 @@ def _json_value(value: Any, depth: int) -> Any:
     if kind is dict or isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
-            if not isinstance(key, str):
-                if key is None or isinstance(key, int | float):  # as json.dumps writes them
-                    key = json.dumps(key)
-                else:
-                    raise StoreError(f"a document must be JSON-serialisable: key {key!r} is not a string")
-            elif type(key) is not str:
-                key = str.__str__(key)
-            out[key] = _json_value(item, depth + 1)
+            if type(key) is not str:
+                key = _json_key(key)
+            out[key] = item if type(item) in _PLAIN else _json_value(item, depth + 1)
         return out
     if kind is list or kind is tuple:
-        return [_json_value(item, depth + 1) for item in value]
+        return [item if type(item) in _PLAIN else _json_value(item, depth + 1) for item in value]
     if isinstance(value, str):
         return str.__str__(value)  # a str subclass (StrEnum) is stored as its text
     if isinstance(value, int):
@@ -172,6 +172,15 @@ def _json_value(value: Any, depth: int) -> Any:
     if isinstance(value, float):
         return _json_value(float(value), depth)
     raise StoreError(f"a document must be JSON-serialisable: {kind.__name__} is not JSON")
+
+
+def _json_key(key: Any) -> str:
+    """An object key that is not a plain ``str``, as ``json.dumps`` writes it."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or isinstance(key, int | float):
+        return json.dumps(key)
+    raise StoreError(f"a document must be JSON-serialisable: key {key!r} is not a string")
 
 
 def check_document(doc: Mapping[str, Any]) -> Document:
