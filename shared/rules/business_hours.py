@@ -44,9 +44,16 @@ def is_business_day(day: date, policy: CalendarPolicy) -> bool:
 
 def _open_close(day: date, tz: ZoneInfo, policy: CalendarPolicy) -> tuple[datetime, datetime]:
     hours = policy.business_hours
+    return _between(day, hours.start, hours.end, tz)
+
+
+@lru_cache(maxsize=8192)
+def _between(day: date, start: time, end: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """``start`` and ``end`` on ``day`` in ``tz``, in UTC (every clock asks about the same
+    few weeks of days again and again)."""
     return (
-        datetime.combine(day, hours.start, tzinfo=tz).astimezone(UTC),
-        datetime.combine(day, hours.end, tzinfo=tz).astimezone(UTC),
+        datetime.combine(day, start, tzinfo=tz).astimezone(UTC),
+        datetime.combine(day, end, tzinfo=tz).astimezone(UTC),
     )
 
 
@@ -155,6 +162,7 @@ def last_working_time(at: datetime, timezone: str, policy: CalendarPolicy) -> da
     raise ValueError("no working day within ten years: check calendar.working_days")
 
 
+@lru_cache(maxsize=8192)
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The day's midnight and the next (UTC): 23 or 25 real hours on a DST change day.
 
