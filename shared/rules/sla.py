@@ -82,17 +82,26 @@ def hours_text(hours: float) -> str:
 
 
 _CLOCK_AT: dict[tuple[object, ...], datetime] = {}
-# The settings of each calendar seen, by identity (the calendar kept, so its id stays its own).
-_SETTINGS: dict[int, tuple[CalendarPolicy, tuple[object, ...]]] = {}
+# A number for each distinct set of calendar settings (equal calendars share one), and the
+# number of each calendar object seen, by identity (the calendar kept, so its id stays its
+# own): a key of the clock cache hashes the number, not every setting, on every step.
+_SETTINGS_NUMBERS: dict[tuple[object, ...], int] = {}
+_CALENDARS: dict[int, tuple[CalendarPolicy, int]] = {}
 
 
-def _settings(calendar: CalendarPolicy) -> tuple[object, ...]:
-    known = _SETTINGS.get(id(calendar))
+def _settings(calendar: CalendarPolicy) -> int:
+    known = _CALENDARS.get(id(calendar))
     if known is None or known[0] is not calendar:
-        if len(_SETTINGS) > 64:
-            _SETTINGS.clear()
+        if len(_CALENDARS) > 64:
+            _CALENDARS.clear()
         values = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in calendar.__dict__.items())
-        known = _SETTINGS[id(calendar)] = (calendar, values)
+        if values not in _SETTINGS_NUMBERS and len(_SETTINGS_NUMBERS) >= 1024:
+            # Numbers are about to be reused: forget every answer that was keyed by one.
+            _SETTINGS_NUMBERS.clear()
+            _CALENDARS.clear()
+            _CLOCK_AT.clear()
+        number = _SETTINGS_NUMBERS.setdefault(values, len(_SETTINGS_NUMBERS))
+        known = _CALENDARS[id(calendar)] = (calendar, number)
     return known[1]
 
 
