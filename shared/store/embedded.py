@@ -332,8 +332,12 @@ class EmbeddedStore(Store):
                 self.query_shapes.add(
                     (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
                 )
-                ids = self._candidates(collection, docs, where)
-                found = sorted(i for i in ids if all(w.matches(docs[i]) for w in where))
+                ids, settled = self._candidates(collection, docs, where)
+                rest = [w for w in where if not any(w is done for done in settled)]
+                if rest:
+                    found = sorted(i for i in ids if all(w.matches(docs[i]) for w in rest))
+                else:
+                    found = sorted(ids)
                 if key is not None:
                     if len(self._answers) >= _ANSWERS_KEPT:
                         self._answers.clear()
@@ -352,40 +356,48 @@ class EmbeddedStore(Store):
 
     def _candidates(
         self, collection: str, docs: Mapping[str, Document], where: tuple[Where, ...]
-    ) -> Iterable[str]:
-        """The ids to check: the smallest set one index offers for a filter of the query
-        (sizes are known before any id is gathered), narrowed by the sets the other
-        equality and membership filters' indexes hold (a set intersection, where checking
-        each candidate against those filters would cost a call each), else every id. Each
-        index's set holds every document its filter matches, so narrowing never loses one;
-        the filters are still checked on what is left."""
-        plans: list[tuple[int, Callable[[], Iterable[str]]]] = []
-        sets: list[Callable[[], _IdSet]] = []
+    ) -> tuple[Iterable[str], list[Where]]:
+        """The ids to check, and the filters they are known to match already.
+
+        The ids are the smallest set one index offers for a filter of the query (sizes are
+        known before any id is gathered), narrowed by the sets the other equality and
+        membership filters' indexes hold (a set intersection, where checking each
+        candidate against those filters would cost a call each), else every id. Each
+        index's set holds every document its filter matches, so narrowing never loses one.
+        Some sets hold exactly the matches: a range's slice (sorted within the one type a
+        range compares), and an equality's or membership's set for a string or null (no
+        other value is equal to one; a number's set may mix ``1``, ``1.0`` and ``True``).
+        The caller checks the other filters on what is left."""
+        plans: list[tuple[int, Callable[[], Iterable[str]], list[Where]]] = []
+        sets: list[tuple[Callable[[], _IdSet], list[Where]]] = []
         ranges: dict[str, list[Where]] = {}
         for w in where:
+            exact = [w] if w.value is None or type(w.value) is str else []
             if w.op == "==" and _keyable(w.value):
                 equal = self._index(collection, _EqualityIndex, w.field)
                 getter = partial(equal.candidates, w.value)
-                plans.append((equal.count(w.value), getter))
-                sets.append(getter)
+                sets.append((getter, exact if not equal.unkeyed else []))
+                plans.append((equal.count(w.value), getter, sets[-1][1]))
             elif w.op == "array_contains" and _keyable(w.value):
                 members = self._index(collection, _MemberIndex, w.field)
                 getter = partial(members.candidates, w.value)
-                plans.append((members.count(w.value), getter))
-                sets.append(getter)
+                sets.append((getter, exact))
+                plans.append((members.count(w.value), getter, exact))
             elif w.op in RANGE_OPS:
                 ranges.setdefault(w.field, []).append(w)
         for field, on_field in ranges.items():
             entries, lo, hi = self._index(collection, _RangeIndex, field).span(on_field)
-            plans.append((hi - lo, partial(_ids_between, entries, lo, hi)))
+            plans.append((hi - lo, partial(_ids_between, entries, lo, hi), on_field))
         if not plans:
-            return docs
-        smallest = min(plans, key=_value_of)[1]
+            return docs, []
+        _, smallest, exact_first = min(plans, key=_value_of)
+        settled = list(exact_first)
         ids = smallest()
-        for narrow in sets:
+        for narrow, exact in sets:
             if narrow is not smallest and ids:
                 ids = narrow().intersection(ids)
-        return ids
+                settled += exact
+        return ids, settled
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
