@@ -120,6 +120,16 @@ def _keyable(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
+_MISSING = object()
+
+
+def _same_entry(field: str, old: Document, new: Document) -> bool:
+    """Whether ``field`` holds the same value, of the same type, in both versions of a
+    document: then every index of the field files the document as it did."""
+    before, after = old.get(field, _MISSING), new.get(field, _MISSING)
+    return type(before) is type(after) and bool(before == after)
+
+
 _IdSet = set[str] | frozenset[str]
 _NONE: frozenset[str] = frozenset()
 
@@ -426,8 +436,9 @@ class EmbeddedStore(Store):
 
     def _commit(self, tx: _EmbeddedTransaction) -> None:
         with self._lock:
+            revisions = self._revisions
             for key, revision in tx._read.items():
-                if self._revision(*key) != revision:
+                if revisions.get(key, 0) != revision:
                     raise _Conflict
             for collection, revision in tx._queried.items():
                 if self._collection_revisions.get(collection, 0) != revision:
@@ -440,6 +451,8 @@ class EmbeddedStore(Store):
                 docs = self._docs.setdefault(collection, {})
                 old = docs.pop(doc_id, None)
                 for index in self._indexes.get(collection, {}).values():
+                    if old is not None and doc is not None and _same_entry(index.field, old, doc):
+                        continue  # the indexed value did not change: neither does the index
                     if old is not None:
                         index.remove(doc_id, old)
                     if doc is not None:
