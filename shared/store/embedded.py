@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -131,6 +131,8 @@ def _same_entry(field: str, old: Document, new: Document) -> bool:
 
 
 _IdSet = set[str] | frozenset[str]
+# How many times larger than the candidates a range's slice may be and still narrow them.
+_SLICE_NARROWS = 8
 _NONE: frozenset[str] = frozenset()
 
 
@@ -266,8 +268,11 @@ class _RangeIndex:
         return entries, lo, max(lo, hi)
 
 
+_id_of = itemgetter(1)
+
+
 def _ids_between(entries: list[tuple[Any, str]], lo: int, hi: int) -> list[str]:
-    return [doc_id for _, doc_id in entries[lo:hi]]
+    return list(map(_id_of, entries[lo:hi]))
 
 
 _Index = _EqualityIndex | _MemberIndex | _RangeIndex
@@ -366,7 +371,7 @@ class EmbeddedStore(Store):
 
     def _candidates(
         self, collection: str, docs: Mapping[str, Document], where: tuple[Where, ...]
-    ) -> tuple[Iterable[str], list[Where]]:
+    ) -> tuple[Collection[str], list[Where]]:
         """The ids to check, and the filters they are known to match already.
 
         The ids are the smallest set one index offers for a filter of the query (sizes are
@@ -378,8 +383,9 @@ class EmbeddedStore(Store):
         range compares), and an equality's or membership's set for a string or null (no
         other value is equal to one; a number's set may mix ``1``, ``1.0`` and ``True``).
         The caller checks the other filters on what is left."""
-        plans: list[tuple[int, Callable[[], Iterable[str]], list[Where]]] = []
+        plans: list[tuple[int, Callable[[], Collection[str]], list[Where]]] = []
         sets: list[tuple[Callable[[], _IdSet], list[Where]]] = []
+        slices: list[tuple[int, Callable[[], Collection[str]], list[Where]]] = []
         ranges: dict[str, list[Where]] = {}
         for w in where:
             exact = [w] if w.value is None or type(w.value) is str else []
@@ -397,7 +403,8 @@ class EmbeddedStore(Store):
                 ranges.setdefault(w.field, []).append(w)
         for field, on_field in ranges.items():
             entries, lo, hi = self._index(collection, _RangeIndex, field).span(on_field)
-            plans.append((hi - lo, partial(_ids_between, entries, lo, hi), on_field))
+            slices.append((hi - lo, partial(_ids_between, entries, lo, hi), on_field))
+        plans += slices
         if not plans:
             return docs, []
         _, smallest, exact_first = min(plans, key=_value_of)
@@ -407,6 +414,12 @@ class EmbeddedStore(Store):
             if narrow is not smallest and ids:
                 ids = narrow().intersection(ids)
                 settled += exact
+        # A range's slice is worth intersecting too unless it is much larger than what is
+        # left (gathering an id from the slice costs far less than checking a filter).
+        for size, between, on_field in slices:
+            if between is not smallest and ids and size <= _SLICE_NARROWS * len(ids):
+                ids = set(between()).intersection(ids)
+                settled += on_field
         return ids, settled
 
     def get(self, collection: str, doc_id: str) -> Document | None:
