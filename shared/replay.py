@@ -344,6 +344,7 @@ def _replay(
     until: datetime | None,
 ) -> ReplayResult:
     parsed, skipped = read_lines(lines, keep_going)
+    own = store is None  # nobody else holds the store: its documents can be handed over
     store = store if store is not None else EmbeddedStore()
     import_book(store, book, policy)
     steps: list[Step] = []
@@ -393,7 +394,7 @@ def _replay(
     # Each action the lines made, in the order they made it, as it stands now: read one by
     # one (the outbox holds every action, and a query of it all would copy each twice).
     actions = [doc for doc in (store.get(OUTBOX, i) for i in dict.fromkeys(order)) if doc is not None]
-    return ReplayResult(steps, actions, store.dump(), skipped)
+    return ReplayResult(steps, actions, store.dump(copy=not own), skipped)
 
 
 def dumps_actions(actions: list[dict[str, Any]]) -> str:

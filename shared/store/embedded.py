@@ -435,14 +435,19 @@ class EmbeddedStore(Store):
         with self._lock:
             return sorted(c for c, docs in self._docs.items() if docs)
 
-    def dump(self) -> dict[str, dict[str, Document]]:
-        # The same answer as a query of every collection, without the query machinery
-        # (no filter to check, no answer to remember): a replay ends with this.
+    def dump(self, *, copy: bool = True) -> dict[str, dict[str, Document]]:
+        """Every collection and document, sorted (the same answer as a query of each
+        collection, without the query machinery: a replay ends with this).
+
+        ``copy=False`` hands over the store's own documents instead of copies: only for a
+        store nobody reads or writes again (a replay's own, once it is done)."""
         with self._lock:
+            collections = sorted((c, docs) for c, docs in self._docs.items() if docs)
+            if not copy:
+                return {collection: dict(sorted(docs.items())) for collection, docs in collections}
             return {
                 collection: {doc_id: _clone(docs[doc_id]) for doc_id in sorted(docs)}
-                for collection, docs in sorted(self._docs.items())
-                if docs
+                for collection, docs in collections
             }
 
     # -- transactions ------------------------------------------------------------------

@@ -200,3 +200,15 @@ def test_the_range_index_follows_commits(timers: EmbeddedStore, visited: set[int
     finally:  # the fixture is shared by the module
         timers.put("timers", "t000001", moved)
         timers.run_transaction(lambda tx: tx.delete("timers", "new"))
+
+
+def test_a_dump_copies_unless_told_the_store_is_handed_over() -> None:
+    store = EmbeddedStore()
+    store.put("b", "2", {"tags": ["x"]})
+    store.put("a", "1", {"n": 1})
+    copied = store.dump()
+    copied["b"]["2"]["tags"].append("y")
+    assert store.get("b", "2") == {"tags": ["x"]}  # a copy: the store is untouched
+    handed = store.dump(copy=False)
+    assert handed == store.dump() == {"a": {"1": {"n": 1}}, "b": {"2": {"tags": ["x"]}}}
+    assert list(handed) == ["a", "b"]
