@@ -50,6 +50,23 @@ def _clone(value: Any) -> Any:
 
 
 _NESTED = (dict, list)
+_FLAT: tuple[str, ...] = ()
+
+
+def _nested_keys(doc: Document) -> tuple[str, ...]:
+    """The keys of ``doc`` whose values are objects or lists: all a copy must copy deeply."""
+    return tuple(key for key, item in doc.items() if type(item) in _NESTED) or _FLAT
+
+
+def _copy(doc: Document, nested: tuple[str, ...]) -> Document:
+    """A copy of a stored document whose ``nested`` keys are known: a flat copy in C, then
+    a deep copy of those values only (most stored values are strings and numbers)."""
+    out = doc.copy()
+    for key in nested:
+        out[key] = _clone(doc[key])
+    return out
+
+
 # How many query answers the store remembers, each valid until its collection changes.
 _ANSWERS_KEPT = 4096
 
@@ -284,6 +301,8 @@ class EmbeddedStore(Store):
         self.max_attempts = max_attempts
         self._lock = threading.RLock()
         self._docs: dict[str, dict[str, Document]] = {}
+        # {collection: {id: the keys of the document that hold objects or lists}}
+        self._nested: dict[str, dict[str, tuple[str, ...]]] = {}
         self._revisions: dict[_Key, int] = {}
         # A query's result can change without any document it returned changing (a new
         # match appears), so each collection also carries a revision for queries.
@@ -312,6 +331,7 @@ class EmbeddedStore(Store):
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise StoreError(f"{path} is not a {{collection: {{id: document}}}} state file")
         self._docs = {c: {i: check_document(d) for i, d in docs.items()} for c, docs in data.items()}
+        self._nested = {c: {i: _nested_keys(d) for i, d in docs.items()} for c, docs in self._docs.items()}
 
     def _save(self) -> None:
         if not self._path:
@@ -330,7 +350,9 @@ class EmbeddedStore(Store):
         with self._lock:
             self.reads += 1
             doc = self._docs.get(collection, {}).get(doc_id)
-            return (_clone(doc) if doc is not None else None), self._revision(collection, doc_id)
+            if doc is None:
+                return None, self._revision(collection, doc_id)
+            return _copy(doc, self._nested[collection][doc_id]), self._revision(collection, doc_id)
 
     def _query_snapshot(
         self, collection: str, where: tuple[Where, ...], limit: int | None
@@ -357,7 +379,8 @@ class EmbeddedStore(Store):
                     if len(self._answers) >= _ANSWERS_KEPT:
                         self._answers.clear()
                     self._answers[key] = (revision, found)
-            out = [(i, _clone(docs[i])) for i in found[:limit]]
+            nested = self._nested.get(collection, {})
+            out = [(i, _copy(docs[i], nested[i])) for i in found[:limit]]
             self.reads += max(1, len(out))
             return out, revision
 
@@ -446,8 +469,8 @@ class EmbeddedStore(Store):
             if not copy:
                 return {collection: dict(sorted(docs.items())) for collection, docs in collections}
             return {
-                collection: {doc_id: _clone(docs[doc_id]) for doc_id in sorted(docs)}
-                for collection, docs in collections
+                collection: {doc_id: _copy(docs[doc_id], keys[doc_id]) for doc_id in sorted(docs)}
+                for collection, docs, keys in ((c, d, self._nested[c]) for c, d in collections)
             }
 
     # -- transactions ------------------------------------------------------------------
@@ -475,8 +498,12 @@ class EmbeddedStore(Store):
                         index.remove(doc_id, old)
                     if doc is not None:
                         index.add(doc_id, doc)
+                nested = self._nested.setdefault(collection, {})
                 if doc is not None:
                     docs[doc_id] = doc
+                    nested[doc_id] = _nested_keys(doc)
+                else:
+                    nested.pop(doc_id, None)
                 self._revisions[(collection, doc_id)] = self._clock
                 self._collection_revisions[collection] = self._clock
                 self.writes += 1

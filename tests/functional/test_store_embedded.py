@@ -212,3 +212,16 @@ def test_a_dump_copies_unless_told_the_store_is_handed_over() -> None:
     handed = store.dump(copy=False)
     assert handed == store.dump() == {"a": {"1": {"n": 1}}, "b": {"2": {"tags": ["x"]}}}
     assert list(handed) == ["a", "b"]
+
+
+def test_a_document_read_is_a_copy_at_every_depth() -> None:
+    store = EmbeddedStore()
+    written = {"n": 1, "tags": ["x", {"deep": [1]}], "meta": {"k": "v"}}
+    store.put("c", "1", written)
+    written["tags"].append("from the writer")  # the store kept its own copy
+    for doc in (store.get("c", "1"), store.query("c")[0][1], store.query("c", Where("n", "==", 1))[0][1]):
+        assert doc is not None
+        doc["n"] = 2
+        doc["tags"][1]["deep"].append(2)
+        doc["meta"]["k"] = "changed"
+    assert store.get("c", "1") == {"n": 1, "tags": ["x", {"deep": [1]}], "meta": {"k": "v"}}
