@@ -186,10 +186,26 @@ def _json_key(key: Any) -> str:
 def check_document(doc: Mapping[str, Any]) -> Document:
     """Documents are JSON objects; anything else is a programming error caught early.
     Returns a plain copy the caller can no longer change."""
+    return checked_document(doc)[0]
+
+
+def checked_document(doc: Mapping[str, Any]) -> tuple[Document, tuple[str, ...]]:
+    """``check_document``, and the keys of the copy that hold objects or lists (what a
+    store that copies documents on read must copy deeply), found on the same pass."""
     if not isinstance(doc, Mapping):
         raise StoreError("a document must be a mapping")
-    copy: Document = _json_value(doc, 0)  # a new dict already
-    return copy
+    copy: Document = {}
+    nested: list[str] = []
+    for key, item in doc.items():
+        if type(key) is not str:
+            key = _json_key(key)
+        if type(item) in _PLAIN:
+            copy[key] = item
+        else:
+            value = copy[key] = _json_value(item, 1)
+            if type(value) is dict or type(value) is list:
+                nested.append(key)
+    return copy, tuple(nested)
 
 
 class Transaction(ABC):

@@ -27,9 +27,9 @@ from shared.store.base import (
     Store,
     Transaction,
     Where,
-    check_document,
     check_id,
     check_query,
+    checked_document,
     range_kind,
 )
 
@@ -51,11 +51,6 @@ def _clone(value: Any) -> Any:
 
 _NESTED = (dict, list)
 _FLAT: tuple[str, ...] = ()
-
-
-def _nested_keys(doc: Document) -> tuple[str, ...]:
-    """The keys of ``doc`` whose values are objects or lists: all a copy must copy deeply."""
-    return tuple(key for key, item in doc.items() if type(item) in _NESTED) or _FLAT
 
 
 def _copy(doc: Document, nested: tuple[str, ...]) -> Document:
@@ -94,7 +89,8 @@ class _EmbeddedTransaction(Transaction):
         self._store = store
         self._read: dict[_Key, int] = {}
         self._queried: dict[str, int] = {}
-        self._writes: dict[_Key, Document | None] = {}
+        # Each document written, with the keys of it that hold objects or lists; None: deleted.
+        self._writes: dict[_Key, tuple[Document, tuple[str, ...]] | None] = {}
         self._creates: set[_Key] = set()
 
     def _before_write_check(self) -> None:
@@ -121,11 +117,11 @@ class _EmbeddedTransaction(Transaction):
 
     def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         check_id(collection, doc_id)
-        self._writes[(collection, doc_id)] = check_document(doc)
+        self._writes[(collection, doc_id)] = checked_document(doc)
 
     def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         check_id(collection, doc_id)
-        self._writes[(collection, doc_id)] = check_document(doc)
+        self._writes[(collection, doc_id)] = checked_document(doc)
         self._creates.add((collection, doc_id))
 
     def delete(self, collection: str, doc_id: str) -> None:
@@ -330,8 +326,9 @@ class EmbeddedStore(Store):
             raise StoreError(f"cannot load embedded state from {path}: {exc}") from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise StoreError(f"{path} is not a {{collection: {{id: document}}}} state file")
-        self._docs = {c: {i: check_document(d) for i, d in docs.items()} for c, docs in data.items()}
-        self._nested = {c: {i: _nested_keys(d) for i, d in docs.items()} for c, docs in self._docs.items()}
+        checked = {c: {i: checked_document(d) for i, d in docs.items()} for c, docs in data.items()}
+        self._docs = {c: {i: doc for i, (doc, _) in docs.items()} for c, docs in checked.items()}
+        self._nested = {c: {i: keys for i, (_, keys) in docs.items()} for c, docs in checked.items()}
 
     def _save(self) -> None:
         if not self._path:
@@ -488,7 +485,8 @@ class EmbeddedStore(Store):
                 if doc_id in self._docs.get(collection, {}):
                     raise AlreadyExistsError(f"{collection}/{doc_id} already exists")
             self._clock += 1
-            for (collection, doc_id), doc in tx._writes.items():
+            for (collection, doc_id), written in tx._writes.items():
+                doc, keys = written if written is not None else (None, _FLAT)
                 docs = self._docs.setdefault(collection, {})
                 old = docs.pop(doc_id, None)
                 for index in self._indexes.get(collection, {}).values():
@@ -501,7 +499,7 @@ class EmbeddedStore(Store):
                 nested = self._nested.setdefault(collection, {})
                 if doc is not None:
                     docs[doc_id] = doc
-                    nested[doc_id] = _nested_keys(doc)
+                    nested[doc_id] = keys
                 else:
                     nested.pop(doc_id, None)
                 self._revisions[(collection, doc_id)] = self._clock
