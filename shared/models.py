@@ -12,6 +12,7 @@ import hashlib
 import re
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -275,6 +276,13 @@ def utc_text(moment: datetime) -> str:
     every time in the store compares correctly as text."""
     if moment.tzinfo is None:
         raise ValueError("stored times must be timezone-aware")
+    return _utc_text(moment)
+
+
+# Each event writes the same few moments several times (its marker, its timers, the
+# replay clock); equal aware datetimes are the same instant, so they share one text.
+@lru_cache(maxsize=1024)
+def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
