@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -56,11 +57,20 @@ class Step:
 
 def ladder(policy: GroupMail) -> list[Step]:
     """The reminder (when the policy asks for one) and the escalation steps, in order."""
-    steps = [Step(s.level, s.after_hours, s.to) for s in policy.escalation_ladder]
-    if policy.remind_before_breach_hours > 0:
-        first = policy.escalation_ladder[0].to
-        steps.insert(0, Step(0, policy.sla_hours - policy.remind_before_breach_hours, first))
-    return steps
+    known = _LADDERS.get(id(policy))
+    if known is None or known[0] is not policy:  # worked out once per policy object
+        steps = [Step(s.level, s.after_hours, s.to) for s in policy.escalation_ladder]
+        if policy.remind_before_breach_hours > 0:
+            first = policy.escalation_ladder[0].to
+            steps.insert(0, Step(0, policy.sla_hours - policy.remind_before_breach_hours, first))
+        if len(_LADDERS) > 64:
+            _LADDERS.clear()
+        known = _LADDERS[id(policy)] = (policy, tuple(steps))
+    return list(known[1])
+
+
+# Each group-mail policy seen, by identity (kept, so its id stays its own), and its ladder.
+_LADDERS: dict[int, tuple[GroupMail, tuple[Step, ...]]] = {}
 
 
 def key(thread_id: str, waiting_since: datetime, level: int) -> str:
@@ -71,8 +81,10 @@ def clock_words(policy: GroupMail) -> str:
     return "hours" if policy.sla_clock == "calendar" else "working hours"
 
 
+@lru_cache(maxsize=4096)
 def when(moment: datetime, timezone: str) -> str:
-    """``Tue 1 Dec 10:00 CET``: how a person reads a moment, in the clock's time zone."""
+    """``Tue 1 Dec 10:00 CET``: how a person reads a moment, in the clock's time zone
+    (remembered: every firing of a wait names its start and its deadline again)."""
     local = moment.astimezone(ZoneInfo(timezone))
     return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
 
@@ -105,6 +117,17 @@ def _settings(calendar: CalendarPolicy) -> int:
     return known[1]
 
 
+def _last_working_time(moment: datetime, timezone: str, calendar: CalendarPolicy) -> datetime:
+    # Every firing of a wait asks again where its reminder falls.
+    key = ("last working time", moment, timezone, _settings(calendar))
+    found = _CLOCK_AT.get(key)
+    if found is None:
+        if len(_CLOCK_AT) > 20_000:
+            _CLOCK_AT.clear()
+        found = _CLOCK_AT[key] = last_working_time(moment, timezone, calendar)
+    return found
+
+
 def _clock_at(start: datetime, hours: float, clock: str, timezone: str, calendar: CalendarPolicy) -> datetime:
     # Every firing of a thread's timer asks again where each step of its wait falls.
     key = (start, hours, clock, timezone, _settings(calendar))
@@ -135,7 +158,7 @@ class Clock:
         nominal = self.at(step.after_hours)
         if not step.is_reminder:
             return nominal
-        return max(self.waiting_since, last_working_time(nominal, self.timezone, self.calendar))
+        return max(self.waiting_since, _last_working_time(nominal, self.timezone, self.calendar))
 
     def elapsed(self, now: datetime) -> float:
         return clock_hours_between(
