@@ -116,17 +116,17 @@ UNHASHED_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
+# The hash's JSON: sorted keys, no spaces, anything else as its text. One encoder for
+# every event (json.dumps with options builds a new one on each call).
+_HASH_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def payload_hash(event: EventEnvelope) -> str:
     """What makes a delivery the same event: its type, entity, version and the payload's
     identifying fields."""
-    volatile = UNHASHED_FIELDS.get(event.type, frozenset())
-    payload = {k: v for k, v in event.payload.items() if k not in volatile}
-    material = json.dumps(
-        [event.type, event.entity_key, event.source_version, payload],
-        sort_keys=True,
-        default=str,
-        separators=(",", ":"),
-    )
+    volatile = UNHASHED_FIELDS.get(event.type)
+    payload = event.payload if not volatile else {k: v for k, v in event.payload.items() if k not in volatile}
+    material = _HASH_JSON.encode([event.type, event.entity_key, event.source_version, payload])
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
