@@ -314,7 +314,7 @@ def replay(
 
 # Tracked objects allocated (net) between two young collections of the cycle collector
 # while a replay runs; Python's default is 700.
-REPLAY_GC_THRESHOLD = 10_000
+REPLAY_GC_THRESHOLD = 50_000
 
 
 @contextmanager
