@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from shared.events import EventEnvelope, check_version
 from shared.models import Action, Timer, utc_text
@@ -76,17 +76,22 @@ class Decision:
     cancel_timers: list[str] = field(default_factory=list)
 
 
+class _Query(Protocol):
+    def __call__(
+        self, collection: str, *where: Where, limit: int | None = None
+    ) -> list[tuple[str, Document]]: ...
+
+
 class ReadView:
-    """The read half of a transaction: handlers look, ``process`` writes."""
+    """The read half of a transaction: handlers look, ``process`` writes. Its ``get`` and
+    ``query`` are the transaction's own (no call of its own on every read)."""
+
+    get: Callable[[str, str], Document | None]
+    query: _Query
 
     def __init__(self, tx: Transaction) -> None:
-        self._tx = tx
-
-    def get(self, collection: str, doc_id: str) -> Document | None:
-        return self._tx.get(collection, doc_id)
-
-    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
-        return self._tx.query(collection, *where, limit=limit)
+        self.get = tx.get
+        self.query = tx.query
 
 
 Handler = Callable[[ReadView, EventEnvelope, datetime], Decision]
