@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from shared.jobs import TimerSweep
 
 TICK_TYPE = "cadence.tick"
+_UNBOUND = nullcontext()
 # What a timer sweep that found nothing due did.
 NOTHING_DUE = {"due": 0, "fired": 0}
 # How long a running tick holds its marker; a crashed run is taken over after it.
@@ -103,7 +105,9 @@ def dispatch(
 ) -> ProcessResult:
     """Apply ``event`` once through its handler; see the module docstring. Raises only
     for transient faults."""
-    with bind(function=ctx.function, event_id=event.event_id, event_type=event.type):
+    # Muted (replay, the demo), no line is written, so there is nothing to bind them to.
+    logging = enabled()
+    with bind(function=ctx.function, event_id=event.event_id, event_type=event.type) if logging else _UNBOUND:
         try:
             if event.type == TICK_TYPE:
                 result = run_tick(ctx, event, now)
@@ -143,7 +147,7 @@ def dispatch(
                 attributes=attributes,
             )
             log("ERROR", f"event id reused with a different payload: {result.reason}", dead_letter=kept)
-        if enabled():
+        if logging:
             log("INFO", f"event {result.outcome.value}", **_summary(result))
         ctx.publish(result.new_actions, now)
         return result
