@@ -99,15 +99,18 @@ class _EmbeddedTransaction(Transaction):
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
-        self._before_write_check()
-        doc, revision = self._store._snapshot(collection, doc_id)
-        self._read[(collection, doc_id)] = revision
+        if self._writes:
+            self._before_write_check()
+        key = (collection, doc_id)
+        doc, revision = self._store._snapshot(key)
+        self._read[key] = revision
         return doc
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
         check_query(where, limit)
-        self._before_write_check()
+        if self._writes:
+            self._before_write_check()
         results, revision = self._store._query_snapshot(collection, where, limit)
         # The collection's revision at its first query: any write to the collection after it
         # (to a document returned or to a new match) fails the commit, so the documents
@@ -340,16 +343,16 @@ class EmbeddedStore(Store):
 
     # -- reads -------------------------------------------------------------------------
 
-    def _revision(self, collection: str, doc_id: str) -> int:
-        return self._revisions.get((collection, doc_id), 0)
-
-    def _snapshot(self, collection: str, doc_id: str) -> tuple[Document | None, int]:
+    def _snapshot(self, key: _Key) -> tuple[Document | None, int]:
+        """A copy of the document at ``key`` (collection, id), and its revision."""
+        collection, doc_id = key
         with self._lock:
             self.reads += 1
-            doc = self._docs.get(collection, {}).get(doc_id)
+            docs = self._docs.get(collection)
+            doc = docs.get(doc_id) if docs is not None else None
             if doc is None:
-                return None, self._revision(collection, doc_id)
-            return _copy(doc, self._nested[collection][doc_id]), self._revision(collection, doc_id)
+                return None, self._revisions.get(key, 0)
+            return _copy(doc, self._nested[collection][doc_id]), self._revisions.get(key, 0)
 
     def _query_snapshot(
         self, collection: str, where: tuple[Where, ...], limit: int | None
@@ -444,7 +447,7 @@ class EmbeddedStore(Store):
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
-        return self._snapshot(collection, doc_id)[0]
+        return self._snapshot((collection, doc_id))[0]
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
