@@ -131,7 +131,7 @@ def check_query(where: tuple[Where, ...], limit: int | None) -> None:
     ids, which only an equality-filtered query can promise."""
     if limit is not None and any(w.op in RANGE_OPS for w in where):
         raise StoreError("limit is only supported with equality filters (results are ordered by id)")
-    if sum(w.op == "array_contains" for w in where) > 1:
+    if len(where) > 1 and sum(w.op == "array_contains" for w in where) > 1:
         raise StoreError("a query can have at most one 'array_contains' filter")
 
 
