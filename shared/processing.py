@@ -108,6 +108,9 @@ class ProcessResult:
     children: list[ProcessResult] = field(default_factory=list)
     # Why a rejected event was rejected: "bad_input" or "configuration" (shared.faults).
     fault: str | None = None
+    # Each new action's JSON form (model_dump(mode="json")), by id: made once for the
+    # outbox, and kept for callers that show the actions (replay's timeline).
+    action_docs: dict[str, Document] = field(default_factory=dict)
 
 
 # Payload fields that may differ between two deliveries of the same event, so the payload
@@ -167,8 +170,9 @@ def timer_document(timer: Timer, event: EventEnvelope, now: datetime) -> Documen
     return doc
 
 
-def outbox_document(action: Action, event: EventEnvelope) -> Document:
-    doc = action.model_dump(mode="json")
+def outbox_document(action: Action, event: EventEnvelope, dumped: Document | None = None) -> Document:
+    """The outbox's document of ``action`` (``dumped``: its JSON form, when made already)."""
+    doc = dict(dumped) if dumped is not None else action.model_dump(mode="json")
     doc.update(status="pending", published_at=None, event_id=event.event_id)
     return doc
 
@@ -226,11 +230,12 @@ def process(
                 tx.delete(TIMERS, timer_id)
         for timer in decision.timers:
             tx.set(TIMERS, timer.id, timer_document(timer, event, now))
+        dumped = {action.id: action.model_dump(mode="json") for action in new_actions}
         for action in new_actions:
             if already[action.id] is None:
-                tx.create(OUTBOX, action.id, outbox_document(action, event))
+                tx.create(OUTBOX, action.id, outbox_document(action, event, dumped[action.id]))
             else:
-                tx.set(OUTBOX, action.id, outbox_document(action, event))
+                tx.set(OUTBOX, action.id, outbox_document(action, event, dumped[action.id]))
         if event.source_version:
             tx.set(
                 VERSIONS,
@@ -242,7 +247,7 @@ def process(
                 },
             )
         tx.set(PROCESSED, event.marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
-        return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision)
+        return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision, action_docs=dumped)
 
     return store.run_transaction(body)
 

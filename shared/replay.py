@@ -287,7 +287,8 @@ def _record(step: Step, result: ProcessResult) -> None:
         if child.decision is not None:
             step.notes.extend(child.decision.notes)
         for action in child.new_actions:
-            step.actions.append(action.model_dump(mode="json"))
+            dumped = child.action_docs.get(action.id)
+            step.actions.append(dumped if dumped is not None else action.model_dump(mode="json"))
 
 
 def replay(
