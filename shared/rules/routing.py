@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 from shared.policy import CalendarPolicy
-from shared.rules.business_hours import next_working_time
+from shared.rules.business_hours import calendar_key, next_working_time
 from shared.rules.coverage import AWAY_STATUSES
 
 Doc = Mapping[str, Any]
@@ -196,6 +196,21 @@ class _Consulted:
         return self.directory.plan(absence_id)
 
 
+_OPENS: dict[tuple[datetime, str, object], datetime] = {}
+
+
+def _next_working_time(moment: datetime, timezone: str, calendar: CalendarPolicy) -> datetime:
+    """``next_working_time``, remembered: every recipient of every firing at one tick asks
+    it about the same moment."""
+    key = (moment, timezone, calendar_key(calendar))
+    found = _OPENS.get(key)
+    if found is None:
+        if len(_OPENS) > 20_000:
+            _OPENS.clear()
+        found = _OPENS[key] = next_working_time(moment, timezone, calendar)
+    return moment if found == moment else found  # "at once" is this very moment
+
+
 def reach(
     person: str,
     now: datetime,
@@ -214,7 +229,7 @@ def reach(
     chosen = Route(person, person, "")
     for _ in range(32):
         chosen = route(person, moment, account_id, consulted)
-        opens = next_working_time(moment, timezone_of(directory, chosen.to, default_timezone), calendar)
+        opens = _next_working_time(moment, timezone_of(directory, chosen.to, default_timezone), calendar)
         if opens == moment:
             break
         changes = _changes(directory, consulted.emails, moment, opens)

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from shared.models import Action, MailThread, Timer, utc_text
 from shared.policy import CalendarPolicy, GroupMail
-from shared.rules.business_hours import clock_add, clock_hours_between, last_working_time
+from shared.rules.business_hours import calendar_key, clock_add, clock_hours_between, last_working_time
 from shared.rules.routing import Directory, Reach, name_of, reach
 
 SLA_JOB = "sla-check"
@@ -94,32 +94,11 @@ def hours_text(hours: float) -> str:
 
 
 _CLOCK_AT: dict[tuple[object, ...], datetime] = {}
-# A number for each distinct set of calendar settings (equal calendars share one), and the
-# number of each calendar object seen, by identity (the calendar kept, so its id stays its
-# own): a key of the clock cache hashes the number, not every setting, on every step.
-_SETTINGS_NUMBERS: dict[tuple[object, ...], int] = {}
-_CALENDARS: dict[int, tuple[CalendarPolicy, int]] = {}
-
-
-def _settings(calendar: CalendarPolicy) -> int:
-    known = _CALENDARS.get(id(calendar))
-    if known is None or known[0] is not calendar:
-        if len(_CALENDARS) > 64:
-            _CALENDARS.clear()
-        values = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in calendar.__dict__.items())
-        if values not in _SETTINGS_NUMBERS and len(_SETTINGS_NUMBERS) >= 1024:
-            # Numbers are about to be reused: forget every answer that was keyed by one.
-            _SETTINGS_NUMBERS.clear()
-            _CALENDARS.clear()
-            _CLOCK_AT.clear()
-        number = _SETTINGS_NUMBERS.setdefault(values, len(_SETTINGS_NUMBERS))
-        known = _CALENDARS[id(calendar)] = (calendar, number)
-    return known[1]
 
 
 def _last_working_time(moment: datetime, timezone: str, calendar: CalendarPolicy) -> datetime:
     # Every firing of a wait asks again where its reminder falls.
-    key = ("last working time", moment, timezone, _settings(calendar))
+    key = ("last working time", moment, timezone, calendar_key(calendar))
     found = _CLOCK_AT.get(key)
     if found is None:
         if len(_CLOCK_AT) > 20_000:
@@ -130,7 +109,7 @@ def _last_working_time(moment: datetime, timezone: str, calendar: CalendarPolicy
 
 def _clock_at(start: datetime, hours: float, clock: str, timezone: str, calendar: CalendarPolicy) -> datetime:
     # Every firing of a thread's timer asks again where each step of its wait falls.
-    key = (start, hours, clock, timezone, _settings(calendar))
+    key = (start, hours, clock, timezone, calendar_key(calendar))
     found = _CLOCK_AT.get(key)
     if found is None:
         if len(_CLOCK_AT) > 20_000:
