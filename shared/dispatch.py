@@ -179,8 +179,10 @@ def _claim_tick(ctx: Context, event: EventEnvelope, now: datetime, sweep: TimerS
     applied at once (the same marker a claim and a finish would leave, in one commit)."""
     retention = ctx.policy.events.marker_retention_days
 
+    marker_id = event.marker_id
+
     def body(tx: Transaction) -> _Claim:
-        marker = tx.get(PROCESSED, event.marker_id)
+        marker = tx.get(PROCESSED, marker_id)
         if marker is not None:
             if marker.get("outcome") == "in_progress" and str(marker.get("lease_until")) <= utc_text(now):
                 pass  # a run that crashed without releasing: take it over
@@ -190,12 +192,13 @@ def _claim_tick(ctx: Context, event: EventEnvelope, now: datetime, sweep: TimerS
                 ran = ProcessResult(Outcome.DUPLICATE, event.event_id, reason="this tick already ran")
                 return _Claim(ran)
         due = sweep.due(tx, now) if sweep is not None else None
-        lease = utc_text(now + TICK_LEASE)
-        claimed = marker_document(event, "in_progress", now, retention, lease_until=lease)
-        if due == []:
-            tx.set(PROCESSED, event.marker_id, _applied(claimed, now, dict(NOTHING_DUE)))
+        if due == []:  # the finished marker at once (lease_until in its place, but None)
+            claimed = marker_document(event, "in_progress", now, retention, lease_until=None)
+            tx.set(PROCESSED, marker_id, _applied(claimed, now, dict(NOTHING_DUE)))
         else:
-            tx.set(PROCESSED, event.marker_id, claimed)
+            lease = utc_text(now + TICK_LEASE)
+            claimed = marker_document(event, "in_progress", now, retention, lease_until=lease)
+            tx.set(PROCESSED, marker_id, claimed)
         return _Claim(due=due)
 
     return ctx.store.run_transaction(body)

@@ -184,12 +184,14 @@ def process(
     ``PermanentError`` for a source version from the future."""
     check_version(event, now)
     fingerprint = payload_hash(event)
+    marker_id = event.marker_id  # each built once, not on every use
+    version_id = event.version_id if event.source_version else ""
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
         return marker_document(event, outcome.value, now, retention_days, fingerprint=fingerprint, **extra)
 
     def body(tx: Transaction) -> ProcessResult:
-        seen = tx.get(PROCESSED, event.marker_id)
+        seen = tx.get(PROCESSED, marker_id)
         if seen is not None:
             if seen.get("payload_hash") not in (None, fingerprint):
                 return ProcessResult(
@@ -199,14 +201,14 @@ def process(
                     f"(processed at {seen.get('processed_at')})",
                 )
             return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="already processed")
-        stored = tx.get(VERSIONS, event.version_id) if event.source_version else None
+        stored = tx.get(VERSIONS, version_id) if event.source_version else None
         if (
             stored
             and event.source_version
             and datetime.fromisoformat(stored["source_version"]) > event.source_version
         ):
             reason = f"stale: {utc_text(event.source_version)} is older than {stored['source_version']}"
-            tx.set(PROCESSED, event.marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
+            tx.set(PROCESSED, marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
             return ProcessResult(Outcome.STALE, event.event_id, reason=reason)
 
         decision = handler(ReadView(tx), event, now)
@@ -239,14 +241,14 @@ def process(
         if event.source_version:
             tx.set(
                 VERSIONS,
-                event.version_id,
+                version_id,
                 {
                     "entity_key": event.entity_key,
                     "source_version": utc_text(event.source_version),
                     "event_id": event.event_id,
                 },
             )
-        tx.set(PROCESSED, event.marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
+        tx.set(PROCESSED, marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
         return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision, action_docs=dumped)
 
     return store.run_transaction(body)
