@@ -147,6 +147,7 @@ def _same_entry(field: str, old: Document, new: Document) -> bool:
 
 
 _IdSet = set[str] | frozenset[str]
+_NO_INDEXES: dict[tuple[str, str], Any] = {}
 # How many times larger than the candidates a range's slice may be and still narrow them.
 _SLICE_NARROWS = 8
 _NONE: frozenset[str] = frozenset()
@@ -487,12 +488,16 @@ class EmbeddedStore(Store):
             for collection, doc_id in tx._creates:
                 if doc_id in self._docs.get(collection, {}):
                     raise AlreadyExistsError(f"{collection}/{doc_id} already exists")
+            if not tx._writes:
+                return
             self._clock += 1
-            for (collection, doc_id), written in tx._writes.items():
-                doc, keys = written if written is not None else (None, _FLAT)
+            clock = self._clock
+            for key, written in tx._writes.items():
+                collection, doc_id = key
+                doc, nested_keys = written if written is not None else (None, _FLAT)
                 docs = self._docs.setdefault(collection, {})
                 old = docs.pop(doc_id, None)
-                for index in self._indexes.get(collection, {}).values():
+                for index in self._indexes.get(collection, _NO_INDEXES).values():
                     if old is not None and doc is not None and _same_entry(index.field, old, doc):
                         continue  # the indexed value did not change: neither does the index
                     if old is not None:
@@ -502,14 +507,13 @@ class EmbeddedStore(Store):
                 nested = self._nested.setdefault(collection, {})
                 if doc is not None:
                     docs[doc_id] = doc
-                    nested[doc_id] = keys
+                    nested[doc_id] = nested_keys
                 else:
                     nested.pop(doc_id, None)
-                self._revisions[(collection, doc_id)] = self._clock
-                self._collection_revisions[collection] = self._clock
-                self.writes += 1
-            if tx._writes:
-                self._save()
+                revisions[key] = clock
+                self._collection_revisions[collection] = clock
+            self.writes += len(tx._writes)
+            self._save()
 
     def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
         for _ in range(self.max_attempts):
