@@ -149,7 +149,7 @@ def _same_entry(field: str, old: Document, new: Document) -> bool:
 _IdSet = set[str] | frozenset[str]
 _NO_INDEXES: dict[tuple[str, str], Any] = {}
 # How many times larger than the candidates a range's slice may be and still narrow them.
-_SLICE_NARROWS = 8
+_SLICE_NARROWS = 4
 _NONE: frozenset[str] = frozenset()
 
 
@@ -286,6 +286,27 @@ class _RangeIndex:
 
 
 _id_of = itemgetter(1)
+
+
+def _text_within(value: Any, where: list[Where]) -> bool:
+    """``all(w.matches(...))`` for range filters on strings, given the field's value (a
+    string range matches strings only; a missing field, None, never)."""
+    if type(value) is not str:
+        return False
+    for w in where:
+        bound = w.value
+        if w.op == "<":
+            if not value < bound:
+                return False
+        elif w.op == "<=":
+            if not value <= bound:
+                return False
+        elif w.op == ">":
+            if not value > bound:
+                return False
+        elif not value >= bound:
+            return False
+    return True
 
 
 def _ids_between(entries: list[tuple[Any, str]], lo: int, hi: int) -> list[str]:
@@ -439,10 +460,17 @@ class EmbeddedStore(Store):
                 ids = narrow().intersection(ids)
                 settled += exact
         # A range's slice is worth intersecting too unless it is much larger than what is
-        # left (gathering an id from the slice costs far less than checking a filter).
+        # left (gathering an id from the slice costs far less than checking a filter);
+        # then a string range is checked on each candidate's value directly.
         for size, between, on_field in slices:
-            if between is not smallest and ids and size <= _SLICE_NARROWS * len(ids):
+            if between is smallest or not ids:
+                continue
+            if size <= _SLICE_NARROWS * len(ids):
                 ids = set(between()).intersection(ids)
+                settled += on_field
+            elif all(type(w.value) is str for w in on_field):
+                field = on_field[0].field
+                ids = [i for i in ids if _text_within(docs[i].get(field), on_field)]
                 settled += on_field
         return ids, settled
 

@@ -225,3 +225,32 @@ def test_a_document_read_is_a_copy_at_every_depth() -> None:
         doc["tags"][1]["deep"].append(2)
         doc["meta"]["k"] = "changed"
     assert store.get("c", "1") == {"n": 1, "tags": ["x", {"deep": [1]}], "meta": {"k": "v"}}
+
+
+def test_an_equality_and_range_query_answers_alike_whichever_way_it_narrows() -> None:
+    """Few pending among many due (the range checked on each candidate), and many pending
+    among few due (the range's slice intersected): the same answers as each filter alone."""
+    store = EmbeddedStore()
+    writes = [
+        ("outbox", f"a{n:03d}", {"status": "sent", "not_before": f"2026-01-{n % 28 + 1:02d}"})
+        for n in range(200)
+    ]
+    writes += [
+        ("outbox", f"p{n:02d}", {"status": "pending", "not_before": f"2026-01-{n + 1:02d}"})
+        for n in range(20)
+    ]
+    writes += [
+        ("outbox", "none", {"status": "pending", "not_before": None}),
+        ("outbox", "n", {"status": "pending"}),
+    ]
+    store.put_many(writes)
+    for cutoff in ("2026-01-05", "2026-01-15", "2026-02-01"):
+        expected = sorted(
+            i
+            for i, d in store.query("outbox")
+            if d.get("status") == "pending" and str(d.get("not_before") or "~") <= cutoff
+        )
+        query = store.query("outbox", Where("status", "==", "pending"), Where("not_before", "<=", cutoff))
+        assert [i for i, _ in query] == expected
+    early = store.query("outbox", Where("not_before", ">", "2026-01-27"), Where("status", "==", "sent"))
+    assert [i for i, _ in early] == [f"a{n:03d}" for n in range(200) if n % 28 + 1 > 27]
