@@ -136,6 +136,13 @@ def _keyable(value: Any) -> bool:
     return not isinstance(value, dict | list)
 
 
+def _indexed(where: Where) -> bool:
+    """Whether a query's filter gets an index (``_candidates`` builds one for it)."""
+    return ((where.op == "==" or where.op == "array_contains") and _keyable(where.value)) or (
+        where.op in RANGE_OPS
+    )
+
+
 _MISSING = object()
 
 
@@ -330,8 +337,11 @@ class EmbeddedStore(Store):
         self._collection_revisions: dict[str, int] = {}
         # {collection: {(index class name, field): index}}, each built on first use.
         self._indexes: dict[str, dict[tuple[str, str], _Index]] = {}
-        # Query answers (ids) by query, with the collection revision they hold for.
-        self._answers: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
+        # Query answers (ids) by query, with the collection revision they were worked out
+        # at and the fields they depend on (None: every document and field).
+        self._answers: dict[tuple[Any, ...], tuple[int, list[str], tuple[str, ...] | None]] = {}
+        # {(collection, field): the clock of the last commit that changed an index of it}
+        self._field_revisions: dict[tuple[str, str], int] = {}
         self._clock = 0
         self._path = Path(path) if path else None
         if self._path and self._path.exists():
@@ -384,8 +394,8 @@ class EmbeddedStore(Store):
             revision = self._collection_revisions.get(collection, 0)
             key = _query_key(collection, where, limit is not None)
             cached = self._answers.get(key) if key is not None else None
-            if cached is not None and cached[0] == revision:
-                found = cached[1]  # nothing in the collection changed since: the same answer
+            if cached is not None and (cached[0] == revision or self._unchanged(collection, cached)):
+                found = cached[1]  # nothing the answer depends on changed since: the same answer
             else:
                 # A remembered answer was first worked out here, so its shape is recorded.
                 self.query_shapes.add(
@@ -400,11 +410,25 @@ class EmbeddedStore(Store):
                 if key is not None:
                     if len(self._answers) >= _ANSWERS_KEPT:
                         self._answers.clear()
-                    self._answers[key] = (revision, found)
+                    # An answer depends only on which documents there are and the values of
+                    # the fields it filters on; when every filter has an index (which then
+                    # records each change of its field), later writes to other fields
+                    # leave it valid.
+                    fields = tuple(w.field for w in where) if where and all(map(_indexed, where)) else None
+                    self._answers[key] = (revision, found, fields)
             nested = self._nested.get(collection, {})
             out = [(i, _copy(docs[i], nested[i])) for i in found[:limit]]
             self.reads += max(1, len(out))
             return out, revision
+
+    def _unchanged(self, collection: str, cached: tuple[int, list[str], tuple[str, ...] | None]) -> bool:
+        """Whether no commit since ``cached`` was worked out changed how an index of its
+        fields files a document (a document added or removed changes every index)."""
+        revision, _, fields = cached
+        if fields is None:
+            return False
+        changed = self._field_revisions
+        return all(changed.get((collection, field), 0) <= revision for field in fields)
 
     def _index(self, collection: str, kind: type[_I], field: str) -> _I:
         indexes = self._indexes.setdefault(collection, {})
@@ -532,6 +556,7 @@ class EmbeddedStore(Store):
                         index.remove(doc_id, old)
                     if doc is not None:
                         index.add(doc_id, doc)
+                    self._field_revisions[(collection, index.field)] = clock
                 nested = self._nested.setdefault(collection, {})
                 if doc is not None:
                     docs[doc_id] = doc

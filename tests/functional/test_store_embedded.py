@@ -254,3 +254,41 @@ def test_an_equality_and_range_query_answers_alike_whichever_way_it_narrows() ->
         assert [i for i, _ in query] == expected
     early = store.query("outbox", Where("not_before", ">", "2026-01-27"), Where("status", "==", "sent"))
     assert [i for i, _ in early] == [f"a{n:03d}" for n in range(200) if n % 28 + 1 > 27]
+
+
+def test_remembered_answers_follow_every_change_to_what_they_filter_on() -> None:
+    """Queries asked again and again between writes (to the filtered fields, to other
+    fields, adding and removing documents) answer what a scan of the documents answers."""
+    import random
+
+    rng = random.Random(7)
+    store = EmbeddedStore()
+    queries = [
+        (Where("a", "==", "x"),),
+        (Where("a", "==", "y"), Where("n", ">=", 2)),
+        (Where("tags", "array_contains", "t1"),),
+        (Where("n", "<", 3),),
+        (Where("a", "in", ["x", "z"]),),
+        (Where("a", "==", "x"), Where("tags", "array_contains", "t2")),
+    ]
+    for step in range(600):
+        doc_id = f"d{rng.randrange(12)}"
+        roll = rng.random()
+        if roll < 0.15:
+            store.run_transaction(lambda tx, doc_id=doc_id: tx.delete("c", doc_id))
+        elif roll < 0.6:
+            doc = {
+                "a": rng.choice(["x", "y", "z"]),
+                "n": rng.randrange(5),
+                "tags": rng.sample(["t1", "t2", "t3"], rng.randrange(3)),
+                "other": step,
+            }
+            store.put("c", doc_id, doc)
+        else:  # a write to a field no query filters on
+            current = store.get("c", doc_id)
+            if current is not None:
+                store.put("c", doc_id, {**current, "other": step})
+        everything = store.query("c")
+        for where in queries:
+            expected = [i for i, d in everything if all(w.matches(d) for w in where)]
+            assert [i for i, _ in store.query("c", *where)] == expected, (step, where)
