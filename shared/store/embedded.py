@@ -295,6 +295,22 @@ class _RangeIndex:
 _id_of = itemgetter(1)
 
 
+def _texts_within(ids: Collection[str], docs: Mapping[str, Document], where: list[Where]) -> list[str]:
+    """The ids whose documents' field is a string within the string range filters
+    ``where`` (all on that field); one filter, the usual case, is checked inline."""
+    field = where[0].field
+    if len(where) > 1:
+        return [i for i in ids if _text_within(docs[i].get(field), where)]
+    op, bound = where[0].op, where[0].value
+    if op == "<":
+        return [i for i in ids if type(v := docs[i].get(field)) is str and v < bound]
+    if op == "<=":
+        return [i for i in ids if type(v := docs[i].get(field)) is str and v <= bound]
+    if op == ">":
+        return [i for i in ids if type(v := docs[i].get(field)) is str and v > bound]
+    return [i for i in ids if type(v := docs[i].get(field)) is str and v >= bound]
+
+
 def _text_within(value: Any, where: list[Where]) -> bool:
     """``all(w.matches(...))`` for range filters on strings, given the field's value (a
     string range matches strings only; a missing field, None, never)."""
@@ -493,8 +509,7 @@ class EmbeddedStore(Store):
                 ids = set(between()).intersection(ids)
                 settled += on_field
             elif all(type(w.value) is str for w in on_field):
-                field = on_field[0].field
-                ids = [i for i in ids if _text_within(docs[i].get(field), on_field)]
+                ids = _texts_within(ids, docs, on_field)
                 settled += on_field
         return ids, settled
 

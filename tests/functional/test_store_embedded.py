@@ -252,6 +252,10 @@ def test_an_equality_and_range_query_answers_alike_whichever_way_it_narrows() ->
         )
         query = store.query("outbox", Where("status", "==", "pending"), Where("not_before", "<=", cutoff))
         assert [i for i, _ in query] == expected
+    for op, bound in (("<", "2026-12-31"), (">", "2026-01-01"), (">=", "2026-01-02"), ("<=", "2026-01-02")):
+        wide = Where("not_before", op, bound)  # a range matching almost everything
+        expected = sorted(i for i, d in store.query("outbox", wide) if d.get("status") == "pending")
+        assert [i for i, _ in store.query("outbox", Where("status", "==", "pending"), wide)] == expected
     early = store.query("outbox", Where("not_before", ">", "2026-01-27"), Where("status", "==", "sent"))
     assert [i for i, _ in early] == [f"a{n:03d}" for n in range(200) if n % 28 + 1 > 27]
 
