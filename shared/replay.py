@@ -167,8 +167,10 @@ class _Due:
         return self._heap[0][0] if self._heap else None
 
     def deliver(self, store: EmbeddedStore, policy: Policy, now: datetime) -> list[dict[str, Any]]:
-        due: set[str] = set()
         cutoff = utc_text(now)  # "" (no not_before) sorts first: always due
+        if not self._heap or self._heap[0][0] > cutoff:
+            return []  # most lines: nothing has fallen due
+        due: set[str] = set()
         while self._heap and self._heap[0][0] <= cutoff:
             due.add(heapq.heappop(self._heap)[1])
         delivered = []
