@@ -63,7 +63,8 @@ def _label(event: EventEnvelope) -> str:
 def counted(store: EmbeddedStore, totals: dict[str, list[int]]) -> Iterator[None]:
     """Every dispatch, the nested ones included, adds its own reads and writes to its
     event type: an ``sla-check`` tick dispatches each due timer itself, so the tick's row
-    is its claim, its query and its finish, and each firing counts under ``timer.fired``."""
+    is its claim (which holds its query) and, when it fired anything, its finish; each
+    firing counts under ``timer.fired``."""
     original = shared.dispatch.dispatch
     inner: list[list[int]] = []  # the operations of the dispatches running inside this one
 
@@ -132,7 +133,10 @@ def main() -> int:
     print(f"\n{'store operations per event (embedded adapter)':<44}{'reads':>8}{'writes':>8}{'events':>9}")
     for label, (reads, writes, count) in sorted(operations(lines).items()):
         print(f"  {label:<42}{reads:>8.1f}{writes:>8.1f}{count:>9,}")
-    print("  (a tick's row is its own claim, query and finish; the timers it fires are timer.fired)")
+    print(
+        "  (a tick's row is its claim, which holds its query, and its finish when it fired"
+        " anything; the timers it fires are timer.fired)"
+    )
     return 0
 
 

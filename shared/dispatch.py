@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.alerts import OPS_FAULT, fault_event, ops_alert
 from shared.bootstrap import Context
@@ -61,7 +63,13 @@ from shared.sources.vitally import HEALTH_EVENT_TYPE
 from shared.sources.vitally_sync import TRAITS_EVENT_TYPE
 from shared.store import Document, Transaction
 
+if TYPE_CHECKING:
+    from shared.jobs import TimerSweep
+
 TICK_TYPE = "cadence.tick"
+_UNBOUND = nullcontext()
+# What a timer sweep that found nothing due did.
+NOTHING_DUE = {"due": 0, "fired": 0}
 # How long a running tick holds its marker; a crashed run is taken over after it.
 TICK_LEASE = timedelta(minutes=10)
 
@@ -108,7 +116,9 @@ def dispatch(
 ) -> ProcessResult:
     """Apply ``event`` once through its handler; see the module docstring. Raises only
     for transient faults."""
-    with bind(function=ctx.function, event_id=event.event_id, event_type=event.type):
+    # Muted (replay, the demo), no line is written, so there is nothing to bind them to.
+    logging = enabled()
+    with bind(function=ctx.function, event_id=event.event_id, event_type=event.type) if logging else _UNBOUND:
         try:
             if event.type == TICK_TYPE:
                 result = run_tick(ctx, event, now)
@@ -148,7 +158,7 @@ def dispatch(
                 attributes=attributes,
             )
             log("ERROR", f"event id reused with a different payload: {result.reason}", dead_letter=kept)
-        if enabled():
+        if logging:
             log("INFO", f"event {result.outcome.value}", **_summary(result))
         ctx.publish(result.new_actions, now)
         _heard(ctx, event, now)
@@ -175,28 +185,54 @@ def alert(ctx: Context, fault: ConfigurationError, now: datetime) -> None:
 # -- ticks ---------------------------------------------------------------------------------
 
 
-def _claim_tick(ctx: Context, event: EventEnvelope, now: datetime) -> ProcessResult | None:
-    """Take the tick's marker: None when this run may go ahead, else why not."""
+@dataclass
+class _Claim:
+    """What taking a tick's marker found: why not to run (``refused``), or the timers a
+    sweep found due (``due``; empty when the tick was recorded as done at once)."""
 
-    def body(tx: Transaction) -> ProcessResult | None:
-        marker = tx.get(PROCESSED, event.marker_id)
+    refused: ProcessResult | None = None
+    due: list[tuple[str, Document]] | None = None
+
+
+def _claim_tick(ctx: Context, event: EventEnvelope, now: datetime, sweep: TimerSweep | None = None) -> _Claim:
+    """Take the tick's marker. A timer sweep also looks for due timers in the same
+    transaction: when there are none the tick is done, and its marker is written as
+    applied at once (the same marker a claim and a finish would leave, in one commit)."""
+    retention = ctx.policy.events.marker_retention_days
+
+    marker_id = event.marker_id
+
+    def body(tx: Transaction) -> _Claim:
+        marker = tx.get(PROCESSED, marker_id)
         if marker is not None:
             if marker.get("outcome") == "in_progress" and str(marker.get("lease_until")) <= utc_text(now):
                 pass  # a run that crashed without releasing: take it over
             elif marker.get("outcome") == "in_progress":
                 raise TransientError(f"tick {event.event_id} is running elsewhere")
             else:
-                return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="this tick already ran")
-        retention = ctx.policy.events.marker_retention_days
-        lease = utc_text(now + TICK_LEASE)
-        tx.set(
-            PROCESSED,
-            event.marker_id,
-            marker_document(event, "in_progress", now, retention, lease_until=lease),
-        )
-        return None
+                ran = ProcessResult(Outcome.DUPLICATE, event.event_id, reason="this tick already ran")
+                return _Claim(ran)
+        due = sweep.due(tx, now) if sweep is not None else None
+        if due == []:  # the finished marker at once (lease_until in its place, but None)
+            claimed = marker_document(event, "in_progress", now, retention, lease_until=None)
+            tx.set(PROCESSED, marker_id, _applied(claimed, now, dict(NOTHING_DUE)))
+        else:
+            lease = utc_text(now + TICK_LEASE)
+            claimed = marker_document(event, "in_progress", now, retention, lease_until=lease)
+            tx.set(PROCESSED, marker_id, claimed)
+        return _Claim(due=due)
 
     return ctx.store.run_transaction(body)
+
+
+def _applied(marker: Document, now: datetime, summary: Document) -> Document:
+    return {
+        **marker,
+        "outcome": Outcome.APPLIED.value,
+        "lease_until": None,
+        "completed_at": utc_text(now),
+        "summary": summary,
+    }
 
 
 def _finish_tick(ctx: Context, event: EventEnvelope, now: datetime, summary: Document | None) -> None:
@@ -205,36 +241,31 @@ def _finish_tick(ctx: Context, event: EventEnvelope, now: datetime, summary: Doc
         if summary is None:  # released: a redelivery runs the job again
             tx.delete(PROCESSED, event.marker_id)
         else:
-            tx.set(
-                PROCESSED,
-                event.marker_id,
-                {
-                    **marker,
-                    "outcome": Outcome.APPLIED.value,
-                    "lease_until": None,
-                    "completed_at": utc_text(now),
-                    "summary": summary,
-                },
-            )
+            tx.set(PROCESSED, event.marker_id, _applied(marker, now, summary))
 
     ctx.store.run_transaction(body)
 
 
 def run_tick(ctx: Context, event: EventEnvelope, now: datetime) -> ProcessResult:
-    from shared.jobs import JOBS
+    from shared.jobs import JOBS, JobRun, TimerSweep
 
     job = str(event.payload.get("job"))
     if job not in JOBS:
         raise PermanentError(f"no reaction for job {job!r} (known: {', '.join(sorted(JOBS))})")
-    refused = _claim_tick(ctx, event, now)
-    if refused is not None:
-        return refused
-    try:
-        run = JOBS[job](ctx, now)
-    except BaseException:
-        _finish_tick(ctx, event, now, None)
-        raise
-    _finish_tick(ctx, event, now, json.loads(json.dumps(run.summary, default=str)))
+    work = JOBS[job]
+    sweep = work if isinstance(work, TimerSweep) else None
+    claim = _claim_tick(ctx, event, now, sweep)
+    if claim.refused is not None:
+        return claim.refused
+    if claim.due == []:  # nothing was due: the claim recorded the tick as done
+        run = JobRun(dict(NOTHING_DUE))
+    else:
+        try:
+            run = sweep.fire(ctx, now, claim.due) if sweep is not None and claim.due else work(ctx, now)
+        except BaseException:
+            _finish_tick(ctx, event, now, None)
+            raise
+        _finish_tick(ctx, event, now, json.loads(json.dumps(run.summary, default=str)))
     notes = [f"{job}: " + ", ".join(f"{k} {v}" for k, v in run.summary.items()), *run.notes]
     return ProcessResult(
         Outcome.APPLIED, event.event_id, decision=Decision(notes=notes), children=run.results

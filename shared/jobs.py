@@ -36,7 +36,7 @@ from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import TIMERS, Outcome, ProcessResult
 from shared.rules.cron import previous_fire
-from shared.store import Transaction, Where
+from shared.store import Document, Store, Transaction, Where
 
 
 @dataclass
@@ -49,19 +49,30 @@ class JobRun:
 Job = Callable[[Context, datetime], JobRun]
 
 
-def fire_timers(job: str) -> Job:
+class TimerSweep:
     """A sweep that fires every timer of ``job`` due by now, each through the dispatcher
-    (its own event and transaction: one bad timer is kept aside, the rest go on)."""
+    (its own event and transaction: one bad timer is kept aside, the rest go on).
 
-    def run(ctx: Context, now: datetime) -> JobRun:
+    ``due`` and ``fire`` are its two halves, so that the tick can look before it claims:
+    a tick that finds nothing due records itself in one transaction (most ticks of a
+    quiet hour find nothing)."""
+
+    def __init__(self, job: str) -> None:
+        self.job = job
+
+    def due(self, reader: Store | Transaction, now: datetime) -> list[tuple[str, Document]]:
+        """The due timers, in the order they fire (due time, then id): read from the store,
+        or in the tick's claiming transaction."""
+        due = reader.query(TIMERS, Where("job", "==", self.job), Where("due_at", "<=", utc_text(now)))
+        return sorted(due, key=lambda item: (str(item[1].get("due_at")), item[0]))
+
+    def fire(self, ctx: Context, now: datetime, due: list[tuple[str, Document]]) -> JobRun:
         from shared.dispatch import dispatch
         from shared.handlers import timer_event
 
-        due = ctx.store.query(TIMERS, Where("job", "==", job), Where("due_at", "<=", utc_text(now)))
-        ordered = sorted(due, key=lambda item: (str(item[1].get("due_at")), item[0]))
         results = []
         parked = 0
-        for timer_id, doc in ordered:
+        for timer_id, doc in due:
             result = dispatch(ctx, timer_event(doc, now), now)
             results.append(result)
             # Bad input is parked; a configuration fault leaves the timer due for when it is fixed.
@@ -70,7 +81,13 @@ def fire_timers(job: str) -> Job:
         fired = sum(r.outcome is Outcome.APPLIED for r in results)
         return JobRun({"due": len(due), "fired": fired, **({"parked": parked} if parked else {})}, results)
 
-    return run
+    def __call__(self, ctx: Context, now: datetime) -> JobRun:
+        return self.fire(ctx, now, self.due(ctx.store, now))
+
+
+def fire_timers(job: str) -> TimerSweep:
+    """The sweep of ``job``'s timers (see ``TimerSweep``)."""
+    return TimerSweep(job)
 
 
 def park(ctx: Context, timer_id: str, doc: dict[str, Any], reason: str, now: datetime) -> int:

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -474,6 +475,13 @@ def utc_text(moment: datetime) -> str:
     every time in the store compares correctly as text."""
     if moment.tzinfo is None:
         raise ValueError("stored times must be timezone-aware")
+    return _utc_text(moment)
+
+
+# Each event writes the same few moments several times (its marker, its timers, the
+# replay clock); equal aware datetimes are the same instant, so they share one text.
+@lru_cache(maxsize=1024)
+def _utc_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

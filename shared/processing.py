@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from shared.events import EventEnvelope, check_version
 from shared.models import Action, Timer, utc_text
@@ -76,17 +76,22 @@ class Decision:
     cancel_timers: list[str] = field(default_factory=list)
 
 
+class _Query(Protocol):
+    def __call__(
+        self, collection: str, *where: Where, limit: int | None = None
+    ) -> list[tuple[str, Document]]: ...
+
+
 class ReadView:
-    """The read half of a transaction: handlers look, ``process`` writes."""
+    """The read half of a transaction: handlers look, ``process`` writes. Its ``get`` and
+    ``query`` are the transaction's own (no call of its own on every read)."""
+
+    get: Callable[[str, str], Document | None]
+    query: _Query
 
     def __init__(self, tx: Transaction) -> None:
-        self._tx = tx
-
-    def get(self, collection: str, doc_id: str) -> Document | None:
-        return self._tx.get(collection, doc_id)
-
-    def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
-        return self._tx.query(collection, *where, limit=limit)
+        self.get = tx.get
+        self.query = tx.query
 
 
 Handler = Callable[[ReadView, EventEnvelope, datetime], Decision]
@@ -103,6 +108,9 @@ class ProcessResult:
     children: list[ProcessResult] = field(default_factory=list)
     # Why a rejected event was rejected: "bad_input" or "configuration" (shared.faults).
     fault: str | None = None
+    # Each new action's JSON form (model_dump(mode="json")), by id: made once for the
+    # outbox, and kept for callers that show the actions (replay's timeline).
+    action_docs: dict[str, Document] = field(default_factory=dict)
 
 
 # Payload fields that may differ between two deliveries of the same event, so the payload
@@ -116,25 +124,33 @@ UNHASHED_FIELDS: dict[str, frozenset[str]] = {
 }
 
 
+# The hash's JSON: sorted keys, no spaces, anything else as its text. One encoder for
+# every event (json.dumps with options builds a new one on each call).
+_HASH_JSON = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def payload_hash(event: EventEnvelope) -> str:
     """What makes a delivery the same event: its type, entity, version and the payload's
     identifying fields."""
-    volatile = UNHASHED_FIELDS.get(event.type, frozenset())
-    payload = {k: v for k, v in event.payload.items() if k not in volatile}
-    material = json.dumps(
-        [event.type, event.entity_key, event.source_version, payload],
-        sort_keys=True,
-        default=str,
-        separators=(",", ":"),
-    )
+    volatile = UNHASHED_FIELDS.get(event.type)
+    payload = event.payload if not volatile else {k: v for k, v in event.payload.items() if k not in volatile}
+    material = _HASH_JSON.encode([event.type, event.entity_key, event.source_version, payload])
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
 def marker_document(
-    event: EventEnvelope, outcome: str, now: datetime, retention_days: int, **extra: Any
+    event: EventEnvelope,
+    outcome: str,
+    now: datetime,
+    retention_days: int,
+    *,
+    fingerprint: str | None = None,
+    **extra: Any,
 ) -> Document:
     """The processed-event marker: what happened to the event, when, and the hash of its
-    payload; it expires (Firestore TTL) after ``retention_days``."""
+    payload (``fingerprint`` when the caller has it already: the hash encodes the whole
+    payload, and every event needs it twice); it expires (Firestore TTL) after
+    ``retention_days``."""
     return {
         "event_id": event.event_id,
         "source": event.source,
@@ -143,7 +159,7 @@ def marker_document(
         "outcome": outcome,
         "processed_at": utc_text(now),
         "expire_at": utc_text(now + timedelta(days=retention_days)),
-        "payload_hash": payload_hash(event),
+        "payload_hash": fingerprint if fingerprint is not None else payload_hash(event),
         **extra,
     }
 
@@ -154,8 +170,9 @@ def timer_document(timer: Timer, event: EventEnvelope, now: datetime) -> Documen
     return doc
 
 
-def outbox_document(action: Action, event: EventEnvelope) -> Document:
-    doc = action.model_dump(mode="json")
+def outbox_document(action: Action, event: EventEnvelope, dumped: Document | None = None) -> Document:
+    """The outbox's document of ``action`` (``dumped``: its JSON form, when made already)."""
+    doc = dict(dumped) if dumped is not None else action.model_dump(mode="json")
     doc.update(status="pending", published_at=None, event_id=event.event_id)
     return doc
 
@@ -172,12 +189,14 @@ def process(
     ``PermanentError`` for a source version from the future."""
     check_version(event, now)
     fingerprint = payload_hash(event)
+    marker_id = event.marker_id  # each built once, not on every use
+    version_id = event.version_id if event.source_version else ""
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
-        return marker_document(event, outcome.value, now, retention_days, **extra)
+        return marker_document(event, outcome.value, now, retention_days, fingerprint=fingerprint, **extra)
 
     def body(tx: Transaction) -> ProcessResult:
-        seen = tx.get(PROCESSED, event.marker_id)
+        seen = tx.get(PROCESSED, marker_id)
         if seen is not None:
             if seen.get("payload_hash") not in (None, fingerprint):
                 return ProcessResult(
@@ -187,14 +206,14 @@ def process(
                     f"(processed at {seen.get('processed_at')})",
                 )
             return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="already processed")
-        stored = tx.get(VERSIONS, event.version_id) if event.source_version else None
+        stored = tx.get(VERSIONS, version_id) if event.source_version else None
         if (
             stored
             and event.source_version
             and datetime.fromisoformat(stored["source_version"]) > event.source_version
         ):
             reason = f"stale: {utc_text(event.source_version)} is older than {stored['source_version']}"
-            tx.set(PROCESSED, event.marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
+            tx.set(PROCESSED, marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
             return ProcessResult(Outcome.STALE, event.event_id, reason=reason)
 
         decision = handler(ReadView(tx), event, now)
@@ -217,23 +236,24 @@ def process(
                 tx.delete(TIMERS, timer_id)
         for timer in decision.timers:
             tx.set(TIMERS, timer.id, timer_document(timer, event, now))
+        dumped = {action.id: action.model_dump(mode="json") for action in new_actions}
         for action in new_actions:
             if already[action.id] is None:
-                tx.create(OUTBOX, action.id, outbox_document(action, event))
+                tx.create(OUTBOX, action.id, outbox_document(action, event, dumped[action.id]))
             else:
-                tx.set(OUTBOX, action.id, outbox_document(action, event))
+                tx.set(OUTBOX, action.id, outbox_document(action, event, dumped[action.id]))
         if event.source_version:
             tx.set(
                 VERSIONS,
-                event.version_id,
+                version_id,
                 {
                     "entity_key": event.entity_key,
                     "source_version": utc_text(event.source_version),
                     "event_id": event.event_id,
                 },
             )
-        tx.set(PROCESSED, event.marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
-        return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision)
+        tx.set(PROCESSED, marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
+        return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision, action_docs=dumped)
 
     return store.run_transaction(body)
 

@@ -54,8 +54,11 @@ class ViewDirectory:
         # Whole days: every decision of one day asks the same question (the embedded store
         # answers it once); the absences that ended earlier that day are harmless extras.
         day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        self._since = utc_text(day)
-        self._until = utc_text(day + self.HORIZON + timedelta(days=1))
+        # The window's two filters, the same for everyone asked about.
+        self._window = (
+            Where("ends_at", ">", utc_text(day)),
+            Where("starts_at", "<", utc_text(day + self.HORIZON + timedelta(days=1))),
+        )
         self._people: dict[str, Document | None] = {}
         self._absences: dict[str, list[Document]] = {}
         self._plans: dict[str, Document | None] = {}
@@ -68,12 +71,7 @@ class ViewDirectory:
 
     def absences(self, email: str) -> Iterable[Document]:
         if email not in self._absences:
-            found = self._view.query(
-                ABSENCES,
-                Where("person", "==", email),
-                Where("ends_at", ">", self._since),
-                Where("starts_at", "<", self._until),
-            )
+            found = self._view.query(ABSENCES, Where("person", "==", email), *self._window)
             self._absences[email] = [doc for _, doc in found]
         return self._absences[email]
 

@@ -34,7 +34,8 @@ def group_message(policy: Policy) -> Handler:
         account = view.get(ACCOUNTS, account_id) if account_id else None
         if account is None and kind is SenderKind.CUSTOMER:
             account = account_of_sender(view, sender)
-        thread, note, change = apply_message(stored, message, kind)
+        previous = MailThread.model_validate(stored) if stored else None
+        thread, note, change = apply_message(previous, message, kind)
         decision = Decision(notes=[note])
         if account is not None and thread.account_id is None:
             thread = thread.model_copy(update={"account_id": account["id"], "ta": account.get("ta")})
@@ -42,7 +43,6 @@ def group_message(policy: Policy) -> Handler:
                 f"'{thread.subject}' belongs to {account.get('name')} (TA {account.get('ta') or 'none'})"
             )
 
-        previous = MailThread.model_validate(stored) if stored else None
         if change in (WaitChange.ENDED, WaitChange.RESTARTED) and previous is not None:
             decision.notes += _withdraw(view, previous, decision, now)
         if change is not None and change is not WaitChange.ENDED:

@@ -34,6 +34,30 @@ def _holidays(country: str, subdivision: str | None, year: int) -> frozenset[dat
     return frozenset(holidays_lib.country_holidays(country, subdiv=subdivision, years=year).keys())
 
 
+# A key for each distinct set of calendar settings (equal calendars share one), and the
+# key of each calendar object seen, by identity (the calendar kept, so its id stays its
+# own): caches of working-time answers hash a small number instead of every setting.
+_SETTINGS_NUMBERS: dict[tuple[object, ...], int] = {}
+_CALENDARS: dict[int, tuple[CalendarPolicy, object]] = {}
+
+
+def calendar_key(calendar: CalendarPolicy) -> object:
+    """A hashable key equal for calendars with equal settings: a number for the first
+    1,024 distinct settings, the settings themselves after that (never reused)."""
+    known = _CALENDARS.get(id(calendar))
+    if known is None or known[0] is not calendar:
+        values = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in calendar.__dict__.items())
+        key: object = _SETTINGS_NUMBERS.get(values)
+        if key is None:
+            key = values
+            if len(_SETTINGS_NUMBERS) < 1024:
+                key = _SETTINGS_NUMBERS[values] = len(_SETTINGS_NUMBERS)
+        if len(_CALENDARS) > 64:
+            _CALENDARS.clear()
+        known = _CALENDARS[id(calendar)] = (calendar, key)
+    return known[1]
+
+
 def is_business_day(day: date, policy: CalendarPolicy) -> bool:
     if day.weekday() not in policy.working_days:
         return False
@@ -44,9 +68,16 @@ def is_business_day(day: date, policy: CalendarPolicy) -> bool:
 
 def _open_close(day: date, tz: ZoneInfo, policy: CalendarPolicy) -> tuple[datetime, datetime]:
     hours = policy.business_hours
+    return _between(day, hours.start, hours.end, tz)
+
+
+@lru_cache(maxsize=8192)
+def _between(day: date, start: time, end: time, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """``start`` and ``end`` on ``day`` in ``tz``, in UTC (every clock asks about the same
+    few weeks of days again and again)."""
     return (
-        datetime.combine(day, hours.start, tzinfo=tz).astimezone(UTC),
-        datetime.combine(day, hours.end, tzinfo=tz).astimezone(UTC),
+        datetime.combine(day, start, tzinfo=tz).astimezone(UTC),
+        datetime.combine(day, end, tzinfo=tz).astimezone(UTC),
     )
 
 
@@ -155,6 +186,7 @@ def last_working_time(at: datetime, timezone: str, policy: CalendarPolicy) -> da
     raise ValueError("no working day within ten years: check calendar.working_days")
 
 
+@lru_cache(maxsize=8192)
 def _day_bounds(day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """The day's midnight and the next (UTC): 23 or 25 real hours on a DST change day.
 

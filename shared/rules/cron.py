@@ -144,11 +144,17 @@ def _require_aware(moment: datetime) -> None:
         raise ValueError("cron evaluation needs timezone-aware datetimes")
 
 
+# Zones that are UTC under another name: no offset, no daylight saving time, ever.
+_UTC_ZONES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
+
+
 @lru_cache(maxsize=4096)
 def _fires_on(schedule: Schedule, day: date, tz: ZoneInfo) -> tuple[datetime, ...]:
     """The day's fire instants in UTC, in order (cached: every tick of a day asks again)."""
     if not schedule.matches_day(day):
         return ()
+    if tz.key in _UTC_ZONES:  # every wall time exists once and is its own instant
+        return tuple(datetime.combine(day, wall, tzinfo=UTC) for wall in schedule.times)
     out: list[datetime] = []
     for wall in schedule.times:
         local = datetime.combine(day, wall, tzinfo=tz)  # fold=0: the first of an ambiguous pair

@@ -58,25 +58,31 @@ def classify_sender(
 
 def waiting_since(thread: MailThread) -> datetime | None:
     """The oldest customer message no team reply has answered."""
-    replied = thread.last_team_reply_at
-    open_ = [t for t in thread.customer_messages_at if replied is None or t > replied]
+    return _oldest_unanswered(thread.customer_messages_at, thread.last_team_reply_at)
+
+
+def _oldest_unanswered(messages_at: list[datetime], replied: datetime | None) -> datetime | None:
+    open_ = [t for t in messages_at if replied is None or t > replied]
     return min(open_) if open_ else None
 
 
 def apply_message(
-    thread: dict[str, Any] | None, message: dict[str, Any], kind: SenderKind
+    thread: MailThread | dict[str, Any] | None, message: dict[str, Any], kind: SenderKind
 ) -> tuple[MailThread, str, WaitChange | None]:
-    """The thread after one message, a sentence saying what it changed, and how its wait
-    changed (None when it did not)."""
+    """The thread (its stored document, or the thread already read from it) after one
+    message, a sentence saying what it changed, and how its wait changed (None when it did
+    not)."""
     at = datetime.fromisoformat(message["internal_date"])
-    current = (
-        MailThread.model_validate(thread)
-        if thread
-        else MailThread(
+    if isinstance(thread, MailThread):
+        current = thread
+    elif thread:
+        current = MailThread.model_validate(thread)
+    else:
+        current = MailThread(
             thread_id=message["thread_id"], mailbox=message["mailbox"], subject=message.get("subject") or ""
         )
-    )
     before = current.waiting_since if current.waiting else None
+    # Every change goes into one update, applied in one copy of the thread.
     update: dict[str, Any] = {}
     subject = current.subject or message.get("subject") or ""
     if not current.subject and message.get("subject"):
@@ -95,25 +101,19 @@ def apply_message(
     latest = current.last_message_at
     if latest is None or at >= latest:
         update.update(last_message_at=at, last_message_from_team=kind is SenderKind.TEAM)
-    updated = current.model_copy(update=update)
-    after = waiting_since(updated)
+    after = _oldest_unanswered(
+        update.get("customer_messages_at", current.customer_messages_at),
+        update.get("last_team_reply_at", current.last_team_reply_at),
+    )
     change = _change(before, after)
-    updated = updated.model_copy(update={"waiting": after is not None, "waiting_since": after})
+    update.update(waiting=after is not None, waiting_since=after)
     if change in (WaitChange.STARTED, WaitChange.RESTARTED):
-        waiting_from = message.get("from_name") or sender
-        updated = updated.model_copy(update={"sla_level": None, "waiting_sender": waiting_from})
+        update.update(sla_level=None, waiting_sender=message.get("from_name") or sender)
     if change in (WaitChange.ENDED, WaitChange.RESTARTED):
-        updated = updated.model_copy(update={"answered_waits": current.answered_waits + 1})
+        update["answered_waits"] = current.answered_waits + 1
     if change is WaitChange.ENDED:
-        updated = updated.model_copy(
-            update={
-                "sla_level": None,
-                "deadline_at": None,
-                "next_sla_level": None,
-                "next_sla_at": None,
-                "sla_timer": None,
-            }
-        )
+        update.update(sla_level=None, deadline_at=None, next_sla_level=None, next_sla_at=None, sla_timer=None)
+    updated = current.model_copy(update=update)
     return updated, _note(kind, sender, subject, at, change, updated), change
 
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from weakref import WeakKeyDictionary
 
 from shared.policy import CalendarPolicy
-from shared.rules.business_hours import next_working_time
+from shared.rules.business_hours import calendar_key, next_working_time
 from shared.rules.coverage import AWAY_STATUSES
 
 Doc = Mapping[str, Any]
@@ -46,26 +46,34 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-_SPANS: WeakKeyDictionary[Any, dict[str, list[tuple[datetime, datetime, Doc]]]] = WeakKeyDictionary()
+Spans = list[tuple[datetime, datetime, Doc]]
+_SPANS: WeakKeyDictionary[Any, dict[str, Spans]] = WeakKeyDictionary()
 
 
-def _spans(directory: Directory, email: str) -> list[tuple[datetime, datetime, Doc]]:
+def _memo(directory: Directory) -> dict[str, Spans]:
+    """Where the spans of ``directory``'s people are kept: one decision's directory."""
+    try:
+        return _SPANS.setdefault(directory, {})
+    except TypeError:  # a directory that cannot be weakly referenced: no memo
+        return {}
+
+
+def _spans(directory: Directory, email: str) -> Spans:
     """When ``email`` is away: (start, end, absence) of each live absence; worked out once
     per directory (one decision), however often routing asks."""
-    inner = directory.directory if isinstance(directory, _Consulted) else directory
-    if isinstance(directory, _Consulted):
+    if type(directory) is _Consulted:
         directory.emails.add(email)
-    try:
-        memo = _SPANS.setdefault(inner, {})
-    except TypeError:  # a directory that cannot be weakly referenced: no memo
-        memo = {}
-    if email not in memo:
-        memo[email] = [
+        memo, inner = directory.memo, directory.directory
+    else:
+        memo, inner = _memo(directory), directory
+    found = memo.get(email)
+    if found is None:
+        found = memo[email] = [
             (_instant(str(a["starts_at"])), _instant(str(a["ends_at"])), a)
             for a in inner.absences(email)
             if a.get("status") in AWAY_STATUSES
         ]
-    return memo[email]
+    return found
 
 
 def absence_at(directory: Directory, email: str, at: datetime) -> Doc | None:
@@ -175,6 +183,7 @@ class _Consulted:
     def __init__(self, directory: Directory) -> None:
         self.directory = directory
         self.emails: set[str] = set()
+        self.memo = _memo(directory)  # the spans of the directory it wraps
 
     def person(self, email: str) -> Doc | None:
         return self.directory.person(email)
@@ -185,6 +194,21 @@ class _Consulted:
 
     def plan(self, absence_id: str) -> Doc | None:
         return self.directory.plan(absence_id)
+
+
+_OPENS: dict[tuple[datetime, str, object], datetime] = {}
+
+
+def _next_working_time(moment: datetime, timezone: str, calendar: CalendarPolicy) -> datetime:
+    """``next_working_time``, remembered: every recipient of every firing at one tick asks
+    it about the same moment."""
+    key = (moment, timezone, calendar_key(calendar))
+    found = _OPENS.get(key)
+    if found is None:
+        if len(_OPENS) > 20_000:
+            _OPENS.clear()
+        found = _OPENS[key] = next_working_time(moment, timezone, calendar)
+    return moment if found == moment else found  # "at once" is this very moment
 
 
 def reach(
@@ -205,7 +229,7 @@ def reach(
     chosen = Route(person, person, "")
     for _ in range(32):
         chosen = route(person, moment, account_id, consulted)
-        opens = next_working_time(moment, timezone_of(directory, chosen.to, default_timezone), calendar)
+        opens = _next_working_time(moment, timezone_of(directory, chosen.to, default_timezone), calendar)
         if opens == moment:
             break
         changes = _changes(directory, consulted.emails, moment, opens)

@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from shared.models import Action, MailThread, Timer, utc_text
 from shared.policy import CalendarPolicy, GroupMail
-from shared.rules.business_hours import clock_add, clock_hours_between, last_working_time
+from shared.rules.business_hours import calendar_key, clock_add, clock_hours_between, last_working_time
 from shared.rules.routing import Directory, Reach, name_of, reach
 
 SLA_JOB = "sla-check"
@@ -56,11 +57,20 @@ class Step:
 
 def ladder(policy: GroupMail) -> list[Step]:
     """The reminder (when the policy asks for one) and the escalation steps, in order."""
-    steps = [Step(s.level, s.after_hours, s.to) for s in policy.escalation_ladder]
-    if policy.remind_before_breach_hours > 0:
-        first = policy.escalation_ladder[0].to
-        steps.insert(0, Step(0, policy.sla_hours - policy.remind_before_breach_hours, first))
-    return steps
+    known = _LADDERS.get(id(policy))
+    if known is None or known[0] is not policy:  # worked out once per policy object
+        steps = [Step(s.level, s.after_hours, s.to) for s in policy.escalation_ladder]
+        if policy.remind_before_breach_hours > 0:
+            first = policy.escalation_ladder[0].to
+            steps.insert(0, Step(0, policy.sla_hours - policy.remind_before_breach_hours, first))
+        if len(_LADDERS) > 64:
+            _LADDERS.clear()
+        known = _LADDERS[id(policy)] = (policy, tuple(steps))
+    return list(known[1])
+
+
+# Each group-mail policy seen, by identity (kept, so its id stays its own), and its ladder.
+_LADDERS: dict[int, tuple[GroupMail, tuple[Step, ...]]] = {}
 
 
 def key(thread_id: str, waiting_since: datetime, level: int) -> str:
@@ -71,8 +81,10 @@ def clock_words(policy: GroupMail) -> str:
     return "hours" if policy.sla_clock == "calendar" else "working hours"
 
 
+@lru_cache(maxsize=4096)
 def when(moment: datetime, timezone: str) -> str:
-    """``Tue 1 Dec 10:00 CET``: how a person reads a moment, in the clock's time zone."""
+    """``Tue 1 Dec 10:00 CET``: how a person reads a moment, in the clock's time zone
+    (remembered: every firing of a wait names its start and its deadline again)."""
     local = moment.astimezone(ZoneInfo(timezone))
     return f"{local:%a} {local.day} {local:%b %H:%M} {local.tzname()}"
 
@@ -84,10 +96,20 @@ def hours_text(hours: float) -> str:
 _CLOCK_AT: dict[tuple[object, ...], datetime] = {}
 
 
+def _last_working_time(moment: datetime, timezone: str, calendar: CalendarPolicy) -> datetime:
+    # Every firing of a wait asks again where its reminder falls.
+    key = ("last working time", moment, timezone, calendar_key(calendar))
+    found = _CLOCK_AT.get(key)
+    if found is None:
+        if len(_CLOCK_AT) > 20_000:
+            _CLOCK_AT.clear()
+        found = _CLOCK_AT[key] = last_working_time(moment, timezone, calendar)
+    return found
+
+
 def _clock_at(start: datetime, hours: float, clock: str, timezone: str, calendar: CalendarPolicy) -> datetime:
     # Every firing of a thread's timer asks again where each step of its wait falls.
-    settings = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in calendar.__dict__.items())
-    key = (start, hours, clock, timezone, settings)
+    key = (start, hours, clock, timezone, calendar_key(calendar))
     found = _CLOCK_AT.get(key)
     if found is None:
         if len(_CLOCK_AT) > 20_000:
@@ -115,7 +137,7 @@ class Clock:
         nominal = self.at(step.after_hours)
         if not step.is_reminder:
             return nominal
-        return max(self.waiting_since, last_working_time(nominal, self.timezone, self.calendar))
+        return max(self.waiting_since, _last_working_time(nominal, self.timezone, self.calendar))
 
     def elapsed(self, now: datetime) -> float:
         return clock_hours_between(
@@ -137,22 +159,23 @@ def start_wait(
     """
     assert thread.waiting_since is not None
     clock = Clock(thread.waiting_since, timezone, group, calendar)
-    updated = thread.model_copy(update={"clock_timezone": timezone, "deadline_at": clock.deadline})
-    return plan_next(updated, group, calendar)
+    return plan_next(thread, clock, {"clock_timezone": timezone, "deadline_at": clock.deadline})
 
 
 def plan_next(
-    thread: MailThread, group: GroupMail, calendar: CalendarPolicy
+    thread: MailThread, clock: Clock, update: dict[str, Any] | None = None
 ) -> tuple[MailThread, Timer | None]:
-    """The thread with its next step named, and the timer that will take it (None when the
-    ladder is climbed to the top)."""
-    assert thread.waiting_since is not None and thread.clock_timezone is not None
-    clock = Clock(thread.waiting_since, thread.clock_timezone, group, calendar)
-    done = -1 if thread.sla_level is None else thread.sla_level
-    upcoming = [s for s in ladder(group) if s.level > done]
+    """The thread with its next step on ``clock`` named (and ``update`` made to it, in the
+    same copy), and the timer that will take it (None when the ladder is climbed to the
+    top)."""
+    update = update or {}
+    assert thread.waiting_since is not None
+    level = update.get("sla_level", thread.sla_level)
+    done = -1 if level is None else level
+    upcoming = [s for s in ladder(clock.group) if s.level > done]
     if not upcoming:
         return thread.model_copy(
-            update={"next_sla_level": None, "next_sla_at": None, "sla_timer": None}
+            update={**update, "next_sla_level": None, "next_sla_at": None, "sla_timer": None}
         ), None
     step = upcoming[0]
     due = clock.due(step)
@@ -165,7 +188,7 @@ def plan_next(
         data={"waiting_since": utc_text(thread.waiting_since), "level": step.level},
     )
     return thread.model_copy(
-        update={"next_sla_level": step.level, "next_sla_at": due, "sla_timer": timer.id}
+        update={**update, "next_sla_level": step.level, "next_sla_at": due, "sla_timer": timer.id}
     ), timer
 
 
@@ -355,9 +378,8 @@ def escalate(
             f", held for their working hours until {utc_text(action.not_before)}" if action.not_before else ""
         )
         out.notes.append(f"'{thread.subject}': {label} to {names}{held}")
-    if steps:
-        out.thread = thread.model_copy(update={"sla_level": max(s.level for s in steps)})
-    out.thread, out.timer = plan_next(out.thread, group, calendar)
+    taken = {"sla_level": max(s.level for s in steps)} if steps else {}
+    out.thread, out.timer = plan_next(thread, clock, taken)
     if out.timer is None and steps:
         out.notes.append(f"'{thread.subject}': the top of the ladder is reached")
     return out

@@ -18,6 +18,7 @@ import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import getaddresses, parseaddr
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -203,7 +204,20 @@ def _headers(message: dict[str, Any]) -> dict[str, str]:
 
 
 def _addresses(value: str) -> list[str]:
-    return [addr.lower() for _, addr in getaddresses([value]) if "@" in addr]
+    return list(_address_list(value))
+
+
+# A mailbox hears from the same few people again and again, and the standard library's
+# address parser is slow: each header text is parsed once (a header is at most 2,000
+# characters, see _headers).
+@lru_cache(maxsize=4096)
+def _address_list(value: str) -> tuple[str, ...]:
+    return tuple(addr.lower() for _, addr in getaddresses([value]) if "@" in addr)
+
+
+@lru_cache(maxsize=4096)
+def _sender(value: str) -> tuple[str, str]:
+    return parseaddr(value)
 
 
 def normalize_message(
@@ -225,7 +239,7 @@ def normalize_message(
     if not message_id or not thread_id or len(message_id) > 200 or len(thread_id) > 200:
         raise PermanentError("Gmail message: id and threadId must be 1 to 200 characters")
     headers = _headers(message)
-    name, address = parseaddr(headers.get("From", ""))
+    name, address = _sender(headers.get("From", ""))
     sender = address.lower() if "@" in address else None
     payload = {
         "mailbox": mailbox,

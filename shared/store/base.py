@@ -106,12 +106,24 @@ class Where:
         return bool(have >= value)
 
 
+def _check_id_part(label: str, value: Any) -> None:
+    if not isinstance(value, str) or not value or "/" in value or value in {".", ".."}:
+        raise StoreError(f"invalid {label} {value!r}: must be non-empty, without '/'")
+    # A character takes at most four bytes: a short id needs no encoding to measure.
+    if len(value) > 375 and len(value.encode()) > 1500:
+        raise StoreError(f"invalid {label}: longer than 1,500 bytes")
+
+
+# Collection names already found valid: every read and write checks one, and they are few.
+_CHECKED_COLLECTIONS: set[str] = set()
+
+
 def check_id(collection: str, doc_id: str) -> None:
-    for label, value in (("collection", collection), ("document id", doc_id)):
-        if not isinstance(value, str) or not value or "/" in value or value in {".", ".."}:
-            raise StoreError(f"invalid {label} {value!r}: must be non-empty, without '/'")
-        if len(value.encode()) > 1500:
-            raise StoreError(f"invalid {label}: longer than 1,500 bytes")
+    if collection not in _CHECKED_COLLECTIONS:
+        _check_id_part("collection", collection)
+        if type(collection) is str and len(_CHECKED_COLLECTIONS) < 1024:
+            _CHECKED_COLLECTIONS.add(collection)
+    _check_id_part("document id", doc_id)
 
 
 def check_query(where: tuple[Where, ...], limit: int | None) -> None:
@@ -119,19 +131,24 @@ def check_query(where: tuple[Where, ...], limit: int | None) -> None:
     ids, which only an equality-filtered query can promise."""
     if limit is not None and any(w.op in RANGE_OPS for w in where):
         raise StoreError("limit is only supported with equality filters (results are ordered by id)")
-    if sum(w.op == "array_contains" for w in where) > 1:
+    if len(where) > 1 and sum(w.op == "array_contains" for w in where) > 1:
         raise StoreError("a query can have at most one 'array_contains' filter")
 
 
 _MAX_DEPTH = 64
 
 
+# The types stored as they are: no copy, no check (a float is checked for NaN first).
+_PLAIN: frozenset[type] = frozenset({str, int, bool, type(None)})
+
+
 def _json_value(value: Any, depth: int) -> Any:
     """A plain JSON copy of ``value`` (what ``json.loads(json.dumps(value))`` gives, in one
     pass: every document written goes through here); ``StoreError`` for anything JSON
-    cannot hold."""
+    cannot hold. Plain members of an object or a list are taken without a call each: most
+    of a document is strings."""
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind in _PLAIN:
         return value
     if kind is float:
         if value != value or value in (math.inf, -math.inf):
@@ -142,17 +159,12 @@ def _json_value(value: Any, depth: int) -> Any:
     if kind is dict or isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
-            if not isinstance(key, str):
-                if key is None or isinstance(key, int | float):  # as json.dumps writes them
-                    key = json.dumps(key)
-                else:
-                    raise StoreError(f"a document must be JSON-serialisable: key {key!r} is not a string")
-            elif type(key) is not str:
-                key = str.__str__(key)
-            out[key] = _json_value(item, depth + 1)
+            if type(key) is not str:
+                key = _json_key(key)
+            out[key] = item if type(item) in _PLAIN else _json_value(item, depth + 1)
         return out
     if kind is list or kind is tuple:
-        return [_json_value(item, depth + 1) for item in value]
+        return [item if type(item) in _PLAIN else _json_value(item, depth + 1) for item in value]
     if isinstance(value, str):
         return str.__str__(value)  # a str subclass (StrEnum) is stored as its text
     if isinstance(value, int):
@@ -162,13 +174,38 @@ def _json_value(value: Any, depth: int) -> Any:
     raise StoreError(f"a document must be JSON-serialisable: {kind.__name__} is not JSON")
 
 
+def _json_key(key: Any) -> str:
+    """An object key that is not a plain ``str``, as ``json.dumps`` writes it."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is None or isinstance(key, int | float):
+        return json.dumps(key)
+    raise StoreError(f"a document must be JSON-serialisable: key {key!r} is not a string")
+
+
 def check_document(doc: Mapping[str, Any]) -> Document:
     """Documents are JSON objects; anything else is a programming error caught early.
     Returns a plain copy the caller can no longer change."""
+    return checked_document(doc)[0]
+
+
+def checked_document(doc: Mapping[str, Any]) -> tuple[Document, tuple[str, ...]]:
+    """``check_document``, and the keys of the copy that hold objects or lists (what a
+    store that copies documents on read must copy deeply), found on the same pass."""
     if not isinstance(doc, Mapping):
         raise StoreError("a document must be a mapping")
-    copy: Document = _json_value(doc, 0)  # a new dict already
-    return copy
+    copy: Document = {}
+    nested: list[str] = []
+    for key, item in doc.items():
+        if type(key) is not str:
+            key = _json_key(key)
+        if type(item) in _PLAIN:
+            copy[key] = item
+        else:
+            value = copy[key] = _json_value(item, 1)
+            if type(value) is dict or type(value) is list:
+                nested.append(key)
+    return copy, tuple(nested)
 
 
 class Transaction(ABC):

@@ -13,7 +13,7 @@ import json
 import os
 import threading
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -27,9 +27,9 @@ from shared.store.base import (
     Store,
     Transaction,
     Where,
-    check_document,
     check_id,
     check_query,
+    checked_document,
     range_kind,
 )
 
@@ -50,14 +50,26 @@ def _clone(value: Any) -> Any:
 
 
 _NESTED = (dict, list)
+_FLAT: tuple[str, ...] = ()
+
+
+def _copy(doc: Document, nested: tuple[str, ...]) -> Document:
+    """A copy of a stored document whose ``nested`` keys are known: a flat copy in C, then
+    a deep copy of those values only (most stored values are strings and numbers)."""
+    out = doc.copy()
+    for key in nested:
+        out[key] = _clone(doc[key])
+    return out
+
+
 # How many query answers the store remembers, each valid until its collection changes.
 _ANSWERS_KEPT = 4096
 
 
-def _query_key(collection: str, where: tuple[Where, ...]) -> tuple[Any, ...] | None:
+def _query_key(collection: str, where: tuple[Where, ...], limited: bool) -> tuple[Any, ...] | None:
     """A hashable name for a query, or None when a value (a list for ``in``) has none."""
     # The value's type is part of the name: True and 1 are equal in Python, not in a query.
-    key = (collection, *((w.field, w.op, type(w.value).__name__, w.value) for w in where))
+    key = (collection, limited, *((w.field, w.op, type(w.value).__name__, w.value) for w in where))
     try:
         hash(key)
     except TypeError:
@@ -77,7 +89,8 @@ class _EmbeddedTransaction(Transaction):
         self._store = store
         self._read: dict[_Key, int] = {}
         self._queried: dict[str, int] = {}
-        self._writes: dict[_Key, Document | None] = {}
+        # Each document written, with the keys of it that hold objects or lists; None: deleted.
+        self._writes: dict[_Key, tuple[Document, tuple[str, ...]] | None] = {}
         self._creates: set[_Key] = set()
 
     def _before_write_check(self) -> None:
@@ -86,28 +99,32 @@ class _EmbeddedTransaction(Transaction):
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
-        self._before_write_check()
-        doc, revision = self._store._snapshot(collection, doc_id)
-        self._read[(collection, doc_id)] = revision
+        if self._writes:
+            self._before_write_check()
+        key = (collection, doc_id)
+        doc, revision = self._store._snapshot(key)
+        self._read[key] = revision
         return doc
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
         check_query(where, limit)
-        self._before_write_check()
+        if self._writes:
+            self._before_write_check()
         results, revision = self._store._query_snapshot(collection, where, limit)
-        self._queried[collection] = revision
-        for doc_id, _ in results:
-            self._read.setdefault((collection, doc_id), self._store._revision(collection, doc_id))
+        # The collection's revision at its first query: any write to the collection after it
+        # (to a document returned or to a new match) fails the commit, so the documents
+        # returned need no revision of their own.
+        self._queried.setdefault(collection, revision)
         return results
 
     def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         check_id(collection, doc_id)
-        self._writes[(collection, doc_id)] = check_document(doc)
+        self._writes[(collection, doc_id)] = checked_document(doc)
 
     def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         check_id(collection, doc_id)
-        self._writes[(collection, doc_id)] = check_document(doc)
+        self._writes[(collection, doc_id)] = checked_document(doc)
         self._creates.add((collection, doc_id))
 
     def delete(self, collection: str, doc_id: str) -> None:
@@ -117,6 +134,30 @@ class _EmbeddedTransaction(Transaction):
 
 def _keyable(value: Any) -> bool:
     return not isinstance(value, dict | list)
+
+
+def _indexed(where: Where) -> bool:
+    """Whether a query's filter gets an index (``_candidates`` builds one for it)."""
+    return ((where.op == "==" or where.op == "array_contains") and _keyable(where.value)) or (
+        where.op in RANGE_OPS
+    )
+
+
+_MISSING = object()
+
+
+def _same_entry(field: str, old: Document, new: Document) -> bool:
+    """Whether ``field`` holds the same value, of the same type, in both versions of a
+    document: then every index of the field files the document as it did."""
+    before, after = old.get(field, _MISSING), new.get(field, _MISSING)
+    return type(before) is type(after) and bool(before == after)
+
+
+_IdSet = set[str] | frozenset[str]
+_NO_INDEXES: dict[tuple[str, str], Any] = {}
+# How many times larger than the candidates a range's slice may be and still narrow them.
+_SLICE_NARROWS = 4
+_NONE: frozenset[str] = frozenset()
 
 
 class _EqualityIndex:
@@ -157,8 +198,10 @@ class _EqualityIndex:
     def count(self, value: Any) -> int:
         return len(self.ids.get(value, ())) + len(self.unkeyed)
 
-    def candidates(self, value: Any) -> set[str]:
-        return self.ids.get(value, set()) | self.unkeyed
+    def candidates(self, value: Any) -> _IdSet:
+        """The ids to check (read only: the index's own set when it can be)."""
+        bucket = self.ids.get(value, _NONE)
+        return bucket | self.unkeyed if self.unkeyed else bucket
 
 
 class _MemberIndex:
@@ -190,8 +233,9 @@ class _MemberIndex:
     def count(self, value: Any) -> int:
         return len(self.ids.get(value, ()))
 
-    def candidates(self, value: Any) -> set[str]:
-        return set(self.ids.get(value, ()))
+    def candidates(self, value: Any) -> _IdSet:
+        """The ids to check (read only: the index's own set)."""
+        return self.ids.get(value, _NONE)
 
 
 _value_of = itemgetter(0)
@@ -248,8 +292,48 @@ class _RangeIndex:
         return entries, lo, max(lo, hi)
 
 
+_id_of = itemgetter(1)
+
+
+def _texts_within(ids: Collection[str], docs: Mapping[str, Document], where: list[Where]) -> list[str]:
+    """The ids whose documents' field is a string within the string range filters
+    ``where`` (all on that field); one filter, the usual case, is checked inline."""
+    field = where[0].field
+    if len(where) > 1:
+        return [i for i in ids if _text_within(docs[i].get(field), where)]
+    op, bound = where[0].op, where[0].value
+    if op == "<":
+        return [i for i in ids if type(v := docs[i].get(field)) is str and v < bound]
+    if op == "<=":
+        return [i for i in ids if type(v := docs[i].get(field)) is str and v <= bound]
+    if op == ">":
+        return [i for i in ids if type(v := docs[i].get(field)) is str and v > bound]
+    return [i for i in ids if type(v := docs[i].get(field)) is str and v >= bound]
+
+
+def _text_within(value: Any, where: list[Where]) -> bool:
+    """``all(w.matches(...))`` for range filters on strings, given the field's value (a
+    string range matches strings only; a missing field, None, never)."""
+    if type(value) is not str:
+        return False
+    for w in where:
+        bound = w.value
+        if w.op == "<":
+            if not value < bound:
+                return False
+        elif w.op == "<=":
+            if not value <= bound:
+                return False
+        elif w.op == ">":
+            if not value > bound:
+                return False
+        elif not value >= bound:
+            return False
+    return True
+
+
 def _ids_between(entries: list[tuple[Any, str]], lo: int, hi: int) -> list[str]:
-    return [doc_id for _, doc_id in entries[lo:hi]]
+    return list(map(_id_of, entries[lo:hi]))
 
 
 _Index = _EqualityIndex | _MemberIndex | _RangeIndex
@@ -261,14 +345,19 @@ class EmbeddedStore(Store):
         self.max_attempts = max_attempts
         self._lock = threading.RLock()
         self._docs: dict[str, dict[str, Document]] = {}
+        # {collection: {id: the keys of the document that hold objects or lists}}
+        self._nested: dict[str, dict[str, tuple[str, ...]]] = {}
         self._revisions: dict[_Key, int] = {}
         # A query's result can change without any document it returned changing (a new
         # match appears), so each collection also carries a revision for queries.
         self._collection_revisions: dict[str, int] = {}
         # {collection: {(index class name, field): index}}, each built on first use.
         self._indexes: dict[str, dict[tuple[str, str], _Index]] = {}
-        # Query answers (ids) by query, with the collection revision they hold for.
-        self._answers: dict[tuple[Any, ...], tuple[int, list[str]]] = {}
+        # Query answers (ids) by query, with the collection revision they were worked out
+        # at and the fields they depend on (None: every document and field).
+        self._answers: dict[tuple[Any, ...], tuple[int, list[str], tuple[str, ...] | None]] = {}
+        # {(collection, field): the clock of the last commit that changed an index of it}
+        self._field_revisions: dict[tuple[str, str], int] = {}
         self._clock = 0
         self._path = Path(path) if path else None
         if self._path and self._path.exists():
@@ -288,7 +377,9 @@ class EmbeddedStore(Store):
             raise StoreError(f"cannot load embedded state from {path}: {exc}") from None
         if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
             raise StoreError(f"{path} is not a {{collection: {{id: document}}}} state file")
-        self._docs = {c: {i: check_document(d) for i, d in docs.items()} for c, docs in data.items()}
+        checked = {c: {i: checked_document(d) for i, d in docs.items()} for c, docs in data.items()}
+        self._docs = {c: {i: doc for i, (doc, _) in docs.items()} for c, docs in checked.items()}
+        self._nested = {c: {i: keys for i, (_, keys) in docs.items()} for c, docs in checked.items()}
 
     def _save(self) -> None:
         if not self._path:
@@ -300,38 +391,60 @@ class EmbeddedStore(Store):
 
     # -- reads -------------------------------------------------------------------------
 
-    def _revision(self, collection: str, doc_id: str) -> int:
-        return self._revisions.get((collection, doc_id), 0)
-
-    def _snapshot(self, collection: str, doc_id: str) -> tuple[Document | None, int]:
+    def _snapshot(self, key: _Key) -> tuple[Document | None, int]:
+        """A copy of the document at ``key`` (collection, id), and its revision."""
+        collection, doc_id = key
         with self._lock:
             self.reads += 1
-            doc = self._docs.get(collection, {}).get(doc_id)
-            return (_clone(doc) if doc is not None else None), self._revision(collection, doc_id)
+            docs = self._docs.get(collection)
+            doc = docs.get(doc_id) if docs is not None else None
+            if doc is None:
+                return None, self._revisions.get(key, 0)
+            return _copy(doc, self._nested[collection][doc_id]), self._revisions.get(key, 0)
 
     def _query_snapshot(
         self, collection: str, where: tuple[Where, ...], limit: int | None
     ) -> tuple[list[tuple[str, Document]], int]:
         with self._lock:
-            self.query_shapes.add(
-                (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
-            )
             docs = self._docs.get(collection, {})
             revision = self._collection_revisions.get(collection, 0)
-            key = _query_key(collection, where)
+            key = _query_key(collection, where, limit is not None)
             cached = self._answers.get(key) if key is not None else None
-            if cached is not None and cached[0] == revision:
-                found = cached[1]  # nothing in the collection changed since: the same answer
+            if cached is not None and (cached[0] == revision or self._unchanged(collection, cached)):
+                found = cached[1]  # nothing the answer depends on changed since: the same answer
             else:
-                ids = self._candidates(collection, docs, where)
-                found = sorted(i for i in ids if all(w.matches(docs[i]) for w in where))
+                # A remembered answer was first worked out here, so its shape is recorded.
+                self.query_shapes.add(
+                    (collection, tuple(sorted((w.field, w.op) for w in where)), limit is not None)
+                )
+                ids, settled = self._candidates(collection, docs, where)
+                rest = [w for w in where if not any(w is done for done in settled)]
+                if rest:
+                    found = sorted(i for i in ids if all(w.matches(docs[i]) for w in rest))
+                else:
+                    found = sorted(ids)
                 if key is not None:
                     if len(self._answers) >= _ANSWERS_KEPT:
                         self._answers.clear()
-                    self._answers[key] = (revision, found)
-            out = [(i, _clone(docs[i])) for i in found[:limit]]
+                    # An answer depends only on which documents there are and the values of
+                    # the fields it filters on; when every filter has an index (which then
+                    # records each change of its field), later writes to other fields
+                    # leave it valid.
+                    fields = tuple(w.field for w in where) if where and all(map(_indexed, where)) else None
+                    self._answers[key] = (revision, found, fields)
+            nested = self._nested.get(collection, {})
+            out = [(i, _copy(docs[i], nested[i])) for i in found[:limit]]
             self.reads += max(1, len(out))
             return out, revision
+
+    def _unchanged(self, collection: str, cached: tuple[int, list[str], tuple[str, ...] | None]) -> bool:
+        """Whether no commit since ``cached`` was worked out changed how an index of its
+        fields files a document (a document added or removed changes every index)."""
+        revision, _, fields = cached
+        if fields is None:
+            return False
+        changed = self._field_revisions
+        return all(changed.get((collection, field), 0) <= revision for field in fields)
 
     def _index(self, collection: str, kind: type[_I], field: str) -> _I:
         indexes = self._indexes.setdefault(collection, {})
@@ -343,30 +456,66 @@ class EmbeddedStore(Store):
 
     def _candidates(
         self, collection: str, docs: Mapping[str, Document], where: tuple[Where, ...]
-    ) -> Iterable[str]:
-        """The ids to check: the smallest set one index offers for a filter of the query
-        (sizes are known before any id is gathered), else every id."""
-        plans: list[tuple[int, Callable[[], Iterable[str]]]] = []
+    ) -> tuple[Collection[str], list[Where]]:
+        """The ids to check, and the filters they are known to match already.
+
+        The ids are the smallest set one index offers for a filter of the query (sizes are
+        known before any id is gathered), narrowed by the sets the other equality and
+        membership filters' indexes hold (a set intersection, where checking each
+        candidate against those filters would cost a call each), else every id. Each
+        index's set holds every document its filter matches, so narrowing never loses one.
+        Some sets hold exactly the matches: a range's slice (sorted within the one type a
+        range compares), and an equality's or membership's set for a string or null (no
+        other value is equal to one; a number's set may mix ``1``, ``1.0`` and ``True``).
+        The caller checks the other filters on what is left."""
+        plans: list[tuple[int, Callable[[], Collection[str]], list[Where]]] = []
+        sets: list[tuple[Callable[[], _IdSet], list[Where]]] = []
+        slices: list[tuple[int, Callable[[], Collection[str]], list[Where]]] = []
         ranges: dict[str, list[Where]] = {}
         for w in where:
+            exact = [w] if w.value is None or type(w.value) is str else []
             if w.op == "==" and _keyable(w.value):
                 equal = self._index(collection, _EqualityIndex, w.field)
-                plans.append((equal.count(w.value), partial(equal.candidates, w.value)))
+                getter = partial(equal.candidates, w.value)
+                sets.append((getter, exact if not equal.unkeyed else []))
+                plans.append((equal.count(w.value), getter, sets[-1][1]))
             elif w.op == "array_contains" and _keyable(w.value):
                 members = self._index(collection, _MemberIndex, w.field)
-                plans.append((members.count(w.value), partial(members.candidates, w.value)))
+                getter = partial(members.candidates, w.value)
+                sets.append((getter, exact))
+                plans.append((members.count(w.value), getter, exact))
             elif w.op in RANGE_OPS:
                 ranges.setdefault(w.field, []).append(w)
         for field, on_field in ranges.items():
             entries, lo, hi = self._index(collection, _RangeIndex, field).span(on_field)
-            plans.append((hi - lo, partial(_ids_between, entries, lo, hi)))
+            slices.append((hi - lo, partial(_ids_between, entries, lo, hi), on_field))
+        plans += slices
         if not plans:
-            return docs
-        return min(plans, key=_value_of)[1]()
+            return docs, []
+        _, smallest, exact_first = min(plans, key=_value_of)
+        settled = list(exact_first)
+        ids = smallest()
+        for narrow, exact in sets:
+            if narrow is not smallest and ids:
+                ids = narrow().intersection(ids)
+                settled += exact
+        # A range's slice is worth intersecting too unless it is much larger than what is
+        # left (gathering an id from the slice costs far less than checking a filter);
+        # then a string range is checked on each candidate's value directly.
+        for size, between, on_field in slices:
+            if between is smallest or not ids:
+                continue
+            if size <= _SLICE_NARROWS * len(ids):
+                ids = set(between()).intersection(ids)
+                settled += on_field
+            elif all(type(w.value) is str for w in on_field):
+                ids = _texts_within(ids, docs, on_field)
+                settled += on_field
+        return ids, settled
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
-        return self._snapshot(collection, doc_id)[0]
+        return self._snapshot((collection, doc_id))[0]
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
@@ -377,12 +526,28 @@ class EmbeddedStore(Store):
         with self._lock:
             return sorted(c for c, docs in self._docs.items() if docs)
 
+    def dump(self, *, copy: bool = True) -> dict[str, dict[str, Document]]:
+        """Every collection and document, sorted (the same answer as a query of each
+        collection, without the query machinery: a replay ends with this).
+
+        ``copy=False`` hands over the store's own documents instead of copies: only for a
+        store nobody reads or writes again (a replay's own, once it is done)."""
+        with self._lock:
+            collections = sorted((c, docs) for c, docs in self._docs.items() if docs)
+            if not copy:
+                return {collection: dict(sorted(docs.items())) for collection, docs in collections}
+            return {
+                collection: {doc_id: _copy(docs[doc_id], keys[doc_id]) for doc_id in sorted(docs)}
+                for collection, docs, keys in ((c, d, self._nested[c]) for c, d in collections)
+            }
+
     # -- transactions ------------------------------------------------------------------
 
     def _commit(self, tx: _EmbeddedTransaction) -> None:
         with self._lock:
+            revisions = self._revisions
             for key, revision in tx._read.items():
-                if self._revision(*key) != revision:
+                if revisions.get(key, 0) != revision:
                     raise _Conflict
             for collection, revision in tx._queried.items():
                 if self._collection_revisions.get(collection, 0) != revision:
@@ -390,22 +555,33 @@ class EmbeddedStore(Store):
             for collection, doc_id in tx._creates:
                 if doc_id in self._docs.get(collection, {}):
                     raise AlreadyExistsError(f"{collection}/{doc_id} already exists")
+            if not tx._writes:
+                return
             self._clock += 1
-            for (collection, doc_id), doc in tx._writes.items():
+            clock = self._clock
+            for key, written in tx._writes.items():
+                collection, doc_id = key
+                doc, nested_keys = written if written is not None else (None, _FLAT)
                 docs = self._docs.setdefault(collection, {})
                 old = docs.pop(doc_id, None)
-                for index in self._indexes.get(collection, {}).values():
+                for index in self._indexes.get(collection, _NO_INDEXES).values():
+                    if old is not None and doc is not None and _same_entry(index.field, old, doc):
+                        continue  # the indexed value did not change: neither does the index
                     if old is not None:
                         index.remove(doc_id, old)
                     if doc is not None:
                         index.add(doc_id, doc)
+                    self._field_revisions[(collection, index.field)] = clock
+                nested = self._nested.setdefault(collection, {})
                 if doc is not None:
                     docs[doc_id] = doc
-                self._revisions[(collection, doc_id)] = self._clock
-                self._collection_revisions[collection] = self._clock
-                self.writes += 1
-            if tx._writes:
-                self._save()
+                    nested[doc_id] = nested_keys
+                else:
+                    nested.pop(doc_id, None)
+                revisions[key] = clock
+                self._collection_revisions[collection] = clock
+            self.writes += len(tx._writes)
+            self._save()
 
     def run_transaction(self, fn: Callable[[Transaction], T]) -> T:
         for _ in range(self.max_attempts):

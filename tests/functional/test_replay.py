@@ -192,3 +192,17 @@ def test_taops_mailbox_lists_waiting_threads_soonest_first_with_time_left_and_le
     )
     [row] = json.loads(capsys.readouterr().out)
     assert (row["time_left_hours"], row["sla_level"], row["next_sla_level"]) == (-13.0, None, 0)
+
+
+def test_replay_leaves_the_cycle_collectors_setting_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    assert run(tmp_path)[0] == 0
+    assert gc.get_threshold() == before
+    gc.set_threshold(200_000, *before[1:])  # a caller's own, higher setting is kept too
+    try:
+        assert run(tmp_path)[0] == 0
+        assert gc.get_threshold() == (200_000, *before[1:])
+    finally:
+        gc.set_threshold(*before)

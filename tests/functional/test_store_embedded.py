@@ -200,3 +200,99 @@ def test_the_range_index_follows_commits(timers: EmbeddedStore, visited: set[int
     finally:  # the fixture is shared by the module
         timers.put("timers", "t000001", moved)
         timers.run_transaction(lambda tx: tx.delete("timers", "new"))
+
+
+def test_a_dump_copies_unless_told_the_store_is_handed_over() -> None:
+    store = EmbeddedStore()
+    store.put("b", "2", {"tags": ["x"]})
+    store.put("a", "1", {"n": 1})
+    copied = store.dump()
+    copied["b"]["2"]["tags"].append("y")
+    assert store.get("b", "2") == {"tags": ["x"]}  # a copy: the store is untouched
+    handed = store.dump(copy=False)
+    assert handed == store.dump() == {"a": {"1": {"n": 1}}, "b": {"2": {"tags": ["x"]}}}
+    assert list(handed) == ["a", "b"]
+
+
+def test_a_document_read_is_a_copy_at_every_depth() -> None:
+    store = EmbeddedStore()
+    written = {"n": 1, "tags": ["x", {"deep": [1]}], "meta": {"k": "v"}}
+    store.put("c", "1", written)
+    written["tags"].append("from the writer")  # the store kept its own copy
+    for doc in (store.get("c", "1"), store.query("c")[0][1], store.query("c", Where("n", "==", 1))[0][1]):
+        assert doc is not None
+        doc["n"] = 2
+        doc["tags"][1]["deep"].append(2)
+        doc["meta"]["k"] = "changed"
+    assert store.get("c", "1") == {"n": 1, "tags": ["x", {"deep": [1]}], "meta": {"k": "v"}}
+
+
+def test_an_equality_and_range_query_answers_alike_whichever_way_it_narrows() -> None:
+    """Few pending among many due (the range checked on each candidate), and many pending
+    among few due (the range's slice intersected): the same answers as each filter alone."""
+    store = EmbeddedStore()
+    writes = [
+        ("outbox", f"a{n:03d}", {"status": "sent", "not_before": f"2026-01-{n % 28 + 1:02d}"})
+        for n in range(200)
+    ]
+    writes += [
+        ("outbox", f"p{n:02d}", {"status": "pending", "not_before": f"2026-01-{n + 1:02d}"})
+        for n in range(20)
+    ]
+    writes += [
+        ("outbox", "none", {"status": "pending", "not_before": None}),
+        ("outbox", "n", {"status": "pending"}),
+    ]
+    store.put_many(writes)
+    for cutoff in ("2026-01-05", "2026-01-15", "2026-02-01"):
+        expected = sorted(
+            i
+            for i, d in store.query("outbox")
+            if d.get("status") == "pending" and str(d.get("not_before") or "~") <= cutoff
+        )
+        query = store.query("outbox", Where("status", "==", "pending"), Where("not_before", "<=", cutoff))
+        assert [i for i, _ in query] == expected
+    for op, bound in (("<", "2026-12-31"), (">", "2026-01-01"), (">=", "2026-01-02"), ("<=", "2026-01-02")):
+        wide = Where("not_before", op, bound)  # a range matching almost everything
+        expected = sorted(i for i, d in store.query("outbox", wide) if d.get("status") == "pending")
+        assert [i for i, _ in store.query("outbox", Where("status", "==", "pending"), wide)] == expected
+    early = store.query("outbox", Where("not_before", ">", "2026-01-27"), Where("status", "==", "sent"))
+    assert [i for i, _ in early] == [f"a{n:03d}" for n in range(200) if n % 28 + 1 > 27]
+
+
+def test_remembered_answers_follow_every_change_to_what_they_filter_on() -> None:
+    """Queries asked again and again between writes (to the filtered fields, to other
+    fields, adding and removing documents) answer what a scan of the documents answers."""
+    import random
+
+    rng = random.Random(7)
+    store = EmbeddedStore()
+    queries = [
+        (Where("a", "==", "x"),),
+        (Where("a", "==", "y"), Where("n", ">=", 2)),
+        (Where("tags", "array_contains", "t1"),),
+        (Where("n", "<", 3),),
+        (Where("a", "in", ["x", "z"]),),
+        (Where("a", "==", "x"), Where("tags", "array_contains", "t2")),
+    ]
+    for step in range(600):
+        doc_id = f"d{rng.randrange(12)}"
+        roll = rng.random()
+        if roll < 0.15:
+            store.run_transaction(lambda tx, doc_id=doc_id: tx.delete("c", doc_id))
+        elif roll < 0.6:
+            doc = {
+                "a": rng.choice(["x", "y", "z"]),
+                "n": rng.randrange(5),
+                "tags": rng.sample(["t1", "t2", "t3"], rng.randrange(3)),
+                "other": step,
+            }
+            store.put("c", doc_id, doc)
+        else:  # a write to a field no query filters on
+            current = store.get("c", doc_id)
+            if current is not None:
+                store.put("c", doc_id, {**current, "other": step})
+        everything = store.query("c")
+        for where in queries:
+            expected = [i for i, d in everything if all(w.matches(d) for w in where)]
+            assert [i for i, _ in store.query("c", *where)] == expected, (step, where)

@@ -84,6 +84,21 @@ def test_a_tick_delivered_twice_runs_its_job_once(policy, book_data) -> None:
     assert marker["outcome"] == "applied" and marker["summary"] == {"due": 10, "fired": 10}
 
 
+def test_a_sweep_that_finds_nothing_due_is_recorded_in_one_commit(policy, monkeypatch) -> None:
+    event = tick_event("sla-check", REMINDER_DUE, REMINDER_DUE, policy)
+    quiet = Context(store=EmbeddedStore(), policy=policy)
+    result = dispatch(quiet, event, REMINDER_DUE)
+    assert result.outcome is Outcome.APPLIED and result.decision.notes == ["sla-check: due 0, fired 0"]
+    assert quiet.store.writes == 1  # the claim and the finish are one commit
+    assert dispatch(quiet, event, REMINDER_DUE).outcome is Outcome.DUPLICATE
+    # The marker is the one a claim, a job that did nothing and a finish leave.
+    monkeypatch.setitem(jobs.JOBS, "sla-check", lambda context, now: JobRun({"due": 0, "fired": 0}))
+    claimed = Context(store=EmbeddedStore(), policy=policy)
+    dispatch(claimed, event, REMINDER_DUE)
+    assert claimed.store.writes == 2
+    assert quiet.store.get(PROCESSED, event.marker_id) == claimed.store.get(PROCESSED, event.marker_id)
+
+
 def test_a_tick_stands_for_the_slot_its_schedule_fired_at(policy) -> None:
     late = tick_event("sla-check", datetime(2026, 12, 16, 22, 14, 59, tzinfo=UTC), WROTE, policy)
     assert late.event_id == "sla-check@2026-12-16T22:00:00Z"  # the */15 slot it belongs to
