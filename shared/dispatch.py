@@ -38,6 +38,7 @@ from shared.handlers import (
     renewal_changed,
     timer_fired,
 )
+from shared.handlers.outbox_retry import OUTBOX_RETRY, outbox_retry
 from shared.handlers.vitally_sync import account_traits
 from shared.logs import bind, enabled, log
 from shared.models import utc_text
@@ -73,6 +74,7 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
     LIGHTHOUSE_EXIT: lighthouse_exit,
     CADENCE_DUE: cadence_due,
     TRAITS_EVENT_TYPE: account_traits,
+    OUTBOX_RETRY: outbox_retry,
 }
 
 

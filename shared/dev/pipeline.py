@@ -37,6 +37,8 @@ from shared.localrun import (
 )
 
 HTTP = ("deel_webhook", "salesforce_webhook", "vitally_webhook")
+# The operations view, served like the deployed function but open on 127.0.0.1 only.
+DASHBOARD = "dashboard"
 # Topic → the function its push subscription feeds.
 PUSH = {
     "pto-logged": "on_pto_logged",
