@@ -43,11 +43,14 @@ def _run(ctx: Context, event: EventEnvelope, now: datetime, wanted: str) -> Done
 
     if event.type not in EVENT_HANDLERS:
         return Done(False, f"this build of taops has no {event.type} handler yet")
+    action_id = str(event.payload["action_id"])
+    before = (ctx.store.get(OUTBOX, action_id) or {}).get("status")
     result = dispatch(ctx, event, now)
-    after = ctx.store.get(OUTBOX, str(event.payload["action_id"])) or {}
+    after = ctx.store.get(OUTBOX, action_id) or {}
     notes = result.decision.notes if result.decision is not None else []
     message = "; ".join(notes) or result.reason or result.outcome.value
-    ok = result.outcome is Outcome.APPLIED and after.get("status") == wanted
+    # Done only when this event moved it (a second click finds it there already).
+    ok = result.outcome is Outcome.APPLIED and before != wanted and after.get("status") == wanted
     return Done(ok, message, after.get("status"))
 
 
