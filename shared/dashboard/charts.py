@@ -4,6 +4,7 @@ to its container), with a text title and a table nearby for the exact numbers.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -50,7 +51,7 @@ def mailbox_weeks(weeks: Sequence[dict[str, Any]], sla_hours: float) -> Markup:
     sla_y = y_hours(sla_hours)
     body.append(f'<line x1="{LEFT}" y1="{sla_y:.1f}" x2="{LEFT + plot_w}" y2="{sla_y:.1f}" class="sla"/>')
     body.append(f'<text x="{LEFT + 4}" y="{sla_y - 4:.1f}" class="tick">SLA {sla_hours:g}h</text>')
-    points = []
+    points: list[tuple[float, float, float] | None] = []
     for i, week in enumerate(weeks):
         x = LEFT + i * slot
         centre = x + slot / 2
@@ -80,12 +81,15 @@ def mailbox_weeks(weeks: Sequence[dict[str, Any]], sla_hours: float) -> Markup:
                 f'y2="{y:.1f}" class="max"/>'
             )
         share = week.get("share_within_sla")
-        if share is not None:
-            points.append((centre, y_share(float(share)), float(share)))
-    if len(points) > 1:
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in points)
-        body.append(f'<polyline points="{path}" class="share"/>')
-    for x, y, share in points:
+        points.append((centre, y_share(float(share)), float(share)) if share is not None else None)
+    # The line joins neighbouring weeks only: a week nobody was answered has no share.
+    for left, right in pairwise(points):
+        if left is not None and right is not None:
+            body.append(
+                f'<line x1="{left[0]:.1f}" y1="{left[1]:.1f}" x2="{right[0]:.1f}" '
+                f'y2="{right[1]:.1f}" class="share"/>'
+            )
+    for x, y, share in (p for p in points if p is not None):
         body.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" class="share-dot">'
             f"<title>{share:.0%} within the SLA</title></circle>"
