@@ -88,7 +88,9 @@ class _EmbeddedTransaction(Transaction):
         check_id(collection, doc_id)
         self._before_write_check()
         doc, revision = self._store._snapshot(collection, doc_id)
-        self._read[(collection, doc_id)] = revision
+        # The first read's revision is what the commit checks: a document read again after
+        # another writer changed it must still conflict (the first copy was acted on).
+        self._read.setdefault((collection, doc_id), revision)
         return doc
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:

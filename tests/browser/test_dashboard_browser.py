@@ -99,7 +99,8 @@ def test_every_page_renders_and_the_breached_thread_is_red(browser, served, shot
     assert page.locator("svg.chart").count() == 1
 
     page.goto(url + "out")
-    assert "Coverage plan: shared" in page.locator("#absence-pto-dev-jan").inner_text()
+    assert "Coverage plan: shared" in page.locator("#absence-pto-ana-jan").inner_text()
+    assert "Carla Mendes" in page.locator("#absence-pto-ana-jan").inner_text()
     assert "draft" in page.locator("#absence-pto-ben-jan").inner_text()
 
     phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
@@ -115,11 +116,13 @@ def test_every_page_renders_and_the_breached_thread_is_red(browser, served, shot
 )
 def test_the_cancel_button_cancels_the_action_and_records_who_and_why(browser, served) -> None:
     url, store = served
-    [(action_id, _)] = [(i, d) for i, d in store.query(OUTBOX) if d["status"] == "pending"]
+    [(action_id, _)] = [
+        (i, d) for i, d in store.query(OUTBOX) if d["status"] == "pending" and d["kind"] == "slack.status"
+    ]
     page = browser.new_page()
     page.goto(url + "actions")
     row = page.locator(f"#action-{action_id}")
-    row.locator("input[name=reason]").fill("Dev moved his trip")
+    row.locator("input[name=reason]").fill("Ana moved her trip")
     row.get_by_role("button", name="Cancel").click()
     page.wait_for_url("**/actions?done=*")
     assert "cancelled by mara@example.com" in page.locator(".notice").inner_text()
@@ -128,7 +131,7 @@ def test_the_cancel_button_cancels_the_action_and_records_who_and_why(browser, s
     assert (doc["status"], doc["cancelled_by"], doc["cancel_reason"]) == (
         "cancelled",
         "mara@example.com",
-        "Dev moved his trip",
+        "Ana moved her trip",
     )
 
 

@@ -81,7 +81,10 @@ def stored(state_file: Path, action_id: str) -> dict[str, Any]:
 
 
 def pending_action(state: dict[str, Any]) -> str:
-    [found] = [i for i, d in state[OUTBOX].items() if d["status"] == "pending"]
+    """Ana's Slack status for her January time off, waiting for its first day."""
+    [found] = [
+        i for i, d in state[OUTBOX].items() if d["status"] == "pending" and d["kind"] == "slack.status"
+    ]
     return found
 
 
@@ -123,14 +126,17 @@ def test_today_shows_the_waiting_threads_soonest_breach_first_and_the_breached_o
 def test_who_is_out_shows_each_absence_with_its_plan_and_the_draft(local) -> None:
     data = local.get("/out?format=json", environ_base=LOCAL).get_json()
     rows = {a["absence_id"]: a for a in data["absences"]}
-    assert set(rows) == {"pto-ben-jan", "pto-dev-jan"}  # Ana's and Carla's are over by 23 Dec
+    assert set(rows) == {"pto-ben-jan", "pto-ana-jan"}  # December's are over by the 23rd
     assert rows["pto-ben-jan"]["status"] == "requested" and rows["pto-ben-jan"]["plan"]["status"] == "draft"
-    dev = rows["pto-dev-jan"]
-    assert (dev["name"], dev["first_day"], dev["last_day"]) == ("Dev Patel", "2027-01-11", "2027-01-15")
-    assert dev["plan"]["status"] == "shared"
-    for item in dev["plan"]["items"]:
-        assert item["cover_name"] != item["cover"], "covers are named"
-        assert item["account_name"] and item["reasons"]
+    ana = rows["pto-ana-jan"]
+    assert (ana["name"], ana["first_day"], ana["last_day"]) == ("Ana Ruiz", "2027-01-05", "2027-01-12")
+    assert ana["plan"]["status"] == "shared"
+    # Ben asked for the same week off after the plan was shared: Carla covers instead.
+    assert [(i["account_name"], i["reasons"], i["cover_name"]) for i in ana["plan"]["items"]] == [
+        ("Rekall", ["renewing"], "Carla Mendes"),
+        ("Tyrell", ["lighthouse"], "Carla Mendes"),
+        ("Vehement", ["renewing"], "Carla Mendes"),
+    ]
     assert data["drafts"] == 1
 
 
@@ -153,16 +159,22 @@ def test_accounts_shows_changes_lighthouse_renewals_top3_and_seats(local) -> Non
 
 def test_actions_shows_pending_and_failed_with_reason_and_cause_and_searches(local, state) -> None:
     data = local.get("/actions?format=json", environ_base=LOCAL).get_json()
-    [waiting] = data["pending"]
-    assert waiting["kind"] == "slack.status" and waiting["not_before"] == "2027-01-10T18:30:00Z"
-    assert waiting["reason"] and waiting["event_id"]
+    notice, waiting = data["pending"]  # in the order they go
+    assert (notice["kind"], notice["recipients"]) == ("email.send", ["champion@tyrell.test"])
+    assert notice["not_before"] == "2026-12-31T08:00:00Z"
+    assert waiting["kind"] == "slack.status" and waiting["not_before"] == "2027-01-04T23:00:00Z"
+    assert waiting["reason"] == "OOO 2027-01-05 to 2027-01-12" and waiting["event_id"]
     [failed] = data["failed"]
     assert failed["id"] == escalation_id(state)
     assert failed["last_error"] == "Slack chat.postMessage: channel_not_found"
     assert failed["can_retry"] and waiting["can_cancel"]  # the local viewer is the TA manager
     assert local.get("/actions?format=json&person=dana@", environ_base=LOCAL).get_json()["pending"] == []
-    by_person = local.get("/actions?format=json&person=dev@example.com", environ_base=LOCAL).get_json()
-    assert [a["id"] for a in by_person["pending"]] == [waiting["id"]]
+    by_person = local.get("/actions?format=json&person=ana@example.com", environ_base=LOCAL).get_json()
+    assert [a["id"] for a in by_person["pending"]] == [notice["id"], waiting["id"]]  # she is copied
+    by_customer = local.get("/actions?format=json&person=champion@tyrell", environ_base=LOCAL).get_json()
+    assert [a["id"] for a in by_customer["pending"]] == [notice["id"]]
+    by_account = local.get("/actions?format=json&account=tyrell", environ_base=LOCAL).get_json()
+    assert [a["id"] for a in by_account["pending"]] == [notice["id"]]
     assert local.get("/actions?format=json&account=globex", environ_base=LOCAL).get_json()["failed"] == [
         failed
     ]
@@ -253,13 +265,13 @@ def test_a_managers_cancel_is_recorded_and_the_action_cancelled(google, state, s
     action_id = pending_action(state)
     csrf = csrf_of(client.get("/actions", headers=bearer).get_data(as_text=True))
     response = client.post(
-        f"/actions/{action_id}/cancel", headers=bearer, data={"csrf": csrf, "reason": "Dev moved his trip"}
+        f"/actions/{action_id}/cancel", headers=bearer, data={"csrf": csrf, "reason": "Ana moved her trip"}
     )
     assert response.status_code == 303
     assert "ok=1" in response.headers["Location"]
     doc = stored(state_file, action_id)
     assert doc["status"] == "cancelled"
-    assert (doc["cancelled_by"], doc["cancel_reason"]) == (MANAGER, "Dev moved his trip")
+    assert (doc["cancelled_by"], doc["cancel_reason"]) == (MANAGER, "Ana moved her trip")
 
 
 def test_a_tas_cancel_is_refused_and_changes_nothing(google, state, state_file) -> None:

@@ -328,3 +328,23 @@ def test_the_accounts_page_draws_top3_and_renewals_from_the_books_not_the_accoun
         if NOW.date().isoformat() <= a[1]["renewal_date"] <= window.isoformat()
     )
     assert len(data["renewing"]) == expected > 100
+
+
+def test_a_document_read_twice_in_a_transaction_conflicts_if_it_changed_between() -> None:
+    """The views re-read what a handler read; a writer between the two reads must still make
+    the transaction run again, or the handler's update would be lost."""
+    store = EmbeddedStore()
+    store.put("accounts", "a", {"tally": 0})
+    runs = []
+
+    def body(tx) -> None:
+        first = tx.get("accounts", "a")
+        if not runs:
+            store.put("accounts", "a", {"tally": 100})  # another writer commits meanwhile
+        runs.append(first["tally"])
+        tx.get("accounts", "a")
+        tx.set("accounts", "a", {"tally": first["tally"] + 1})
+
+    store.run_transaction(body)
+    assert runs == [0, 100]
+    assert store.get("accounts", "a") == {"tally": 101}
