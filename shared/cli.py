@@ -227,12 +227,22 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from shared import clock
     from shared.bootstrap import Context
     from shared.dashboard import serve
+    from shared.dashboard.views import DIRECTORY, VIEWS, rebuild
     from shared.policy import load_policy
-    from shared.store import open_store
+    from shared.store import EmbeddedStore, open_store
 
     at = clock.instant(args.at) if args.at else None
     store = open_store(args.store)
     ctx = Context(store, load_policy(args.policy), function="dashboard")
+    if (
+        isinstance(store, EmbeddedStore)
+        and store.get(VIEWS, DIRECTORY) is None
+        and store.query("people", limit=1)
+    ):
+        # A state written before the read models existed (an older --state-out file).
+        built = rebuild(lambda collection: store.query(collection), at or clock.now())
+        store.put_many((VIEWS, view_id, doc) for view_id, doc in built)
+        print(f"this state had no read models: built {len(built)} from it", flush=True)
     try:
         return serve.serve_forever(
             ctx,

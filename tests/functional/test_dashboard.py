@@ -319,3 +319,24 @@ def test_a_managers_retry_sends_the_failed_action_again_and_records_who(google, 
     assert doc["retries"] == [{"by": MANAGER, "at": "2026-12-23T00:00:00Z", "note": "Slack channel restored"}]
     again = client.post(f"/actions/{action_id}/retry?format=json", headers=bearer, data={"csrf": csrf})
     assert again.status_code == 409 and "only a failed action is retried" in again.get_json()["message"]
+
+
+def test_a_retry_where_actions_are_published_goes_out_at_once(policy, state) -> None:
+    from shared.bootstrap import Context
+    from shared.dashboard import operate
+    from shared.store import EmbeddedStore
+
+    store = EmbeddedStore()
+    store.put_many((c, i, d) for c, docs in state.items() for i, d in docs.items())
+    sent: list[tuple[bytes, dict[str, str]]] = []
+
+    def publisher(data: bytes, attributes: dict[str, str]) -> str:
+        sent.append((data, attributes))
+        return f"message-{len(sent)}"
+
+    action_id = escalation_id(state)
+    done = operate.retry(Context(store, policy, publisher=publisher), action_id, MANAGER, None, NOW)
+    assert done.ok and done.status == "published"
+    assert [a["action_id"] for _, a in sent] == [action_id]
+    doc = store.get(OUTBOX, action_id)
+    assert (doc["status"], doc["message_id"], doc["retried_by"]) == ("published", "message-1", MANAGER)
