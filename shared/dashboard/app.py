@@ -155,7 +155,7 @@ def _refused(request: flask.Request, settings: Settings, reason: str, status: in
             heading="Sign in to taops" if settings.client_id and status == 403 else "Not allowed",
             reason=reason,
             client_id=settings.client_id if not settings.local else None,
-            login_uri=request.url_root.rstrip("/") + "/login",
+            login_uri=_origin(request) + "/login",
             base="",
             page=None,
             viewer=None,
@@ -166,6 +166,13 @@ def _refused(request: flask.Request, settings: Settings, reason: str, status: in
         )
     )
     return _response(html, status)
+
+
+def _origin(request: flask.Request) -> str:
+    """The page's origin as the browser sees it: Cloud Run ends TLS in front of the
+    function and says so in ``X-Forwarded-Proto``."""
+    scheme = request.headers.get("X-Forwarded-Proto", request.scheme).split(",")[0].strip() or "https"
+    return f"{scheme}://{request.host}"
 
 
 def _session(request: flask.Request) -> str | None:

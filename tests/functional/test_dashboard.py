@@ -195,6 +195,8 @@ def test_without_a_token_the_page_is_refused_with_a_sign_in_button(google) -> No
     html = response.get_data(as_text=True)
     assert "sign in with your company Google account" in html
     assert f'data-client_id="{CLIENT_ID}"' in html and "Waiting since" not in html
+    behind_tls = client.get("/", headers={"X-Forwarded-Proto": "https", "Host": "dash.run.app"})
+    assert 'data-login_uri="https://dash.run.app/login"' in behind_tls.get_data(as_text=True)
     assert client.get("/?format=json").get_json() == {
         "error": "sign in with your company Google account to see taops"
     }
