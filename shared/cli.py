@@ -241,7 +241,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     ):
         # A state written before the read models existed (an older --state-out file).
         built = rebuild(lambda collection: store.query(collection), at or clock.now())
-        store.put_many((VIEWS, view_id, doc) for view_id, doc in built)
+        store.put_many((c, i, d) for c, i, d in built if d is not None)
         print(f"this state had no read models: built {len(built)} from it", flush=True)
     try:
         return serve.serve_forever(
@@ -257,17 +257,29 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_views_rebuild(args: argparse.Namespace) -> int:
     from shared import clock
-    from shared.dashboard.views import VIEWS, rebuild
+    from shared.dashboard.views import BOARD, VIEWS, rebuild
     from shared.store import open_store
 
     now = _when(args.at, clock.now())
     store = open_store(args.store)
     try:
         built = rebuild(lambda collection: store.query(collection), now)
-        store.put_many((VIEWS, view_id, doc) for view_id, doc in built)
+        kept = {(c, i) for c, i, _ in built}
+        stale = [(c, i) for c in (VIEWS, BOARD) for i, _ in store.query(c) if (c, i) not in kept]
+        store.put_many((c, i, d) for c, i, d in built if d is not None)
+        for start in range(0, len(stale), 400):
+
+            def remove(tx: Any, chunk: list[tuple[str, str]] = stale[start : start + 400]) -> None:
+                for collection, doc_id in chunk:
+                    tx.delete(collection, doc_id)
+
+            store.run_transaction(remove)
     finally:
         store.close()
-    print(f"rebuilt {len(built)} view document(s) from the state as of {utc_text(now)}")
+    print(
+        f"rebuilt {len(built)} view document(s) from the state as of {utc_text(now)}"
+        + (f", removed {len(stale)} stale" if stale else "")
+    )
     return 0
 
 

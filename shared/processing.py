@@ -237,8 +237,11 @@ def process(
                     "event_id": event.event_id,
                 },
             )
-        for view_id, doc in read_models:
-            tx.set(views.VIEWS, view_id, doc)
+        for collection, doc_id, doc in read_models:
+            if doc is None:
+                tx.delete(collection, doc_id)
+            else:
+                tx.set(collection, doc_id, doc)
         tx.set(PROCESSED, event.marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
         return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision)
 

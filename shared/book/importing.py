@@ -374,18 +374,19 @@ def _seat_watch(account: Document, policy: Policy) -> Document:
 
 def _views(
     tx: Transaction, writes: list[tuple[str, str, Document | None]], now: datetime
-) -> list[tuple[str, Document]]:
+) -> list[tuple[str, str, Document | None]]:
     """The dashboard's read models after ``writes`` (read before any write of the transaction)."""
     from shared.dashboard import views
 
     return views.project(tx.get, writes, [], now)
 
 
-def _write_views(tx: Transaction, read_models: list[tuple[str, Document]]) -> None:
-    from shared.dashboard.views import VIEWS
-
-    for view_id, doc in read_models:
-        tx.set(VIEWS, view_id, doc)
+def _write_views(tx: Transaction, read_models: list[tuple[str, str, Document | None]]) -> None:
+    for collection, doc_id, doc in read_models:
+        if doc is None:
+            tx.delete(collection, doc_id)
+        else:
+            tx.set(collection, doc_id, doc)
 
 
 def _writer(

@@ -4,12 +4,13 @@
 Every page reads the read models of ``shared.dashboard.views`` and a few bounded, indexed
 queries, never a whole collection of the state:
 
-- Today: ``views/mailbox`` and ``views/directory`` (2 reads);
+- Today: the mailbox board (one document per waiting thread), ``views/mailbox`` and
+  ``views/directory``;
 - Who is out: the absences that have not ended and begin within 30 days (one range
   query), their coverage plans (one read each), the live plans still in draft, the
   directory and the books of the TAs who are away (for account names);
-- Accounts: ``views/health``, the directory and the books (one per TA, and eight for
-  accounts without one);
+- Accounts: ``views/health``, the directory and the books (one per TA; accounts without
+  one in their AE's, else in one of sixteen);
 - Actions: the outbox's pending and failed actions (equality queries) and the inputs
   refused in the last week (a range on ``received_at``).
 
@@ -24,6 +25,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from shared.dashboard.views import (
+    BOARD,
     CATEGORIES,
     DIRECTORY,
     HEALTH,
@@ -93,7 +95,8 @@ def today(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
     people = Directory(store)
     group = policy.group_mail
     threads = []
-    for key, line in (mailbox.get("waiting") or {}).items():
+    # The board holds a document per waiting thread and nothing else: as many reads as rows.
+    for key, line in store.query(BOARD):
         left = time_left(line, group, policy.calendar, now)
         told = [
             {

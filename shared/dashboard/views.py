@@ -2,29 +2,33 @@
 in the ``views`` collection that every commit keeps current with the state it changes, so
 the dashboard reads a few documents per page whatever the size of the book.
 
-- ``views/mailbox``: the pooled mailbox's waiting threads (one entry each, with who was
-  told at each step of the SLA ladder) and, per ISO week, the waits the team answered
-  (hours waited, and whether the reply came inside the SLA);
+- ``mailbox_board/{thread}``: one small document per thread waiting for a team reply (and
+  only while it waits), with who was told at each step of the SLA ladder: the board is
+  exactly as long as what the Today page shows;
+- ``views/mailbox``: per ISO week, the waits the team answered (hours waited, and
+  whether the reply came inside the SLA), the last 12 weeks;
 - ``views/health``: the health category changes of the last weeks (the handbook's list)
   and, per day, how many accounts were green, yellow and red;
 - ``views/directory``: each person's name, role and manager;
 - ``views/book:{ta}``: a compact line per account of one TA (renewal, ARR, expansion,
   health, Lighthouse and save plan, renewal process, seats), what Top 3, the Lighthouse
-  list, the renewal process and the seat alerts are drawn from; accounts without a TA are
-  spread over ``book:-0`` … ``book:-7`` so no document grows past Firestore's 1 MiB.
+  list, the renewal process and the seat alerts are drawn from; an account without a TA
+  is in its AE's (``book:-ae:{ae}``), else in one of ``book:-0`` … ``book:-15``: one
+  person's book stays far below Firestore's 1 MiB a document.
 
-``project`` derives the new view documents from a commit's writes (and the SLA actions it
-creates); ``shared.processing.process`` and the book import call it inside their
+``project`` derives the view documents' writes from a commit's writes (and the SLA
+actions it creates); ``shared.processing.process`` and the book import call it inside their
 transaction, after every read of their own and before any write, so a view is exactly as
 current as the state: a duplicate event changes neither. ``rebuild`` recomputes every view
 from the state with full scans, for a store written before the views existed
 (``taops views rebuild``); it cannot recover the weekly mailbox figures of waits that
 ended before, which then start from the rebuild.
 
-A view document is read and written by every commit that touches what it summarises: the
-pooled mailbox's document by each message and SLA step, a TA's book by each change to one
-of their accounts. Those rates are far below Firestore's sustained write rate for one
-document; a transaction that meets another on the same view is simply retried.
+A view document is read and written by every commit that touches what it summarises: a
+thread's board document by its messages and SLA steps, a TA's book by each change to one
+of their accounts, the health view by each category change. Those rates are far below
+Firestore's sustained write rate for one document; a transaction that meets another on
+the same view is simply retried.
 """
 
 from __future__ import annotations
@@ -35,11 +39,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 VIEWS = "views"
+BOARD = "mailbox_board"
 MAILBOX = "mailbox"
 HEALTH = "health"
 DIRECTORY = "directory"
 BOOK_PREFIX = "book:"
-UNASSIGNED_SHARDS = 8
+UNASSIGNED_SHARDS = 16
 
 # Collections whose writes the views follow (named here so this module imports nothing
 # of the handlers: ``shared.processing`` imports it).
@@ -62,10 +67,12 @@ Getter = Callable[[str, str], Document | None]
 Write = tuple[str, str, Document | None]
 
 
-def book_id(ta: str | None, account_id: str) -> str:
+def book_id(ta: str | None, account_id: str, ae: str | None = None) -> str:
     """The ``views`` document that holds the account's line."""
     if ta:
         return f"{BOOK_PREFIX}{ta}"
+    if ae:
+        return f"{BOOK_PREFIX}-ae:{ae}"
     shard = int(hashlib.sha256(account_id.encode()).hexdigest()[:8], 16) % UNASSIGNED_SHARDS
     return f"{BOOK_PREFIX}-{shard}"
 
@@ -167,7 +174,7 @@ def person_line(person: Mapping[str, Any]) -> Document:
 
 def _empty(view_id: str) -> Document:
     if view_id == MAILBOX:
-        return {"kind": "mailbox", "waiting": {}, "weeks": {}}
+        return {"kind": "mailbox", "weeks": {}}
     if view_id == HEALTH:
         return {"kind": "health", "changes": [], "days": {}}
     if view_id == DIRECTORY:
@@ -183,6 +190,8 @@ class _Loaded:
         self._get = get
         self.docs: dict[str, Document] = {}
         self.before: dict[str, Document | None] = {}
+        self.board: dict[str, Document | None] = {}
+        self.board_before: dict[str, Document | None] = {}
 
     def __call__(self, view_id: str) -> Document:
         if view_id not in self.docs:
@@ -191,8 +200,18 @@ class _Loaded:
             self.docs[view_id] = _copy(stored) if stored is not None else _empty(view_id)
         return self.docs[view_id]
 
-    def changed(self) -> list[tuple[str, Document]]:
-        return [(i, d) for i, d in self.docs.items() if d != self.before.get(i)]
+    def card(self, key: str) -> Document | None:
+        """The thread's board document as stored (None: not waiting)."""
+        if key not in self.board:
+            stored = self._get(BOARD, key)
+            self.board_before[key] = stored
+            self.board[key] = _copy(stored) if stored is not None else None
+        return self.board[key]
+
+    def changed(self) -> list[Write]:
+        writes: list[Write] = [(VIEWS, i, d) for i, d in self.docs.items() if d != self.before.get(i)]
+        writes += [(BOARD, k, d) for k, d in self.board.items() if d != self.board_before.get(k)]
+        return writes
 
 
 def _copy(value: Any) -> Any:
@@ -215,10 +234,11 @@ def _last_writes(writes: Iterable[Write]) -> dict[tuple[str, str], Document | No
 
 def project(
     get: Getter, writes: Iterable[Write], actions: Iterable[Mapping[str, Any]], now: datetime
-) -> list[tuple[str, Document]]:
-    """The view documents a commit of ``writes`` (and of the new ``actions``) changes, as
-    ``(views document id, document)``. Reads through ``get`` (the committed state: call
-    it before the commit writes anything); raises what ``get`` raises."""
+) -> list[Write]:
+    """The writes of view documents a commit of ``writes`` (and of the new ``actions``)
+    calls for, as ``(collection, document id, document or None to delete)``. Reads through
+    ``get`` (the committed state: call it before the commit writes anything); raises what
+    ``get`` raises."""
     final = _last_writes(writes)
     sla = [a for a in actions if a.get("cadence") == "sla" and a.get("thread_id") is not None]
     if not final and not sla:
@@ -239,15 +259,15 @@ def project(
         elif collection == HEALTH_CHANGES and doc is not None:
             _health_change(views, get, accounts, doc_id, doc)
     if sla:
-        _told(views(MAILBOX), sla)
+        _told(views, sla)
     return views.changed()
 
 
 def _account(
     views: _Loaded, account_id: str, old: Document | None, new: Document | None, now: datetime
 ) -> None:
-    old_book = book_id(old.get("ta"), account_id) if old else None
-    new_book = book_id(new.get("ta"), account_id) if new else None
+    old_book = book_id(old.get("ta"), account_id, old.get("ae")) if old else None
+    new_book = book_id(new.get("ta"), account_id, new.get("ae")) if new else None
     if old_book is not None and old_book != new_book:
         views(old_book)["accounts"].pop(account_id, None)
     if new_book is not None and new is not None:
@@ -294,18 +314,16 @@ def _thread(
     old: Document | None,
     new: Document | None,
 ) -> None:
-    mailbox = views(MAILBOX)
-    waiting: dict[str, Document] = mailbox["waiting"]
-    shown = waiting.get(key)
+    shown = views.card(key)
     if new is not None and new.get("waiting"):
         same_account = shown is not None and shown.get("account_id") == new.get("account_id")
         name = shown.get("account_name") if same_account and shown else None
         line = thread_line(new, name or _account_name(get, accounts, new.get("account_id")))
         if shown is not None and shown.get("waiting_since") == new.get("waiting_since"):
             line["told"] = shown.get("told") or []
-        waiting[key] = line
+        views.board[key] = line
     else:
-        waiting.pop(key, None)
+        views.board[key] = None
     # A wait the team's reply ended: how long the customer waited, and whether in time.
     if not old or not old.get("waiting") or not old.get("waiting_since") or new is None:
         return
@@ -316,6 +334,7 @@ def _thread(
     hours = (_instant(replied) - _instant(old["waiting_since"])).total_seconds() / 3600
     deadline = old.get("deadline_at")
     week = iso_week(_instant(replied))
+    mailbox = views(MAILBOX)
     entry = mailbox["weeks"].setdefault(week, {"answered": 0, "within_sla": 0, "hours": []})
     entry["answered"] += 1
     entry["within_sla"] += 1 if deadline is None or replied <= deadline else 0
@@ -325,9 +344,10 @@ def _thread(
         del mailbox["weeks"][stale]
 
 
-def _told(mailbox: Document, actions: Iterable[Mapping[str, Any]]) -> None:
-    """Who each SLA step of a waiting thread went to (the routed recipients), once per step."""
-    by_thread = {line.get("thread_id"): line for line in mailbox["waiting"].values()}
+def _told(views: _Loaded, actions: Iterable[Mapping[str, Any]]) -> None:
+    """Who each SLA step of a waiting thread went to (the routed recipients), once per step:
+    an SLA step commits with its thread, whose board document is loaded already."""
+    by_thread = {line.get("thread_id"): line for line in views.board.values() if line is not None}
     for action in actions:
         line = by_thread.get(action.get("thread_id"))
         if line is None or action.get("period") != line.get("waiting_since"):
@@ -372,9 +392,7 @@ def _health_change(
 # -- rebuilding from the state -----------------------------------------------------------------
 
 
-def rebuild(
-    scan: Callable[[str], Iterable[tuple[str, Document]]], now: datetime
-) -> list[tuple[str, Document]]:
+def rebuild(scan: Callable[[str], Iterable[tuple[str, Document]]], now: datetime) -> list[Write]:
     """Every view document recomputed from the whole state (``scan(collection)`` yields its
     documents): for a store written before the views existed. The per-day health counts
     are walked back from today's through the recorded changes; the weekly mailbox figures
@@ -388,14 +406,17 @@ def rebuild(
     counts = dict.fromkeys(CATEGORIES, 0)
     for account_id, account in scan(ACCOUNTS):
         names[account_id] = str(account.get("name") or account_id)
-        view(book_id(account.get("ta"), account_id))["accounts"][account_id] = account_line(account)
+        book = book_id(account.get("ta"), account_id, account.get("ae"))
+        view(book)["accounts"][account_id] = account_line(account)
         if account.get("health_category") in CATEGORIES:
             counts[account["health_category"]] += 1
     for email, person in scan(PEOPLE):
         view(DIRECTORY)["people"][email] = person_line(person)
-    for key, thread in scan(MAIL_THREADS):
-        if thread.get("waiting"):
-            view(MAILBOX)["waiting"][key] = thread_line(thread, names.get(str(thread.get("account_id"))))
+    board: list[Write] = [
+        (BOARD, key, thread_line(thread, names.get(str(thread.get("account_id")))))
+        for key, thread in scan(MAIL_THREADS)
+        if thread.get("waiting")
+    ]
     view(MAILBOX)
     health = view(HEALTH)
     changes = sorted(scan(HEALTH_CHANGES), key=lambda pair: str(pair[1].get("at")), reverse=True)
@@ -432,4 +453,4 @@ def rebuild(
         previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
         days[previous] = dict(running)
     health["days"] = dict(sorted(days.items()))
-    return sorted(built.items())
+    return [(VIEWS, i, d) for i, d in sorted(built.items())] + board

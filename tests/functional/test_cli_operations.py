@@ -15,7 +15,7 @@ import pytest
 from shared.book import import_book, parse_book
 from shared.bootstrap import Context
 from shared.cli import main as taops
-from shared.dashboard.views import VIEWS
+from shared.dashboard.views import BOARD, VIEWS
 from shared.dispatch import dispatch
 from shared.processing import DEAD_LETTERS
 from shared.sources import vitally
@@ -126,14 +126,16 @@ def test_a_dead_letter_whose_body_was_not_kept_cannot_be_re_run(tmp_path: Path, 
 
 def test_views_rebuild_recreates_what_the_commits_kept(store_spec, state, capsys) -> None:
     store = open_store(store_spec)
-    kept = dict(store.query(VIEWS))
+    kept, board = dict(store.query(VIEWS)), dict(store.query(BOARD))
     store.put_many((VIEWS, i, {"kind": "stale"}) for i in kept)
+    store.put(BOARD, "answered-long-ago", {"waiting": True})
     assert taops(["views", "rebuild", "--store", store_spec, "--at", AT]) == 0
-    rebuilt = dict(open_store(store_spec).query(VIEWS))
+    after = open_store(store_spec)
+    rebuilt = dict(after.query(VIEWS))
     assert rebuilt["directory"] == kept["directory"]
     assert rebuilt["book:ana@example.com"] == kept["book:ana@example.com"]
-    assert set(rebuilt["mailbox"]["waiting"]) == set(kept["mailbox"]["waiting"])
-    assert "rebuilt" in capsys.readouterr().out
+    assert set(dict(after.query(BOARD))) == set(board)  # the stale card is gone
+    assert "removed 1 stale" in capsys.readouterr().out
 
 
 def test_an_empty_embedded_store_shows_empty_pages_not_errors(policy) -> None:
