@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo import test test-unit lint typecheck package infra-check bench schema lock clean
+.PHONY: demo import test test-unit lint typecheck package infra-check bench schema lock clean screenshots
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench: $(VENV)/.installed
 	$(PY) bench/replay_throughput.py
 	$(PY) bench/sla_sweep.py
 	$(PY) bench/pipeline_latency.py
+
+## the README's dashboard screenshots, taken by the browser test (needs Debian's chromium)
+screenshots: $(VENV)/.installed
+	TAOPS_SCREENSHOTS_DIR=docs/screenshots TAOPS_REQUIRE_BROWSER=1 $(PY) -m pytest -q tests/browser
 
 ## regenerate docs/book.schema.json from the models
 schema: $(VENV)/.installed

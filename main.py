@@ -1,6 +1,7 @@
 """Cloud Functions entry points (design §3): the names terraform deploys.
 
-HTTP: ``deel_webhook``, ``salesforce_webhook``, ``vitally_webhook``. CloudEvent (Pub/Sub):
+HTTP: ``deel_webhook``, ``salesforce_webhook``, ``vitally_webhook``, ``dashboard`` (the
+operations view, design §7). CloudEvent (Pub/Sub):
 ``on_pto_logged``, ``on_renewal_changed``, ``on_health_changed``, ``on_group_mail``,
 ``on_cadence_tick``, ``deliver_action``.
 Each is a line that hands the request to its module in ``functions/``.
@@ -41,6 +42,14 @@ def salesforce_webhook(request: flask.Request) -> flask.Response:
 def vitally_webhook(request: flask.Request) -> flask.Response:
     """Vitally playbook pings → ``health-changed``."""
     from functions.vitally import vitally_webhook as handle
+
+    return handle(request)
+
+
+@functions_framework.http
+def dashboard(request: flask.Request) -> flask.Response:
+    """The operations view: the mailbox board, who is out, accounts, the outbox."""
+    from functions.dashboard import dashboard as handle
 
     return handle(request)
 

@@ -155,6 +155,16 @@ locals {
       secret_env = { TAOPS_VITALLY_API_KEY = "taops-vitally-api-key" }
       files      = local.google_key
     }
+    # The operations view (design §7): public so a browser reaches it; the page itself
+    # admits only signed-in people of the company who are in the directory.
+    dashboard = {
+      description = "The operations view: the mailbox board, who is out, accounts, the outbox"
+      trigger     = null, public = true, publishes = ["actions"]
+      memory      = "512Mi", timeout = 60, max_instances = 3
+      env         = { TAOPS_DASHBOARD_CLIENT_ID = var.dashboard_client_id }
+      secret_env  = {}
+      files       = {}
+    }
     deliver_action = {
       description = "Delivers one action to Slack, Gmail, Vitally or Calendar, at most once"
       trigger     = "actions", public = false, publishes = []
@@ -180,7 +190,7 @@ locals {
   source_files = setunion(
     ["main.py", "requirements.txt"],
     fileset(local.repo, "functions/**/*.py"),
-    fileset(local.repo, "shared/**/*.{py,yaml,json,jsonl}"),
+    fileset(local.repo, "shared/**/*.{py,yaml,json,jsonl,html,css}"),
   )
 }
 
@@ -301,6 +311,39 @@ resource "google_firestore_index" "coverage_plans_of_cover" {
   fields {
     field_path   = "covers"
     array_config = "CONTAINS"
+  }
+  fields {
+    field_path = "end"
+    order      = "ASCENDING"
+  }
+}
+
+# The operations view (shared/dashboard/pages.py) reads the absences that have not ended
+# and begin within 30 days: range filters on two fields.
+resource "google_firestore_index" "absences_in_window" {
+  project    = var.project_id
+  database   = google_firestore_database.taops.name
+  collection = "absences"
+
+  fields {
+    field_path = "ends_at"
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = "starts_at"
+    order      = "ASCENDING"
+  }
+}
+
+# ... and the coverage plans still in draft whose absence has not ended.
+resource "google_firestore_index" "live_draft_plans" {
+  project    = var.project_id
+  database   = google_firestore_database.taops.name
+  collection = "coverage_plans"
+
+  fields {
+    field_path = "status"
+    order      = "ASCENDING"
   }
   fields {
     field_path = "end"

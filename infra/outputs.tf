@@ -7,6 +7,11 @@ output "webhook_urls" {
   }
 }
 
+output "dashboard_url" {
+  description = "The operations view; add its origin to the OAuth client's authorized JavaScript origins (docs/deploy.md)."
+  value       = module.function["dashboard"].uri
+}
+
 output "topics" {
   description = "Event topics and their dead-letter topics."
   value = {

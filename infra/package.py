@@ -21,7 +21,7 @@ from pathlib import Path
 from shared import dev
 
 ROOT = Path(__file__).resolve().parents[1]
-SUFFIXES = {".py", ".yaml", ".json", ".jsonl"}
+SUFFIXES = {".py", ".yaml", ".json", ".jsonl", ".html", ".css"}
 
 
 def source_files() -> list[Path]:
@@ -53,10 +53,11 @@ def check(archive: Path) -> None:
             unpacked.extractall(src)
         probe = (
             "import importlib, main\n"
-            f"for name in {[*dev.HTTP, *dev.PUSH.values()]!r}:\n"
+            f"for name in {[*dev.HTTP, dev.DASHBOARD, *dev.PUSH.values()]!r}:\n"
             "    getattr(main, name)\n"
             "for module in ('functions.deel', 'functions.salesforce', 'functions.vitally', "
-            "'functions.consumers', 'functions.gmail', 'functions.ticks', 'functions.delivery'):\n"
+            "'functions.consumers', 'functions.gmail', 'functions.ticks', 'functions.delivery', "
+            "'functions.dashboard'):\n"
             "    importlib.import_module(module)\n"
             "from shared.policy import load_policy\n"
             "load_policy('policy.yaml')\n"

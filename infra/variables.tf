@@ -75,3 +75,9 @@ variable "source_retention_days" {
   description = "Days an uploaded source archive is kept: the window a rollback can reach back."
   default     = 90
 }
+
+variable "dashboard_client_id" {
+  type        = string
+  description = "The OAuth client id (Web application) the dashboard's Sign in with Google uses; its ID tokens must name it as audience. Empty: nobody can sign in."
+  default     = ""
+}

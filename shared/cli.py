@@ -1,6 +1,8 @@
 """``taops``: the command line for TA managers and the engineers who run taops.
 
-Verbs: ``demo``, ``replay``, ``dev``, ``import`` (a book of business into a store),
+Verbs: ``demo``, ``replay``, ``dev``, ``dashboard`` (the operations view on this machine),
+``show`` (a coverage plan, an account), ``dead-letters`` (what was refused, and re-running
+it), ``views rebuild``, ``import`` (a book of business into a store),
 ``schema`` (the book's JSON Schema), ``policy check`` (validate a policy file), ``gmail
 watch`` (renew the pooled mailbox's push), ``outbox`` (what taops did or will do),
 ``mailbox`` (the pooled mailbox's waiting threads), ``sync vitally`` (the book from
@@ -144,8 +146,11 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         rows = store.query(OUTBOX, *([Where("status", "==", status)] if status else []))
     finally:
         store.close()
-    if args.pending:  # what goes out next first
-        rows = sorted(rows, key=lambda row: (str(row[1].get("not_before") or ""), row[0]))
+    # In time order (when it goes, else when it was decided), not by random id.
+    rows = sorted(rows, key=lambda row: (str(row[1].get("not_before") or row[1].get("at") or ""), row[0]))
+    if getattr(args, "json", False):
+        print(json.dumps([{"id": i, **d} for i, d in rows], sort_keys=True))
+        return 0
     for action_id, doc in rows:
         print(outbox_line(action_id, doc))
     print(f"{len(rows)} action(s)" + (f" {status}" if status else ""))
@@ -175,6 +180,147 @@ def cmd_outbox_cancel(args: argparse.Namespace) -> int:
     for note in (result.decision.notes if result.decision else []) or [result.reason]:
         print(note)
     return 0 if result.outcome is Outcome.APPLIED and after.get("status") == "cancelled" else 1
+
+
+def _when(text: str | None, default: Any) -> Any:
+    """``--at``/``--since``: an ISO-8601 instant, ``Nd`` (days before now), or ``default``."""
+    from datetime import timedelta
+
+    from shared import clock
+
+    if not text:
+        return default
+    if text[:-1].isdigit() and text.endswith("d"):
+        return clock.now() - timedelta(days=int(text[:-1]))
+    return clock.instant(text)
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from shared import clock
+    from shared.dashboard import terminal
+    from shared.policy import load_policy
+    from shared.store import open_store
+
+    now = _when(args.at, clock.now())
+    store = open_store(args.store)
+    try:
+        if args.what == "plan":
+            data = terminal.plan(store, args.id, now)
+        else:
+            data = terminal.account(store, load_policy(args.policy), args.id, now)
+    except terminal.NotFoundError as exc:
+        print(f"taops show {args.what}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    if args.json:
+        print(terminal.document_json(data))
+    elif args.what == "plan":
+        terminal.print_plan(data)
+    else:
+        terminal.print_account(data)
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from shared import clock
+    from shared.bootstrap import Context
+    from shared.dashboard import terminal
+    from shared.dispatch import dispatch
+    from shared.policy import load_policy
+    from shared.store import open_store
+
+    now = clock.now()
+    store = open_store(args.store)
+    try:
+        if args.rerun:
+            policy = load_policy(args.policy)
+            ctx = Context(store, policy, function="taops-dead-letters")
+            try:
+                done = terminal.rerun(store, policy, args.rerun, now, lambda event: dispatch(ctx, event, now))
+            except (terminal.NotFoundError, ValueError) as exc:
+                print(f"taops dead-letters --rerun: {exc}", file=sys.stderr)
+                return 1
+            if args.json:
+                print(terminal.document_json(done))
+            for event in done["events"]:
+                if not args.json:
+                    why = f": {event['reason']}" if event["reason"] else ""
+                    print(f"event {event['event_id']}: {event['outcome']}{why}")
+            if not args.json:
+                print("new actions wait in the outbox for the outbox-relay tick (taops outbox)")
+            return 0 if all(e["outcome"] in ("applied", "duplicate") for e in done["events"]) else 1
+        since = _when(args.since, now - timedelta(days=7))
+        rows = terminal.dead_letters(store, since)
+    finally:
+        store.close()
+    if args.json:
+        print(terminal.document_json(rows))
+    else:
+        terminal.print_dead_letters(rows, since)
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    from shared import clock
+    from shared.bootstrap import Context
+    from shared.dashboard import serve
+    from shared.dashboard.views import DIRECTORY, VIEWS, rebuild
+    from shared.policy import load_policy
+    from shared.store import EmbeddedStore, open_store
+
+    at = clock.instant(args.at) if args.at else None
+    store = open_store(args.store)
+    ctx = Context(store, load_policy(args.policy), function="dashboard")
+    if (
+        isinstance(store, EmbeddedStore)
+        and store.get(VIEWS, DIRECTORY) is None
+        and store.query("people", limit=1)
+    ):
+        # A state written before the read models existed (an older --state-out file).
+        built = rebuild(lambda collection: store.query(collection), at or clock.now())
+        store.put_many((c, i, d) for c, i, d in built if d is not None)
+        print(f"this state had no read models: built {len(built)} from it", flush=True)
+    try:
+        return serve.serve_forever(
+            ctx,
+            port=args.port,
+            acting_as=args.as_,
+            clock=(lambda: at) if at else clock.now,
+            say=lambda text: print(text, flush=True),
+        )
+    finally:
+        store.close()
+
+
+def cmd_views_rebuild(args: argparse.Namespace) -> int:
+    from shared import clock
+    from shared.dashboard.views import BOARD, VIEWS, rebuild
+    from shared.store import open_store
+
+    now = _when(args.at, clock.now())
+    store = open_store(args.store)
+    try:
+        built = rebuild(lambda collection: store.query(collection), now)
+        kept = {(c, i) for c, i, _ in built}
+        stale = [(c, i) for c in (VIEWS, BOARD) for i, _ in store.query(c) if (c, i) not in kept]
+        store.put_many((c, i, d) for c, i, d in built if d is not None)
+        for start in range(0, len(stale), 400):
+
+            def remove(tx: Any, chunk: list[tuple[str, str]] = stale[start : start + 400]) -> None:
+                for collection, doc_id in chunk:
+                    tx.delete(collection, doc_id)
+
+            store.run_transaction(remove)
+    finally:
+        store.close()
+    print(
+        f"rebuilt {len(built)} view document(s) from the state as of {utc_text(now)}"
+        + (f", removed {len(stale)} stale" if stale else "")
+    )
+    return 0
 
 
 def cmd_lighthouse_exit(args: argparse.Namespace) -> int:
@@ -494,8 +640,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from shared import demo
     from shared.policy import load_policy
 
-    demo.run(load_policy(args.policy))
-    return 0
+    policy = load_policy(args.policy)
+    if not args.serve:
+        demo.run(policy)
+        return 0
+    from shared.bootstrap import Context
+    from shared.dashboard import serve
+    from shared.store import EmbeddedStore
+
+    store = EmbeddedStore()
+    demo.run(policy, store=store)
+    print(f"\nthe demo's end state, as of {utc_text(demo.UNTIL)}:", flush=True)
+    return serve.serve_forever(
+        Context(store, policy, function="dashboard"),
+        port=args.port,
+        acting_as=None,
+        clock=lambda: demo.UNTIL,
+        say=lambda text: print(text, flush=True),
+    )
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -646,7 +808,54 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="replay a bundled TA-team scenario end to end and show what happened and why"
     )
     p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument(
+        "--serve", action="store_true", help="then open the dashboard on the demo's end state (127.0.0.1)"
+    )
+    p.add_argument("--port", type=int, default=8080, help="the dashboard's port with --serve (default 8080)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "dashboard",
+        help="the operations view of a store on http://127.0.0.1:PORT/ (open locally, no sign-in)",
+        description="Serves the same pages as the deployed dashboard function, open on 127.0.0.1 "
+        "only, acting as --as (default: the directory's first TA manager). A replay's state: "
+        "taops replay ... --state-out F, then taops dashboard --store embedded:F --at TIME.",
+    )
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--port", type=int, default=8080, help="default 8080 (0: any free port)")
+    p.add_argument("--at", metavar="ISO", help="the moment the pages are drawn at (default: now)")
+    p.add_argument("--as", dest="as_", metavar="EMAIL", help="who presses the buttons (in the directory)")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser("show", help="one coverage plan or one account, as the dashboard knows it")
+    p.add_argument("what", choices=("plan", "account"))
+    p.add_argument("id", metavar="ID", help="the absence id (plan) or the account id (account)")
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--at", metavar="ISO", help="count time left from this moment (default: now)")
+    p.add_argument("--json", action="store_true", help="one JSON object instead of the tables")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser(
+        "dead-letters",
+        help="what was refused and why (default: the last 7 days); --rerun ID after a fix",
+    )
+    p.add_argument("--since", metavar="ISO|Nd", help="from this moment, or N days back (default 7d)")
+    p.add_argument("--rerun", metavar="ID", help="run a refused input again (after fixing its cause)")
+    p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.add_argument("--policy", help="policy YAML (default: $TAOPS_POLICY, else the bundled one)")
+    p.add_argument("--json", action="store_true", help="JSON instead of the table")
+    p.set_defaults(func=cmd_dead_letters)
+
+    p = sub.add_parser("views", help="the dashboard's read models")
+    vsub = p.add_subparsers(dest="views_verb", required=True, metavar="ACTION")
+    vr = vsub.add_parser(
+        "rebuild", help="recompute every view from the whole state (a store written before they existed)"
+    )
+    vr.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    vr.add_argument("--at", metavar="ISO", help="the moment the state stands for (default: now)")
+    vr.set_defaults(func=cmd_views_rebuild)
 
     p = sub.add_parser(
         "dev",
@@ -744,6 +953,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only actions waiting to go out (customer emails held for review among them), soonest first",
     )
     p.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
+    p.add_argument("--json", action="store_true", help="one JSON array instead of the lines")
     p.set_defaults(func=cmd_outbox)
     osub = p.add_subparsers(dest="outbox_verb", metavar="ACTION", prog="taops outbox")
     oc = osub.add_parser(

@@ -41,6 +41,7 @@ from shared.handlers import (
     timer_fired,
 )
 from shared.handlers.outbox_cancel import OUTBOX_CANCEL, outbox_cancel
+from shared.handlers.outbox_retry import OUTBOX_RETRY, outbox_retry
 from shared.handlers.vitally_sync import account_traits
 from shared.logs import bind, enabled, log
 from shared.models import utc_text
@@ -84,6 +85,7 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
     CADENCE_DUE: cadence_due,
     TRAITS_EVENT_TYPE: account_traits,
     OUTBOX_CANCEL: outbox_cancel,
+    OUTBOX_RETRY: outbox_retry,
 }
 
 

@@ -55,11 +55,21 @@ def missing_tools() -> str | None:
 class Service:
     """One background process in its own process group, with its output in a log file."""
 
-    def __init__(self, name: str, argv: list[str], port: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        port: int,
+        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
         self.name = name
         self.port = port
         self.host = f"127.0.0.1:{port}"
-        self.log = Path(tempfile.mkstemp(prefix=f"taops-{name}-", suffix=".log")[1])
+        # In ``log_dir`` when the caller cleans up after itself (taops dev), else a temp file.
+        handle, path = tempfile.mkstemp(prefix=f"taops-{name}-", suffix=".log", dir=log_dir)
+        os.close(handle)
+        self.log = Path(path)
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
                 argv,
@@ -123,17 +133,19 @@ def _only_zombies(group: int) -> bool:
     return all(state.startswith("Z") for state in out.split())
 
 
-def emulator(name: str, project: str) -> Service:
+def emulator(name: str, project: str, log_dir: Path | None = None) -> Service:
     port = free_port()
     args = {
         "firestore": ["emulators", "firestore", "start", "--quiet"],
         "pubsub": ["beta", "emulators", "pubsub", "start", "--quiet", f"--project={project}"],
     }[name]
     env = {"CLOUDSDK_CORE_DISABLE_PROMPTS": "1", "CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK": "1"}
-    return Service(name, ["gcloud", *args, f"--host-port=127.0.0.1:{port}"], port, env)
+    return Service(name, ["gcloud", *args, f"--host-port=127.0.0.1:{port}"], port, env, log_dir)
 
 
-def function_server(target: str, signature: str, env: dict[str, str], source: Path) -> Service:
+def function_server(
+    target: str, signature: str, env: dict[str, str], source: Path, log_dir: Path | None = None
+) -> Service:
     """``functions-framework`` serving one entry point of ``main.py`` on a free port."""
     port = free_port()
     exe = Path(sys.executable).with_name("functions-framework")
@@ -150,4 +162,4 @@ def function_server(target: str, signature: str, env: dict[str, str], source: Pa
         "--port",
         str(port),
     ]
-    return Service(target, argv, port, env)
+    return Service(target, argv, port, env, log_dir)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from shared.dashboard import views
 from shared.events import EventEnvelope, check_version
 from shared.models import Action, Timer, utc_text
 from shared.store import Store, Transaction, Where
@@ -224,6 +225,14 @@ def process(
         # A meaning taops cancelled earlier (dates moved away and back) is live again; one a
         # person cancelled (``cancelled_by``) stays cancelled, whatever re-derives it.
         new_actions = [a for a_id, a in unique.items() if _revivable(already[a_id])]
+        # The dashboard's read models, read now (every read before the first write) and
+        # written in this same commit: a view is exactly as current as the state.
+        read_models = views.project(
+            tx.get,
+            ((c.collection, c.doc_id, c.doc if isinstance(c, Put) else None) for c in decision.changes),
+            [a.model_dump(mode="json") for a in new_actions if (a.model_extra or {}).get("cadence") == "sla"],
+            now,
+        )
 
         for change in decision.changes:
             if isinstance(change, Put):
@@ -252,6 +261,11 @@ def process(
                     "event_id": event.event_id,
                 },
             )
+        for collection, doc_id, doc in read_models:
+            if doc is None:
+                tx.delete(collection, doc_id)
+            else:
+                tx.set(collection, doc_id, doc)
         tx.set(PROCESSED, marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
         return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision, action_docs=dumped)
 

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import decisions
@@ -43,6 +43,8 @@ from shared.sources import deel, gmail, salesforce, vitally
 from shared.store import EmbeddedStore, Where
 
 SOURCES = ("deel", "salesforce", "vitally", "gmail", "tick", "person")
+# The moment an empty replay's book is imported at (no line gives one).
+REPLAY_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ReplayError(TaopsError):
@@ -394,7 +396,9 @@ def _replay(
     parsed, skipped = read_lines(lines, keep_going)
     own = store is None  # nobody else holds the store: its documents can be handed over
     store = store if store is not None else EmbeddedStore()
-    import_book(store, book, policy)
+    # The book is as of the replayed world's beginning (the dashboard's health counts
+    # start that day), never the wall clock: the same input gives the same bytes.
+    import_book(store, book, policy, now=parsed[0].at if parsed else until or REPLAY_EPOCH)
     steps: list[Step] = []
     order: list[str] = []
     waiting = _Due()

@@ -336,7 +336,7 @@ def run_import(
         ]
         for start in range(0, len(due), _CHUNK):
             for diff in store.run_transaction(
-                _writer(collection, due[start : start + _CHUNK], force, policy)
+                _writer(collection, due[start : start + _CHUNK], force, policy, now)
             ):
                 planned[(collection, diff.id)] = diff
     return ImportReport([*planned.values(), *removed], dry_run=False, force=force, prune=prune)
@@ -372,21 +372,41 @@ def _seat_watch(account: Document, policy: Policy) -> Document:
     return watched(account, policy, None)
 
 
+def _views(
+    tx: Transaction, writes: list[tuple[str, str, Document | None]], now: datetime
+) -> list[tuple[str, str, Document | None]]:
+    """The dashboard's read models after ``writes`` (read before any write of the transaction)."""
+    from shared.dashboard import views
+
+    return views.project(tx.get, writes, [], now)
+
+
+def _write_views(tx: Transaction, read_models: list[tuple[str, str, Document | None]]) -> None:
+    for collection, doc_id, doc in read_models:
+        if doc is None:
+            tx.delete(collection, doc_id)
+        else:
+            tx.set(collection, doc_id, doc)
+
+
 def _writer(
-    collection: str, records: list[_Incoming], force: bool, policy: Policy
+    collection: str, records: list[_Incoming], force: bool, policy: Policy, now: datetime
 ) -> Callable[[Transaction], list[RecordDiff]]:
     def write(tx: Transaction) -> list[RecordDiff]:
         fresh = _read(tx, collection, [r.id for r in records])
         diffs = []
+        writes: list[tuple[str, Document]] = []
         for record in records:
             merged, diff = _diff(record, fresh.get(record.id), force)
             if diff.status != "unchanged":
-                if collection == ACCOUNTS:
-                    merged = _seat_watch(merged, policy)
-                tx.set(collection, record.id, merged)
-                if collection == ACCOUNTS:
-                    _renewal_timer(tx, merged, policy)
+                writes.append((record.id, _seat_watch(merged, policy) if collection == ACCOUNTS else merged))
             diffs.append(diff)
+        read_models = _views(tx, [(collection, i, d) for i, d in writes], now)  # reads before the writes
+        for doc_id, merged in writes:
+            tx.set(collection, doc_id, merged)
+            if collection == ACCOUNTS:
+                _renewal_timer(tx, merged, policy)
+        _write_views(tx, read_models)
         return diffs
 
     return write
@@ -399,14 +419,16 @@ def _remover(records: list[RecordDiff], now: datetime, done: int) -> Callable[[T
         blockers = prune_blockers(tx, people, accounts, now)
         if blockers:  # something came to depend on them since the plan was read
             raise PruneRefusedError(blockers, removed=done)
+        read_models = _views(tx, [(r.collection, r.id, None) for r in records], now)
         for r in records:
             tx.delete(r.collection, r.id)
+        _write_views(tx, read_models)
 
     return remove
 
 
-def import_book(store: Store, book: Book, policy: Policy) -> tuple[int, int]:
+def import_book(store: Store, book: Book, policy: Policy, now: datetime | None = None) -> tuple[int, int]:
     """Write a validated book into the store, keeping what other sources own; returns
-    (people, accounts) in the file."""
-    run_import(store, book, policy)
+    (people, accounts) in the file. ``now``: as for ``run_import``."""
+    run_import(store, book, policy, now=now)
     return len(book.people), len(book.accounts)

@@ -17,6 +17,7 @@ from shared.book import parse_book
 from shared.models import utc_text
 from shared.policy import Policy
 from shared.replay import ReplayResult, Step, replay
+from shared.store import EmbeddedStore
 
 HERE = Path(__file__).parent
 BOOK = HERE / "book.json"
@@ -63,8 +64,9 @@ def _print_step(console: Console, step: Step) -> None:
         console.print(f"    [dim]✓ delivered (dry run): {action['kind']} to {who}[/]")
 
 
-def run(policy: Policy, console: Console | None = None) -> ReplayResult:
-    """Replay the bundled scenario, printing each step as it happens, then a summary."""
+def run(policy: Policy, console: Console | None = None, store: EmbeddedStore | None = None) -> ReplayResult:
+    """Replay the bundled scenario, printing each step as it happens, then a summary;
+    ``store`` (empty) keeps the end state (``taops demo --serve`` shows it)."""
     out = console or Console(highlight=False)
     book = parse_book(json.loads(BOOK.read_text(encoding="utf-8")), str(BOOK))
     out.print(
@@ -73,7 +75,13 @@ def run(policy: Policy, console: Console | None = None) -> ReplayResult:
     )
     with EVENTS.open(encoding="utf-8") as lines:
         result = replay(
-            lines, book, policy, on_step=lambda step: _print_step(out, step), scheduler=True, until=UNTIL
+            lines,
+            book,
+            policy,
+            on_step=lambda step: _print_step(out, step),
+            scheduler=True,
+            until=UNTIL,
+            store=store,
         )
     kinds = Counter(a["kind"] for a in result.actions)
     statuses = Counter(a["status"] for a in result.actions)

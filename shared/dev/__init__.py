@@ -16,10 +16,11 @@ pipeline's time) and ``taops dev tick JOB`` (what Cloud Scheduler publishes).
 
 from shared.dev.drive import post_mail, publish_tick, set_clock
 from shared.dev.examples import deel_body
-from shared.dev.pipeline import HTTP, PUSH, run, start
+from shared.dev.pipeline import DASHBOARD, HTTP, PUSH, run, start
 from shared.dev.state import PROJECT, NotRunningError
 
 __all__ = [
+    "DASHBOARD",
     "HTTP",
     "PROJECT",
     "PUSH",

@@ -51,19 +51,33 @@ def _example_sender(book: Path) -> tuple[str, str]:
     return (preferred or found or [("customer@customer.test", "Customer")])[0]
 
 
-def curl_lines(urls: dict[str, str], env: dict[str, str]) -> list[str]:
-    """Ready-to-paste commands posting the bundled vendor payloads, correctly signed."""
+def book_ta(book: Path) -> tuple[str, str]:
+    """(email, name) of the first TA of ``book``, who the example time off is for (a TA,
+    so the approval draws a coverage plan); the demo book's Ana Ruiz when it has none."""
+    try:
+        people = json.loads(book.read_text(encoding="utf-8")).get("people") or []
+    except (OSError, ValueError, AttributeError):
+        people = []
+    for person in people:
+        if isinstance(person, dict) and person.get("role") == "TA" and person.get("email"):
+            return str(person["email"]).strip().lower(), str(person.get("name") or person["email"])
+    return "ana@example.com", "Ana Ruiz"
+
+
+def curl_lines(urls: dict[str, str], env: dict[str, str], book: Path | None = None) -> list[str]:
+    """Ready-to-paste commands posting the bundled vendor payloads, correctly signed; the
+    time off is for a TA of ``book``."""
     from shared.sources import deel
 
     events = ROOT / "tests" / "events"
+    email, name = book_ta(book) if book is not None else ("ana@example.com", "Ana Ruiz")
     lines = []
-    for name in ("deel_time_off_created.json", "deel_time_off_reviewed_approved.json"):
-        # A TA of the bundled book, so the approval produces a coverage plan.
-        template = json.loads((events / name).read_text(encoding="utf-8"))
+    for template_name in ("deel_time_off_created.json", "deel_time_off_reviewed_approved.json"):
+        template = json.loads((events / template_name).read_text(encoding="utf-8"))
         body = deel_body(
             template,
-            email="ana@example.com",
-            name="Ana Ruiz",
+            email=email,
+            name=name,
             start=date(2026, 12, 14),
             end=date(2026, 12, 18),
         )

@@ -6,8 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +39,8 @@ from shared.localrun import (
 )
 
 HTTP = ("deel_webhook", "salesforce_webhook", "vitally_webhook")
+# The operations view, served like the deployed function but open on 127.0.0.1 only.
+DASHBOARD = "dashboard"
 # Topic → the function its push subscription feeds.
 PUSH = {
     "pto-logged": "on_pto_logged",
@@ -71,7 +75,10 @@ class DevPipeline:
     gmail_url: str = ""
     # Dead-letter topic → the pull subscription that shows what landed there.
     dead_letters: dict[str, str] = field(default_factory=dict)
+    book: Path | None = None
     example_mail: Path | None = None
+    # Every service's log, in one temporary folder removed at stop.
+    log_dir: Path | None = None
     _owns_state: bool = False
 
     @property
@@ -86,11 +93,17 @@ class DevPipeline:
         return {service.name: str(service.log) for service in self.services}
 
     def stop(self) -> None:
+        """Stop every service, and remove what the pipeline wrote: its state and clock files,
+        the example mail and the logs."""
         for service in reversed(self.services):
             service.stop()
         if self._owns_state and self.state_file and self.clock_file:
             self.state_file.unlink(missing_ok=True)
             self.clock_file.unlink(missing_ok=True)
+            if self.example_mail is not None:
+                self.example_mail.unlink(missing_ok=True)
+        if self.log_dir is not None:
+            shutil.rmtree(self.log_dir, ignore_errors=True)
 
 
 def start(book: Path, say: Callable[[str], None] = print, state_dir: Path | None = None) -> DevPipeline:
@@ -110,8 +123,9 @@ def start(book: Path, say: Callable[[str], None] = print, state_dir: Path | None
     pipeline = DevPipeline(state_dir=folder, _owns_state=True)
     assert pipeline.clock_file is not None
     pipeline.clock_file.unlink(missing_ok=True)  # a new pipeline starts on the real time
+    pipeline.log_dir = logs = Path(tempfile.mkdtemp(prefix="taops-dev-logs-"))
     try:
-        firestore, pubsub_emu = emulator("firestore", PROJECT), emulator("pubsub", PROJECT)
+        firestore, pubsub_emu = emulator("firestore", PROJECT, logs), emulator("pubsub", PROJECT, logs)
         pipeline.services += [firestore, pubsub_emu]
         for service in (firestore, pubsub_emu):
             service.wait_ready()
@@ -127,7 +141,7 @@ def start(book: Path, say: Callable[[str], None] = print, state_dir: Path | None
         }
         os.environ.update(pipeline.env)
         pipeline.mailbox = _import(book, say)
-        gmail = _gmail_stand_in(pipeline.mailbox, pipeline.env)
+        gmail = _gmail_stand_in(pipeline.mailbox, pipeline.env, logs)
         pipeline.services.append(gmail)
         gmail.wait_ready("/dev/health")
         pipeline.gmail_url = f"http://{gmail.host}/"
@@ -137,14 +151,18 @@ def start(book: Path, say: Callable[[str], None] = print, state_dir: Path | None
         }
         os.environ.update(pipeline.env)
         say(f"Gmail stand-in for {pipeline.mailbox} on {gmail.host}")
-        servers = {t: function_server(t, "http", pipeline.env, ROOT / "main.py") for t in HTTP}
+        servers = {t: function_server(t, "http", pipeline.env, ROOT / "main.py", logs) for t in HTTP}
         servers |= {
-            t: function_server(t, "cloudevent", pipeline.env, ROOT / "main.py") for t in PUSH.values()
+            t: function_server(t, "cloudevent", pipeline.env, ROOT / "main.py", logs) for t in PUSH.values()
         }
+        # The operations view, open on 127.0.0.1 (function_server listens there only).
+        servers[DASHBOARD] = function_server(
+            DASHBOARD, "http", {**pipeline.env, "TAOPS_DASHBOARD_LOCAL": "1"}, ROOT / "main.py", logs
+        )
         pipeline.services += list(servers.values())
         for target, server in servers.items():
             # Any HTTP answer means the server is up (a GET is refused by design).
-            server.wait_ready(ok_statuses=(200, 400, 405, 500))
+            server.wait_ready(ok_statuses=(200, 400, 403, 405, 500))
             pipeline.urls[target] = f"http://{server.host}/"
         pipeline.dead_letters = _wire_topics(pipeline.urls)
         say(
@@ -158,6 +176,7 @@ def start(book: Path, say: Callable[[str], None] = print, state_dir: Path | None
         pipeline.example_mail.write_text(
             json.dumps(example_mail(book, pipeline.mailbox), indent=2) + "\n", encoding="utf-8"
         )
+        pipeline.book = book
         _write_state(pipeline)
         return pipeline
     except BaseException:
@@ -165,7 +184,7 @@ def start(book: Path, say: Callable[[str], None] = print, state_dir: Path | None
         raise
 
 
-def _gmail_stand_in(mailbox: str, env: dict[str, str]) -> Service:
+def _gmail_stand_in(mailbox: str, env: dict[str, str], log_dir: Path) -> Service:
     port = free_port()
     argv = [
         sys.executable,
@@ -178,7 +197,7 @@ def _gmail_stand_in(mailbox: str, env: dict[str, str]) -> Service:
         "--token",
         DEV_GMAIL_TOKEN,
     ]
-    return Service("gmail-stand-in", argv, port, env)
+    return Service("gmail-stand-in", argv, port, env, log_dir)
 
 
 def _import(book: Path, say: Callable[[str], None]) -> str:
@@ -299,6 +318,21 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+def inspect_lines(pipeline: DevPipeline) -> list[str]:
+    """How to point the CLI at the running pipeline's Firestore emulator."""
+    point = (
+        f"FIRESTORE_EMULATOR_HOST={pipeline.env['FIRESTORE_EMULATOR_HOST']} GOOGLE_CLOUD_PROJECT={PROJECT} "
+        f"TAOPS_STORE=firestore:{PROJECT}"
+    )
+    return [
+        f"export {point}",
+        "taops outbox                # what taops did or will do, in time order",
+        "taops show account ACCOUNT  # an account: team, health, renewal, waits, actions",
+        "taops show plan ABSENCE     # a coverage plan and its actions",
+        "taops dead-letters          # what was refused, and why",
+    ]
+
+
 def mailbox_lines(pipeline: DevPipeline) -> list[str]:
     """The pooled mailbox's walk through the SLA ladder, as commands to paste (the demo
     book's working week: 48 working hours from a Tuesday 10:00 UTC is Thursday 10:00)."""
@@ -339,9 +373,16 @@ def run(
             signal.signal(sig, handler)
         return 1
     try:
+        say(
+            f"\ndashboard: {pipeline.urls[DASHBOARD]} "
+            "(open on 127.0.0.1, no sign-in; acting as the book's TA manager)"
+        )
         say("\nwebhooks:")
         for target in HTTP:
             say(f"  {target:<20} {pipeline.urls[target]}")
+        say("\nCloudEvent endpoints (each topic's push subscription posts here):")
+        for topic, target in PUSH.items():
+            say(f"  {topic:<16} -> {target:<20} {pipeline.urls[target]}")
         say(
             f"\npooled mailbox {pipeline.mailbox}: a local Gmail stand-in (not Gmail) at "
             f"{pipeline.gmail_url}, watched into gmail-push"
@@ -352,11 +393,14 @@ def run(
             "<topic>-dead-letter-inspection"
         )
         say(f"state: {pipeline.state_file} (the sub-actions below find the pipeline through it)")
-        say("logs:")
+        say(f"logs (in {pipeline.log_dir}, removed at stop):")
         for name, path in pipeline.logs().items():
             say(f"  {name:<20} {path}")
+        say("\nthe emulator's state, from another terminal:")
+        for line in inspect_lines(pipeline):
+            say(f"  {line}")
         say("\ntry (signatures computed with the dev secrets; `taops sign` makes more):")
-        for line in curl_lines(pipeline.urls, pipeline.env):
+        for line in curl_lines(pipeline.urls, pipeline.env, book):
             say(f"  {line}")
         say("\ntry, from another terminal in this directory:")
         for line in mailbox_lines(pipeline):

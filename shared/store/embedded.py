@@ -103,7 +103,9 @@ class _EmbeddedTransaction(Transaction):
             self._before_write_check()
         key = (collection, doc_id)
         doc, revision = self._store._snapshot(key)
-        self._read[key] = revision
+        # The first read's revision is what the commit checks: a document read again after
+        # another writer changed it must still conflict (the first copy was acted on).
+        self._read.setdefault(key, revision)
         return doc
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:

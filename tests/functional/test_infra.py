@@ -23,7 +23,9 @@ import yaml
 from functions.ticks import JOBS
 from shared import dev
 from shared.book import parse_book
+from shared.bootstrap import Context
 from shared.cli import mailbox_rows
+from shared.dashboard.app import page_data
 from shared.demo import BOOK, EVENTS
 from shared.outbox import relay
 from shared.policy import load_policy
@@ -88,7 +90,7 @@ def _entry_points() -> dict[str, str]:
 
 def test_every_entry_point_is_deployed_and_nothing_else_is() -> None:
     entry_points = _entry_points()
-    assert len(entry_points) == 9
+    assert len(entry_points) == 10
     assert set(FUNCTIONS) == set(entry_points)
 
 
@@ -198,7 +200,7 @@ def test_scheduled_jobs_are_the_enabled_cadences_and_each_is_a_job_the_tick_hand
 def _query_shapes() -> set[tuple[str, tuple[tuple[str, str], ...], bool]]:
     """Every query shape the code runs: the demo's weeks through every handler with the
     scheduler simulated (SLA timers fire, routing reads absences), the outbox relay,
-    ``taops outbox --failed`` and ``taops mailbox``."""
+    ``taops outbox --failed``, ``taops mailbox`` and every page of the dashboard."""
     policy = load_policy()
     store = EmbeddedStore()
     book = parse_book(json.loads(BOOK.read_text(encoding="utf-8")), str(BOOK))
@@ -207,6 +209,8 @@ def _query_shapes() -> set[tuple[str, tuple[tuple[str, str], ...], bool]]:
     relay(store, datetime(2027, 1, 1, tzinfo=UTC), lambda *_: "message-id")
     store.query("outbox", Where("status", "==", "failed"))
     mailbox_rows(store, policy, datetime(2027, 1, 1, tzinfo=UTC))
+    for name in ("today", "out", "accounts", "actions"):
+        page_data(name, Context(store, policy), datetime(2026, 12, 10, tzinfo=UTC))
     return store.query_shapes
 
 

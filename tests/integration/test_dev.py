@@ -164,6 +164,23 @@ def taops_dev(emulators: dict[str, str], tmp_path_factory: pytest.TempPathFactor
     assert leftovers == [], leftovers
     assert not (cwd / ".taops" / "dev.json").exists()
     assert not (cwd / ".taops" / "dev-clock").exists()
+    assert not (cwd / ".taops" / "dev-mail-example.json").exists()
+    logs = [Path(p) for p in state["logs"].values()]
+    assert logs and not any(log.exists() for log in logs), "its logs are temporary files, removed"
+
+
+def test_taops_dev_serves_the_dashboard_and_says_how_to_reach_its_state(taops_dev: Dev) -> None:
+    url = re.search(r"dashboard: (http://127\.0\.0\.1:\d+/)", taops_dev.banner).group(1)
+    with urllib.request.urlopen(url + "accounts?format=json", timeout=30) as response:
+        page = json.loads(response.read())
+    assert page["accounts"] == 40  # the demo book, imported into the emulator
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert "Today: the pooled mailbox" in response.read().decode()
+    assert re.search(r"pto-logged\s+-> on_pto_logged\s+http://127\.0\.0\.1:\d+/", taops_dev.banner)
+    host = taops_dev.state["firestore_emulator_host"]
+    assert f"export FIRESTORE_EMULATOR_HOST={host} GOOGLE_CLOUD_PROJECT={PROJECT}" in taops_dev.banner
+    for log in taops_dev.state["logs"].values():
+        assert log in taops_dev.banner and Path(log).exists()
 
 
 def test_taops_dev_carries_a_deel_payload_to_the_actions_topic(taops_dev: Dev) -> None:
