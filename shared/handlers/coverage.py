@@ -27,7 +27,7 @@ the plan is drawn from the state as it will be once the decision commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import partial
 
 from shared.book import ACCOUNTS, PEOPLE
@@ -175,12 +175,20 @@ def merge(*decisions: Decision) -> Decision:
 
 
 def replan_for_account(
-    view: ReadView, decision: Decision, account: Document, policy: Policy, now: datetime, because: str
+    view: ReadView,
+    decision: Decision,
+    account: Document,
+    policy: Policy,
+    now: datetime,
+    because: str,
+    renewal_dates: Sequence[str] = (),
 ) -> Decision:
     """Something about ``account`` changed in ``decision`` (its renewal moved, it entered
-    Lighthouse): every absence of its TA that has not ended is re-drawn as the decision
-    will leave the world, and ``decision`` comes back with what those re-plans call for
-    (only differences are told: an unaffected plan sends nothing)."""
+    Lighthouse): every absence of its TA that has not ended, and that the change can
+    touch, is re-drawn as the decision will leave the world, and ``decision`` comes back
+    with what those re-plans call for (only differences are told: an unaffected plan
+    sends nothing). With ``renewal_dates`` (the old and new date of a moved renewal),
+    only the absences whose renewal window holds one of them can change."""
     ta = account.get("ta")
     if not ta:
         return decision
@@ -190,5 +198,18 @@ def replan_for_account(
         replan(after, policy, absence_id, now, because=because)
         for absence_id, absence in sorted(live)
         if absence.get("status") in AWAY_STATUSES
+        and (not renewal_dates or _renewal_window_holds(absence, renewal_dates, policy))
     ]
     return merge(decision, *replans)
+
+
+def _renewal_window_holds(absence: Document, dates: Sequence[str], policy: Policy) -> bool:
+    """One of ``dates`` falls in the days a renewal makes an account need cover for this
+    absence (its days, and ``coverage.renewal_margin_days`` after the return); a day of
+    slack each side, as the TA's local days and UTC dates may differ."""
+    first, last = absence.get("start_date"), absence.get("end_date")
+    if not first or not last:
+        return True
+    start = date.fromisoformat(str(first)[:10]) - timedelta(days=1)
+    end = date.fromisoformat(str(last)[:10]) + timedelta(days=policy.coverage.renewal_margin_days + 1)
+    return any(start <= date.fromisoformat(str(d)[:10]) <= end for d in dates if d)

@@ -50,7 +50,8 @@ def renewal_changed(policy: Policy) -> Handler:
                 f"{account['name']}'s renewal moved from {account.get('renewal_date') or 'unset'} "
                 f"to {updated.get('renewal_date')}"
             )
-            decision = replan_for_account(view, decision, updated, policy, now, moved)
+            dates = [str(d) for d in (account.get("renewal_date"), updated.get("renewal_date")) if d]
+            decision = replan_for_account(view, decision, updated, policy, now, moved, renewal_dates=dates)
         return decision
 
     return handle
