@@ -268,6 +268,14 @@ def _account(
 ) -> None:
     old_book = book_id(old.get("ta"), account_id, old.get("ae")) if old else None
     new_book = book_id(new.get("ta"), account_id, new.get("ae")) if new else None
+    if (
+        old is not None
+        and new is not None
+        and old_book == new_book
+        and old.get("health_category") == new.get("health_category")
+        and account_line(old) == account_line(new)
+    ):
+        return  # nothing the views show moved: no view is read or written
     if old_book is not None and old_book != new_book:
         views(old_book)["accounts"].pop(account_id, None)
     if new_book is not None and new is not None:
