@@ -27,7 +27,7 @@ the plan is drawn from the state as it will be once the decision commits.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import partial
 
 from shared.book import ACCOUNTS, PEOPLE
@@ -37,7 +37,7 @@ from shared.messages import plural
 from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
-from shared.rules.coverage import AWAY_STATUSES
+from shared.rules.coverage import AWAY_STATUSES, renews_during
 from shared.rules.customer_email import history
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
 from shared.store import Document, Where
@@ -198,18 +198,12 @@ def replan_for_account(
         replan(after, policy, absence_id, now, because=because)
         for absence_id, absence in sorted(live)
         if absence.get("status") in AWAY_STATUSES
-        and (not renewal_dates or _renewal_window_holds(absence, renewal_dates, policy))
+        and (
+            not renewal_dates
+            or any(
+                renews_during(date.fromisoformat(d[:10]), window_for(absence), policy.coverage)
+                for d in renewal_dates
+            )
+        )
     ]
     return merge(decision, *replans)
-
-
-def _renewal_window_holds(absence: Document, dates: Sequence[str], policy: Policy) -> bool:
-    """One of ``dates`` falls in the days a renewal makes an account need cover for this
-    absence (its days, and ``coverage.renewal_margin_days`` after the return); a day of
-    slack each side, as the TA's local days and UTC dates may differ."""
-    first, last = absence.get("start_date"), absence.get("end_date")
-    if not first or not last:
-        return True
-    start = date.fromisoformat(str(first)[:10]) - timedelta(days=1)
-    end = date.fromisoformat(str(last)[:10]) + timedelta(days=policy.coverage.renewal_margin_days + 1)
-    return any(start <= date.fromisoformat(str(d)[:10]) <= end for d in dates if d)

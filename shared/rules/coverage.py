@@ -41,15 +41,19 @@ def _day(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10]) if value else None
 
 
+def renews_during(renewal: date, window: Window, policy: Coverage) -> bool:
+    """A renewal on this day makes the account need cover for the absence: inside it, or
+    within ``renewal_margin_days`` of the return."""
+    return window.first_day <= renewal <= window.last_day + timedelta(days=policy.renewal_margin_days)
+
+
 def cover_reasons(
     account: Mapping[str, Any], window: Window, policy: Coverage
 ) -> list[tuple[CoverReason, str]]:
     """Every reason this account needs cover during ``window``, each with a sentence."""
     reasons: list[tuple[CoverReason, str]] = []
     renewal = _day(account.get("renewal_date"))
-    if renewal and window.first_day <= renewal <= window.last_day + timedelta(
-        days=policy.renewal_margin_days
-    ):
+    if renewal and renews_during(renewal, window, policy):
         inside = renewal <= window.last_day
         where = "inside the absence" if inside else f"within {policy.renewal_margin_days} days of the return"
         reasons.append((CoverReason.RENEWING, f"renews {renewal.isoformat()}, {where}"))
