@@ -182,7 +182,7 @@ def cmd_outbox_cancel(args: argparse.Namespace) -> int:
     return 0 if result.outcome is Outcome.APPLIED and after.get("status") == "cancelled" else 1
 
 
-def _when(text: str | None, default: Any) -> Any:
+def _when(text: str | None, default: Any, option: str = "--at") -> Any:
     """``--at``/``--since``: an ISO-8601 instant, ``Nd`` (days before now), or ``default``."""
     from datetime import timedelta
 
@@ -192,7 +192,12 @@ def _when(text: str | None, default: Any) -> Any:
         return default
     if text[:-1].isdigit() and text.endswith("d"):
         return clock.now() - timedelta(days=int(text[:-1]))
-    return clock.instant(text)
+    try:
+        return clock.instant(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r} is not an ISO-8601 time (e.g. 2026-12-01T09:00:00Z) or Nd (N days ago)"
+        ) from None
 
 
 def cmd_show(args: argparse.Namespace) -> int:
@@ -252,7 +257,7 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
             if not args.json:
                 print("new actions wait in the outbox for the outbox-relay tick (taops outbox)")
             return 0 if all(e["outcome"] in ("applied", "duplicate") for e in done["events"]) else 1
-        since = _when(args.since, now - timedelta(days=7))
+        since = _when(args.since, now - timedelta(days=7), "--since")
         rows = terminal.dead_letters(store, since)
     finally:
         store.close()
@@ -354,12 +359,7 @@ def _at(args: argparse.Namespace) -> datetime:
     """``--at`` as an aware instant (UTC when it names no zone), else now."""
     from shared import clock
 
-    if not getattr(args, "at", None):
-        return clock.now()
-    try:
-        return clock.instant(args.at)
-    except ValueError:
-        raise UsageError(f"--at {args.at!r} is not an ISO-8601 time (e.g. 2026-12-01T09:00:00Z)") from None
+    return _when(getattr(args, "at", None), None) or clock.now()
 
 
 def _hours(value: float) -> str:
