@@ -32,6 +32,7 @@ from shared.dashboard.views import (
     MAILBOX,
     VIEWS,
     book_id,
+    health_changes,
     iso_week,
 )
 from shared.models import utc_text
@@ -273,8 +274,8 @@ def accounts(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
     since = utc_text(now - CHANGES_SHOWN)
     changes = [
         {**c, "day": str(c.get("at"))[:10]}
-        for c in health.get("changes") or []
-        if since <= str(c.get("at")) <= utc_text(now)
+        for c in health_changes(store.get, health, since)
+        if str(c.get("at")) <= utc_text(now)
     ]
     lines = [line for book in books.values() for line in (book.get("accounts") or {}).values()]
     lines.sort(key=lambda a: (str(a.get("name")), str(a.get("id"))))

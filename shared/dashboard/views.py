@@ -7,8 +7,11 @@ the dashboard reads a few documents per page whatever the size of the book.
   exactly as long as what the Today page shows;
 - ``views/mailbox``: per ISO week, the waits the team answered (hours waited, and
   whether the reply came inside the SLA), the last 12 weeks;
-- ``views/health``: the health category changes of the last weeks (the handbook's list)
-  and, per day, how many accounts were green, yellow and red;
+- ``views/health``: per day, how many accounts were green, yellow and red, and which
+  weeks have changes kept;
+- ``views/health:{ISO week}``: that week's health category changes (the handbook's list),
+  newest first, kept for the last weeks: a change rewrites its week's document only, never
+  the whole history;
 - ``views/directory``: each person's name, role and manager;
 - ``views/book:{ta}``: a compact line per account of one TA (renewal, ARR, expansion,
   health, Lighthouse and save plan, renewal process, seats), what Top 3, the Lighthouse
@@ -42,6 +45,7 @@ VIEWS = "views"
 BOARD = "mailbox_board"
 MAILBOX = "mailbox"
 HEALTH = "health"
+HEALTH_WEEK_PREFIX = "health:"
 DIRECTORY = "directory"
 BOOK_PREFIX = "book:"
 UNASSIGNED_SHARDS = 16
@@ -57,7 +61,7 @@ HEALTH_CHANGES = "health_changes"
 WEEKS_KEPT = 12
 WAITS_PER_WEEK = 1000
 CHANGES_KEPT_DAYS = 45
-CHANGES_KEPT = 500
+CHANGES_KEPT = 500  # in one week's document
 DAYS_KEPT = 180
 CATEGORIES = ("green", "yellow", "red")
 
@@ -176,7 +180,9 @@ def _empty(view_id: str) -> Document:
     if view_id == MAILBOX:
         return {"kind": "mailbox", "weeks": {}}
     if view_id == HEALTH:
-        return {"kind": "health", "changes": [], "days": {}}
+        return {"kind": "health", "days": {}, "change_weeks": []}
+    if view_id.startswith(HEALTH_WEEK_PREFIX):
+        return {"kind": "health_week", "week": view_id[len(HEALTH_WEEK_PREFIX) :], "changes": []}
     if view_id == DIRECTORY:
         return {"kind": "directory", "people": {}}
     ta = view_id[len(BOOK_PREFIX) :]
@@ -184,7 +190,12 @@ def _empty(view_id: str) -> Document:
 
 
 class _Loaded:
-    """The view documents one commit touches, each read once."""
+    """The view documents one commit touches, each read once.
+
+    A view document is copied two levels deep, not whole: its top-level maps and lists
+    are the commit's own, what they hold is shared with the stored document, and the code
+    below replaces a line or a day's counts rather than changing one in place. A commit
+    that moves one line of a long view copies that view's index, not all its lines."""
 
     def __init__(self, get: Getter) -> None:
         self._get = get
@@ -192,13 +203,17 @@ class _Loaded:
         self.before: dict[str, Document | None] = {}
         self.board: dict[str, Document | None] = {}
         self.board_before: dict[str, Document | None] = {}
+        self.deleted: set[str] = set()
 
     def __call__(self, view_id: str) -> Document:
         if view_id not in self.docs:
             stored = self._get(VIEWS, view_id)
             self.before[view_id] = stored
-            self.docs[view_id] = _copy(stored) if stored is not None else _empty(view_id)
+            self.docs[view_id] = _two_levels(stored) if stored is not None else _empty(view_id)
         return self.docs[view_id]
+
+    def delete(self, view_id: str) -> None:
+        self.deleted.add(view_id)
 
     def card(self, key: str) -> Document | None:
         """The thread's board document as stored (None: not waiting)."""
@@ -209,9 +224,16 @@ class _Loaded:
         return self.board[key]
 
     def changed(self) -> list[Write]:
-        writes: list[Write] = [(VIEWS, i, d) for i, d in self.docs.items() if d != self.before.get(i)]
+        writes: list[Write] = [
+            (VIEWS, i, d) for i, d in self.docs.items() if i not in self.deleted and d != self.before.get(i)
+        ]
+        writes += [(VIEWS, i, None) for i in sorted(self.deleted)]
         writes += [(BOARD, k, d) for k, d in self.board.items() if d != self.board_before.get(k)]
         return writes
+
+
+def _two_levels(doc: Document) -> Document:
+    return {k: dict(v) if type(v) is dict else list(v) if type(v) is list else v for k, v in doc.items()}
 
 
 def _copy(value: Any) -> Any:
@@ -295,7 +317,7 @@ def _count(days: dict[str, dict[str, int]], day: str, before: str | None, after:
         earlier = [d for d in days if d < day]
         days[day] = dict(days[max(earlier)]) if earlier else dict.fromkeys(CATEGORIES, 0)
     for each in [d for d in days if d >= day]:
-        counts = days[each]
+        counts = days[each] = dict(days[each])  # the stored day's counts stay as they were
         if before in CATEGORIES:
             counts[before] = max(0, counts.get(before, 0) - 1)
         if after in CATEGORIES:
@@ -343,11 +365,15 @@ def _thread(
     deadline = old.get("deadline_at")
     week = iso_week(_instant(replied))
     mailbox = views(MAILBOX)
-    entry = mailbox["weeks"].setdefault(week, {"answered": 0, "within_sla": 0, "hours": []})
-    entry["answered"] += 1
-    entry["within_sla"] += 1 if deadline is None or replied <= deadline else 0
-    if len(entry["hours"]) < WAITS_PER_WEEK:
-        entry["hours"].append(round(hours, 2))
+    entry = mailbox["weeks"].get(week) or {"answered": 0, "within_sla": 0, "hours": []}
+    waits = list(entry["hours"])
+    if len(waits) < WAITS_PER_WEEK:
+        waits.append(round(hours, 2))
+    mailbox["weeks"][week] = {
+        "answered": entry["answered"] + 1,
+        "within_sla": entry["within_sla"] + (1 if deadline is None or replied <= deadline else 0),
+        "hours": waits,
+    }
     for stale in sorted(mailbox["weeks"])[:-WEEKS_KEPT]:
         del mailbox["weeks"][stale]
 
@@ -378,23 +404,60 @@ def _told(views: _Loaded, actions: Iterable[Mapping[str, Any]]) -> None:
 def _health_change(
     views: _Loaded, get: Getter, accounts: Mapping[str, Document | None], change_id: str, change: Document
 ) -> None:
+    if not change.get("at"):
+        return  # a change is listed by when it happened
+    line = change_line(change_id, change, _account_name(get, accounts, change.get("account_id")))
+    week = iso_week(_instant(str(change["at"])))
+    listed = views(HEALTH_WEEK_PREFIX + week)
+    kept = [c for c in listed["changes"] if c.get("id") != change_id] + [line]
+    listed["changes"] = _newest_first(kept)[:CHANGES_KEPT]
     health = views(HEALTH)
-    line = {
+    health.pop("changes", None)  # the list before it moved to weekly documents
+    weeks = _weeks_kept({*(health.get("change_weeks") or []), week})
+    for stale in {*(health.get("change_weeks") or []), week} - set(weeks):
+        views.delete(HEALTH_WEEK_PREFIX + stale)
+    health["change_weeks"] = weeks
+
+
+def change_line(change_id: str, change: Mapping[str, Any], account_name: str | None) -> Document:
+    return {
         "id": change_id,
         "account_id": change.get("account_id"),
-        "account_name": _account_name(get, accounts, change.get("account_id")),
+        "account_name": account_name,
         "at": change.get("at"),
         "old": change.get("old_category"),
         "new": change.get("new_category"),
         "score": change.get("score"),
     }
-    kept = [c for c in health["changes"] if c.get("id") != change_id] + [line]
-    kept.sort(key=lambda c: (str(c.get("at")), str(c.get("id"))), reverse=True)
-    newest = _instant(kept[0]["at"]) if kept[0].get("at") else None
-    if newest is not None:
-        cutoff = _text(newest - timedelta(days=CHANGES_KEPT_DAYS))
-        kept = [c for c in kept if str(c.get("at")) >= cutoff]
-    health["changes"] = kept[:CHANGES_KEPT]
+
+
+def _newest_first(changes: list[Document]) -> list[Document]:
+    return sorted(changes, key=lambda c: (str(c.get("at")), str(c.get("id"))), reverse=True)
+
+
+def _weeks_kept(weeks: Iterable[str]) -> list[str]:
+    """The weeks whose changes stay listed: those ending within ``CHANGES_KEPT_DAYS`` of the
+    end of the newest, oldest first."""
+    ordered = sorted(weeks)
+    if not ordered:
+        return []
+    year, number = ordered[-1].split("-W")
+    newest_end = date.fromisocalendar(int(year), int(number), 7)
+    cutoff = iso_week(newest_end - timedelta(days=CHANGES_KEPT_DAYS))
+    return [w for w in ordered if w >= cutoff]
+
+
+def health_changes(get: Getter, health: Mapping[str, Any] | None, since: str = "") -> list[Document]:
+    """The health category changes kept in the views at or after ``since`` (UTC text),
+    newest first: one read per week listed."""
+    weeks = [
+        w for w in (health or {}).get("change_weeks") or [] if not since or w >= iso_week(_instant(since))
+    ]
+    found: list[Document] = []
+    for week in weeks:
+        listed = get(VIEWS, HEALTH_WEEK_PREFIX + week) or {}
+        found += [c for c in listed.get("changes") or [] if str(c.get("at")) >= since]
+    return _newest_first(found)
 
 
 # -- rebuilding from the state -----------------------------------------------------------------
@@ -428,20 +491,14 @@ def rebuild(scan: Callable[[str], Iterable[tuple[str, Document]]], now: datetime
     view(MAILBOX)
     health = view(HEALTH)
     changes = sorted(scan(HEALTH_CHANGES), key=lambda pair: str(pair[1].get("at")), reverse=True)
-    since = _text(now - timedelta(days=CHANGES_KEPT_DAYS))
+    by_week: dict[str, list[Document]] = {}
     for change_id, change in changes:
-        if str(change.get("at")) >= since and len(health["changes"]) < CHANGES_KEPT:
-            health["changes"].append(
-                {
-                    "id": change_id,
-                    "account_id": change.get("account_id"),
-                    "account_name": names.get(str(change.get("account_id"))),
-                    "at": change.get("at"),
-                    "old": change.get("old_category"),
-                    "new": change.get("new_category"),
-                    "score": change.get("score"),
-                }
-            )
+        if change.get("at"):
+            line = change_line(change_id, change, names.get(str(change.get("account_id"))))
+            by_week.setdefault(iso_week(_instant(str(change["at"]))), []).append(line)
+    health["change_weeks"] = _weeks_kept(by_week)
+    for week in health["change_weeks"]:
+        view(HEALTH_WEEK_PREFIX + week)["changes"] = _newest_first(by_week[week])[:CHANGES_KEPT]
     # Walk back: before a change old → new on day D, one account fewer was `new` and one
     # more was `old` than at the end of D.
     today = _day(_text(now))

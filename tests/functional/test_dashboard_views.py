@@ -58,7 +58,11 @@ def test_the_views_kept_by_every_commit_equal_a_rebuild_from_the_whole_state(pol
     board = {i: d for c, i, d in built if c == views.BOARD}
     assert len(board) == 2
     assert {k: {**t, "told": []} for k, t in store.query(views.BOARD)} == board
-    assert kept[views.HEALTH]["changes"] == rebuilt[views.HEALTH]["changes"]
+    weeks = sorted(i for i in kept if i.startswith(views.HEALTH_WEEK_PREFIX))
+    assert weeks == [views.HEALTH_WEEK_PREFIX + w for w in kept[views.HEALTH]["change_weeks"]] and weeks
+    assert weeks == sorted(i for i in rebuilt if i.startswith(views.HEALTH_WEEK_PREFIX))
+    for view_id in weeks:
+        assert kept[view_id] == rebuilt[view_id], view_id
 
     def counts_on(days: dict[str, Any], day: str) -> dict[str, int]:
         return days[max(d for d in days if d <= day)]
@@ -97,7 +101,8 @@ def test_a_duplicate_event_leaves_every_view_as_it_was(policy, book_data) -> Non
     [event] = vitally.normalize(body, NOW)
     dispatch(ctx, event, NOW)
     once = dict(store.query(views.VIEWS))
-    assert [c["account_id"] for c in once[views.HEALTH]["changes"]] == [account["id"]]
+    listed = views.health_changes(store.get, once[views.HEALTH])
+    assert [c["account_id"] for c in listed] == [account["id"]]
     dispatch(ctx, event, NOW + timedelta(minutes=5))
     assert dict(store.query(views.VIEWS)) == once
 
@@ -320,7 +325,11 @@ def test_the_accounts_page_draws_top3_and_renewals_from_the_books_not_the_accoun
     data = accounts_page(big, policy, NOW)
     books = big.query(views.VIEWS, Where("kind", "==", "book"))
     assert len(books) == 40 + 60  # each TA's, and the unassigned accounts' AEs'
-    assert big.reads - before == 2 * len(books) + 2  # (counting the query above) + health, directory
+    health = big.get(views.VIEWS, views.HEALTH) or {}
+    since = views.iso_week(NOW - timedelta(days=30))
+    weeks = [w for w in health.get("change_weeks") or [] if w >= since]
+    # (counting the query above and the health read here) + health, directory, a week's changes each
+    assert big.reads - before == 2 * len(books) + 1 + 2 + len(weeks)
     assert len(data["top3"]) == 40 and all(len(t["top3"]) == 3 for t in data["top3"])
     window = date.fromisoformat(NOW.date().isoformat()) + timedelta(days=120)
     expected = sum(
