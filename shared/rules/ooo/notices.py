@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.messages import listing, plural, render
-from shared.models import Action, utc_text
+from shared.models import Action, action_id, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import is_business_day, next_working_time
 from shared.rules.coverage import Window
@@ -26,6 +26,19 @@ MS = 1000
 
 def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def _standing(stored: Mapping[str, Any] | None, account: Mapping[str, Any]) -> Action | None:
+    """A customer notice decided before, as it stands, when deriving it again could change
+    nothing: it is live (a taops-cancelled one is derived again, to revive it), and the
+    account can still be reached and has not asked to be left alone since. Its hold,
+    spacing and working hours were settled when it was decided; the same key derived
+    again would be a duplicate, so its text need not be rendered again."""
+    if stored is None or stored.get("status") == "cancelled" or account.get("do_not_contact"):
+        return None
+    if not (account.get("champions") or account.get("slack_channel")):
+        return None
+    return Action.model_validate(stored)
 
 
 def working_day_before(day: date, policy: Policy) -> date:
@@ -356,15 +369,24 @@ class Notices:
         return self.customer_hours(max(self.now, self.window.start - ahead))
 
     def customer(
-        self, row: Row, notice_at: datetime | None, before: Mapping[str, Any] | None = None
+        self,
+        row: Row,
+        notice_at: datetime | None,
+        before: Mapping[str, Any] | None = None,
+        decided: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Composed:
         """An account's customers told of the absence and their cover: the champions by
         email, else the shared Slack channel; nothing when the account has neither. When
-        they were told other dates or another cover (``before``), the notice corrects it."""
+        they were told other dates or another cover (``before``), the notice corrects it.
+        ``decided``: this absence's outbox by action id."""
         account = row["account"]
         key = f"ooo:{self.absence_id}:{row['id']}:customer-notice:{self.dates}:{row['cover']}"
         if before is not None and before.get("idempotency_key") == key:
             before = None  # this very notice: nothing to correct
+        standing = _standing((decided or {}).get(action_id(key)), account)
+        if standing is not None:
+            status = (standing.model_extra or {}).get("status")
+            return Composed(action=standing, note=f"{row['name']}: the notice stands ({status})")
         was_days = (
             f"{before['first_day']} to {before['last_day']}" if before and "first_day" in before else ""
         )

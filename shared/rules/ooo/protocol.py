@@ -119,8 +119,9 @@ def _customer_notices(
 ) -> None:
     notice_at = notices.customer_notice_at()
     told = latest_customer_notices(outbox)
+    decided = dict(outbox)
     for row in rows:
-        _collect(out, notices.customer(dict(row), notice_at, told.get(str(row["id"]))))
+        _collect(out, notices.customer(dict(row), notice_at, told.get(str(row["id"])), decided))
 
 
 def _collect(out: OooOutcome, composed: Composed) -> None:
