@@ -134,3 +134,46 @@ def test_a_renewal_moved_into_the_absence_adds_the_account_and_tells_just_that(s
     cancelled = [d for _, d in store.query(OUTBOX) if d["status"] == "cancelled"]
     assert cancelled == []  # the customer notices already waiting for Acme stay as they are
     assert "umbrella" in {i["account_id"] for i in store.get(COVERAGE_PLANS, ABSENCE)["items"]}
+
+
+def _customer_notices(store) -> dict[str, dict]:
+    return {
+        i: d
+        for i, d in store.dump()[OUTBOX].items()
+        if ":customer-notice:" in str(d.get("idempotency_key")) and d.get("status") != "skipped"
+    }
+
+
+def test_a_pending_customer_notice_stands_as_decided_when_the_plan_is_re_drawn(store, send, policy) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    notices = _customer_notices(store)
+    assert notices and all(d["status"] == "pending" for d in notices.values())
+    later = NOW + timedelta(days=3)  # composed again now, its review hold would end later
+    result = run_in_transaction(
+        store, lambda view, now: replan(view, policy, ABSENCE, now, because="again"), later, "again"
+    )
+    assert result.decision is not None and result.new_actions == []
+    derived = {a.id: a.model_dump(mode="json") for a in result.decision.actions if a.id in notices}
+    assert set(derived) == set(notices)
+    for notice_id, stored in notices.items():
+        assert derived[notice_id]["review_until"] == stored["review_until"]
+    assert _customer_notices(store) == notices
+
+
+def test_an_account_marked_do_not_contact_since_loses_its_pending_notice_on_a_re_plan(
+    store, send, policy
+) -> None:
+    send(pto("APPROVED", "2026-11-21T09:00:00Z"))
+    notices = _customer_notices(store)
+    [(notice_id, notice)] = [(i, d) for i, d in notices.items() if d["account_id"] == "acme"]
+    store.put(ACCOUNTS, "acme", {**store.get(ACCOUNTS, "acme"), "do_not_contact": True})
+    run_in_transaction(
+        store, lambda view, now: replan(view, policy, ABSENCE, now, because="acme opted out"), NOW, "dnc"
+    )
+    assert store.get(OUTBOX, notice_id)["status"] == "cancelled"
+    skipped = [
+        d
+        for d in store.dump()[OUTBOX].values()
+        if d.get("idempotency_key") == notice["idempotency_key"] + ":skipped"
+    ]
+    assert len(skipped) == 1 and "do_not_contact" in skipped[0]["reason"]
