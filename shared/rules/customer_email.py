@@ -39,6 +39,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from shared.messages import remembered
 from shared.models import Action, action_id, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import next_working_time
@@ -198,15 +199,19 @@ def render_email(template: str, account: Doc, policy: Policy, **context: Any) ->
         "unsubscribe_url": page,
         **context,
     }
-    env = _environment()
     text_line = line + (f" or visit {page}." if page else ".")
-    return Rendered(
-        subject=env.get_template(f"{template}.subject").render(**common).strip(),
-        text=env.get_template(f"{template}.txt").render(**common, unsubscribe_line=text_line).strip() + "\n",
-        html=env.get_template(f"{template}.html").render(**common, unsubscribe_line=line + ".").strip()
-        + "\n",
-        headers=unsubscribe_headers(str(account["id"]), policy),
-    )
+
+    def parts() -> tuple[str, str, str]:
+        env = _environment()
+        return (
+            env.get_template(f"{template}.subject").render(**common).strip(),
+            env.get_template(f"{template}.txt").render(**common, unsubscribe_line=text_line).strip() + "\n",
+            env.get_template(f"{template}.html").render(**common, unsubscribe_line=line + ".").strip() + "\n",
+        )
+
+    # The same email derived again (a plan re-drawn) is not rendered again.
+    subject, text, html = remembered(("email", template, common, text_line, line), parts)
+    return Rendered(subject, text, html, headers=unsubscribe_headers(str(account["id"]), policy))
 
 
 def reply_to(policy: Policy) -> str:
