@@ -105,15 +105,12 @@ def with_article(word: str) -> str:
 
 def render(name: str, **context: Any) -> str:
     """The named template with ``context``; a missing variable is an error, never blank."""
-    return remembered(("message", name, context), lambda: _render(name, context))
-
-
-def _render(name: str, context: dict[str, Any]) -> str:
     return str(_environment().get_template(name).render(**context)).strip()
 
 
-# A template's text depends on its context alone: a plan re-drawn unchanged, or the same
-# notice derived again, renders the same words, so the last texts are kept.
+# A template's text depends on its context alone: the same customer email derived again
+# (a plan re-drawn) renders the same words, so the last texts are kept. Only for small
+# contexts: making the key of a context that holds whole accounts costs more than the text.
 _TEXTS: dict[Any, Any] = {}
 _TEXTS_KEPT = 4096
 # Values that print the same whenever they are equal (an object hashed by identity does
