@@ -19,7 +19,7 @@ from shared.rules.business_hours import is_business_day, next_working_time
 from shared.rules.coverage import Window
 from shared.rules.customer_email import Composed, compose
 from shared.rules.ooo.plan import Drawn, Revision, Row, name_of, span
-from shared.rules.routing import Directory, reach
+from shared.rules.routing import Directory, Reach, reach
 
 MS = 1000
 
@@ -28,17 +28,22 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _standing(stored: Mapping[str, Any] | None, account: Mapping[str, Any]) -> Action | None:
-    """A customer notice decided before, as it stands, when deriving it again could change
-    nothing: it is live (a taops-cancelled one is derived again, to revive it), and the
-    account can still be reached and has not asked to be left alone since. Its hold,
-    spacing and working hours were settled when it was decided; the same key derived
-    again would be a duplicate, so its text need not be rendered again."""
-    if stored is None or stored.get("status") == "cancelled" or account.get("do_not_contact"):
-        return None
-    if not (account.get("champions") or account.get("slack_channel")):
-        return None
-    return Action.model_validate(stored)
+def _once_each(told: Sequence[Action]) -> list[Action]:
+    """Someone away hears through a stand-in: once, if that is the other reviewer."""
+    actions: list[Action] = []
+    for action in told:
+        if not any(action.recipients == a.recipients for a in actions):
+            actions.append(action)
+    return actions
+
+
+def _reachable(account: Mapping[str, Any]) -> bool:
+    """A notice to this account decided before still stands: it has a way to be told, and
+    has not asked to be left alone since (then deriving it again records the skip and
+    cancels what waits). Its hold, spacing and working hours were settled when decided."""
+    return not account.get("do_not_contact") and bool(
+        account.get("champions") or account.get("slack_channel")
+    )
 
 
 def working_day_before(day: date, policy: Policy) -> date:
@@ -119,6 +124,8 @@ class Notices:
     # withdrawal, whose notices carry only what they told).
     history: Callable[[str], Sequence[Mapping[str, Any]]] | None = None
     accounts: Mapping[str, Mapping[str, Any]] | None = None
+    # This absence's outbox by action id: what was decided before.
+    decided: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def ta_email(self) -> str:
@@ -179,17 +186,38 @@ class Notices:
             **fields,
         )
 
+    def standing(self, key: str, reader: str | None = None) -> Action | None:
+        """The action of ``key`` as decided before, when it is live (not cancelled: a
+        cancelled one is derived again, to revive it). A key carries the content that
+        matters, so deriving it again would only make a duplicate: its words need not be
+        rendered again. For a message to ``reader``, only while it would still reach the
+        same person (who hears it decides who is told the plan no longer includes them)."""
+        stored = self.decided.get(action_id(key))
+        if stored is None or stored.get("status") == "cancelled":
+            return None
+        if reader is not None and stored.get("recipients") != [self.reaches(reader)[0]]:
+            return None
+        return Action.model_validate(stored)
+
+    def reaches(self, person: str) -> tuple[str, Reach | None]:
+        """Who reads a message to ``person`` now: themselves for a first plan; once the plan
+        had been shared, whoever routing finds (``Reach``)."""
+        if not self.revision.was_shared or self.directory is None:
+            return person, None
+        tz = str(self.ta.get("timezone") or "UTC")
+        found = reach(person, self.now, None, self.directory, self.policy.calendar, tz)
+        return found.to, found
+
     def dm(
         self, person: str, key: str, reason: str, text: str, subject: str, blocks: list[Any] | None = None
     ) -> Action:
         """A direct message to ``person``: at once for a first plan; routed and inside the
         reader's working hours once the plan had been shared."""
-        if not self.revision.was_shared or self.directory is None:
+        _, found = self.reaches(person)
+        if found is None:
             return direct_message(
                 self.people, person, key, reason, text, subject, self.now, self.absence_id, blocks
             )
-        tz = str(self.ta.get("timezone") or "UTC")
-        found = reach(person, self.now, None, self.directory, self.policy.calendar, tz)
         why = f"{reason}; {found.route.reason}" if found.route.reason else reason
         return direct_message(
             self.people,
@@ -209,6 +237,12 @@ class Notices:
         """The plan to the TA and their manager, one message each: for review while draft,
         final once shared."""
         days, share = self.days, drawn.share
+        stage = "shared" if share else "draft"
+        items = [(i.account_id, i.cover) for i in drawn.plan.items]
+        key = f"ooo:{self.absence_id}:plan:{stage}:{digest([self.dates, items])}"
+        decided = [self.standing(f"{key}:{person}", person) for person in review]
+        if decided and all(told is not None for told in decided):
+            return _once_each([told for told in decided if told is not None])
         text = render(
             "plan",
             draft=not share,
@@ -219,33 +253,31 @@ class Notices:
             **days,
         )
         changed = render("changes", changes=self.changes)
-        stage = "shared" if share else "draft"
-        items = [(i.account_id, i.cover) for i in drawn.plan.items]
-        key = f"ooo:{self.absence_id}:plan:{stage}:{digest([self.dates, items])}"
         title = "Coverage plan" if share else "Draft coverage plan"
         subject = f"{title}: {self.ta_name}, {days['first_day']} to {days['last_day']}"
         reason = f"{self.headline} ({status.lower()})"
         if self.changes and not self.revision.moved_from:
             reason = f"{self.headline}: {self.changes[0].rstrip('.')}"
-        actions: list[Action] = []
-        for person in review:
-            told = self.dm(
-                person,
-                f"{key}:{person}",
-                reason,
-                "\n".join(filter(None, [changed, text])),
-                subject,
-                plan_blocks(subject, text, changed),
-            )
-            # Someone away hears through a stand-in: once, if that is the other reviewer.
-            if not any(told.recipients == a.recipients for a in actions):
-                actions.append(told)
-        return actions
+        return _once_each(
+            [
+                self.dm(
+                    person,
+                    f"{key}:{person}",
+                    reason,
+                    "\n".join(filter(None, [changed, text])),
+                    subject,
+                    plan_blocks(subject, text, changed),
+                )
+                for person in review
+            ]
+        )
 
     def team(self, member: str, rows: Sequence[Row]) -> Action:
         """An account team member (AE, CE, IE): their accounts in the plan and who covers them."""
         covered = [(r["id"], r["cover"]) for r in rows]
         key = f"ooo:{self.absence_id}:team:{member}:{digest([self.dates, covered])}"
+        if (decided := self.standing(key, member)) is not None:
+            return decided
         verb = "is" if len(rows) == 1 else "are"
         opening = f"{self.ta_name} is away" if not self.changes else self.headline
         return self.dm(
@@ -259,6 +291,8 @@ class Notices:
     def cover(self, cover: str, rows: Sequence[Row]) -> Action:
         """A cover: the accounts they cover (and whom they take over from)."""
         key = f"ooo:{self.absence_id}:cover:{cover}:{digest([self.dates, [r['id'] for r in rows]])}"
+        if (decided := self.standing(key, cover)) is not None:
+            return decided
         taken = [r["name"] for r in rows if r.get("replaces")]
         reason = f"you cover {plural(len(rows), 'account')} for {self.ta_name}"
         if taken:
@@ -373,17 +407,15 @@ class Notices:
         row: Row,
         notice_at: datetime | None,
         before: Mapping[str, Any] | None = None,
-        decided: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> Composed:
         """An account's customers told of the absence and their cover: the champions by
         email, else the shared Slack channel; nothing when the account has neither. When
-        they were told other dates or another cover (``before``), the notice corrects it.
-        ``decided``: this absence's outbox by action id."""
+        they were told other dates or another cover (``before``), the notice corrects it."""
         account = row["account"]
         key = f"ooo:{self.absence_id}:{row['id']}:customer-notice:{self.dates}:{row['cover']}"
         if before is not None and before.get("idempotency_key") == key:
             before = None  # this very notice: nothing to correct
-        standing = _standing((decided or {}).get(action_id(key)), account)
+        standing = self.standing(key) if _reachable(account) else None
         if standing is not None:
             status = (standing.model_extra or {}).get("status")
             return Composed(action=standing, note=f"{row['name']}: the notice stands ({status})")

@@ -69,7 +69,9 @@ def plan_absence(
     if because and stored is not None:
         drawn.revision.changes.insert(0, because.rstrip(".") + ".")
     plan = drawn.plan
-    notices = Notices(absence_id, ta, window, people, policy, now, drawn.revision, directory, history)
+    notices = Notices(
+        absence_id, ta, window, people, policy, now, drawn.revision, directory, history, decided=dict(outbox)
+    )
     quiet = plan.accounts_without_cover_needs
     out = OooOutcome(
         plan,
@@ -119,9 +121,8 @@ def _customer_notices(
 ) -> None:
     notice_at = notices.customer_notice_at()
     told = latest_customer_notices(outbox)
-    decided = dict(outbox)
     for row in rows:
-        _collect(out, notices.customer(dict(row), notice_at, told.get(str(row["id"])), decided))
+        _collect(out, notices.customer(dict(row), notice_at, told.get(str(row["id"]))))
 
 
 def _collect(out: OooOutcome, composed: Composed) -> None:
