@@ -302,7 +302,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_views_rebuild(args: argparse.Namespace) -> int:
     from shared import clock
-    from shared.dashboard.views import BOARD, VIEWS, rebuild
+    from shared.dashboard.views import BOARD, MAILBOX_WEEK_PREFIX, VIEWS, rebuild
     from shared.store import open_store
 
     now = _when(args.at, clock.now())
@@ -310,7 +310,13 @@ def cmd_views_rebuild(args: argparse.Namespace) -> int:
     try:
         built = rebuild(lambda collection: store.query(collection), now)
         kept = {(c, i) for c, i, _ in built}
-        stale = [(c, i) for c in (VIEWS, BOARD) for i, _ in store.query(c) if (c, i) not in kept]
+        # The weekly mailbox figures stay: no state left holds the waits that ended.
+        stale = [
+            (c, i)
+            for c in (VIEWS, BOARD)
+            for i, _ in store.query(c)
+            if (c, i) not in kept and not (c == VIEWS and i.startswith(MAILBOX_WEEK_PREFIX))
+        ]
         store.put_many((c, i, d) for c, i, d in built if d is not None)
         for start in range(0, len(stale), 400):
 

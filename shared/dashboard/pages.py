@@ -20,7 +20,7 @@ Each function takes the store, the policy and ``now`` and raises what the store 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -29,7 +29,7 @@ from shared.dashboard.views import (
     CATEGORIES,
     DIRECTORY,
     HEALTH,
-    MAILBOX,
+    MAILBOX_WEEK_PREFIX,
     VIEWS,
     book_id,
     health_changes,
@@ -92,7 +92,6 @@ def today(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
     """The threads waiting for a team reply, soonest breach first, and the last weeks' waits."""
     from shared.rules.sla import time_left
 
-    mailbox = store.get(VIEWS, MAILBOX) or {}
     people = Directory(store)
     group = policy.group_mail
     threads = []
@@ -132,7 +131,7 @@ def today(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
             }
         )
     threads.sort(key=lambda t: (str(t["deadline_at"]), str(t["thread_id"])))
-    weeks = mailbox_weeks(mailbox.get("weeks") or {}, now)
+    weeks = mailbox_weeks(lambda week: store.get(VIEWS, MAILBOX_WEEK_PREFIX + week), now)
     return {
         "page": "today",
         "now": utc_text(now),
@@ -144,13 +143,14 @@ def today(store: Store, policy: Policy, now: datetime) -> dict[str, Any]:
     }
 
 
-def mailbox_weeks(recorded: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """The last ``WEEKS_SHOWN`` ISO weeks up to ``now``'s, oldest first: waits answered,
-    the share inside the SLA, and the median and slowest wait in hours."""
+def mailbox_weeks(recorded: Callable[[str], Mapping[str, Any] | None], now: datetime) -> list[dict[str, Any]]:
+    """The last ``WEEKS_SHOWN`` ISO weeks up to ``now``'s (``recorded(week)``: the week's
+    document), oldest first: waits answered, the share inside the SLA, and the median and
+    slowest wait in hours."""
     out = []
     for back in range(WEEKS_SHOWN - 1, -1, -1):
         week = iso_week((now - timedelta(weeks=back)).date())
-        entry = recorded.get(week) or {}
+        entry = recorded(week) or {}
         hours = sorted(float(h) for h in entry.get("hours") or [])
         answered = int(entry.get("answered") or 0)
         within = int(entry.get("within_sla") or 0)

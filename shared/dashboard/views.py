@@ -5,8 +5,9 @@ the dashboard reads a few documents per page whatever the size of the book.
 - ``mailbox_board/{thread}``: one small document per thread waiting for a team reply (and
   only while it waits), with who was told at each step of the SLA ladder: the board is
   exactly as long as what the Today page shows;
-- ``views/mailbox``: per ISO week, the waits the team answered (hours waited, and
-  whether the reply came inside the SLA), the last 12 weeks;
+- ``views/mailbox:{ISO week}``: the waits the team answered that week (hours waited, and
+  whether the reply came inside the SLA), the last 12 weeks: a reply rewrites its week's
+  document only;
 - ``views/health``: per day, how many accounts were green, yellow and red, and which
   weeks have changes kept;
 - ``views/health:{ISO week}``: that week's health category changes (the handbook's list),
@@ -25,7 +26,7 @@ transaction, after every read of their own and before any write, so a view is ex
 current as the state: a duplicate event changes neither. ``rebuild`` recomputes every view
 from the state with full scans, for a store written before the views existed
 (``taops views rebuild``); it cannot recover the weekly mailbox figures of waits that
-ended before, which then start from the rebuild.
+ended before, which it leaves as they are.
 
 A view document is read and written by every commit that touches what it summarises: a
 thread's board document by its messages and SLA steps, a TA's book by each change to one
@@ -43,7 +44,7 @@ from typing import Any
 
 VIEWS = "views"
 BOARD = "mailbox_board"
-MAILBOX = "mailbox"
+MAILBOX_WEEK_PREFIX = "mailbox:"
 HEALTH = "health"
 HEALTH_WEEK_PREFIX = "health:"
 DIRECTORY = "directory"
@@ -62,7 +63,7 @@ WEEKS_KEPT = 12
 WAITS_PER_WEEK = 1000
 CHANGES_KEPT_DAYS = 45
 CHANGES_KEPT = 500  # in one week's document
-DAYS_KEPT = 180
+DAYS_KEPT = 90  # the Accounts page's chart
 CATEGORIES = ("green", "yellow", "red")
 
 Document = dict[str, Any]
@@ -118,7 +119,9 @@ def account_line(account: Mapping[str, Any]) -> Document:
         "renewal_date": account.get("renewal_date"),
         "expansion_opportunity": bool(account.get("expansion_opportunity")),
         "health_category": account.get("health_category"),
-        "health_score": account.get("health_score"),
+        # Shown beside a Lighthouse account only: each Vitally ping moves the score, and the
+        # category is all the other lists show.
+        "health_score": account.get("health_score") if account.get("lighthouse_active") else None,
         "health_since": account.get("health_since"),
         "lighthouse_active": bool(account.get("lighthouse_active")),
         "lighthouse_entered_at": account.get("lighthouse_entered_at"),
@@ -177,8 +180,9 @@ def person_line(person: Mapping[str, Any]) -> Document:
 
 
 def _empty(view_id: str) -> Document:
-    if view_id == MAILBOX:
-        return {"kind": "mailbox", "weeks": {}}
+    if view_id.startswith(MAILBOX_WEEK_PREFIX):
+        week = view_id[len(MAILBOX_WEEK_PREFIX) :]
+        return {"kind": "mailbox_week", "week": week, "answered": 0, "within_sla": 0, "hours": []}
     if view_id == HEALTH:
         return {"kind": "health", "days": {}, "change_weeks": []}
     if view_id.startswith(HEALTH_WEEK_PREFIX):
@@ -364,18 +368,16 @@ def _thread(
     hours = (_instant(replied) - _instant(old["waiting_since"])).total_seconds() / 3600
     deadline = old.get("deadline_at")
     week = iso_week(_instant(replied))
-    mailbox = views(MAILBOX)
-    entry = mailbox["weeks"].get(week) or {"answered": 0, "within_sla": 0, "hours": []}
-    waits = list(entry["hours"])
-    if len(waits) < WAITS_PER_WEEK:
-        waits.append(round(hours, 2))
-    mailbox["weeks"][week] = {
-        "answered": entry["answered"] + 1,
-        "within_sla": entry["within_sla"] + (1 if deadline is None or replied <= deadline else 0),
-        "hours": waits,
-    }
-    for stale in sorted(mailbox["weeks"])[:-WEEKS_KEPT]:
-        del mailbox["weeks"][stale]
+    entry = views(MAILBOX_WEEK_PREFIX + week)
+    entry["answered"] += 1
+    entry["within_sla"] += 1 if deadline is None or replied <= deadline else 0
+    if len(entry["hours"]) < WAITS_PER_WEEK:
+        entry["hours"].append(round(hours, 2))  # the commit's own copy of the list
+    if views.before.get(MAILBOX_WEEK_PREFIX + week) is None:
+        # A new week: the weeks that leave the kept ones go (a month of them, in case the
+        # team answered nothing in some week and so made no document to go then).
+        for back in range(WEEKS_KEPT, WEEKS_KEPT + 4):
+            views.delete(MAILBOX_WEEK_PREFIX + iso_week(_instant(replied) - timedelta(weeks=back)))
 
 
 def _told(views: _Loaded, actions: Iterable[Mapping[str, Any]]) -> None:
@@ -467,7 +469,7 @@ def rebuild(scan: Callable[[str], Iterable[tuple[str, Document]]], now: datetime
     """Every view document recomputed from the whole state (``scan(collection)`` yields its
     documents): for a store written before the views existed. The per-day health counts
     are walked back from today's through the recorded changes; the weekly mailbox figures
-    start empty (a thread keeps only its current wait)."""
+    are not rebuilt (a thread keeps only its current wait): leave them as they are."""
     built: dict[str, Document] = {}
 
     def view(view_id: str) -> Document:
@@ -488,7 +490,6 @@ def rebuild(scan: Callable[[str], Iterable[tuple[str, Document]]], now: datetime
         for key, thread in scan(MAIL_THREADS)
         if thread.get("waiting")
     ]
-    view(MAILBOX)
     health = view(HEALTH)
     changes = sorted(scan(HEALTH_CHANGES), key=lambda pair: str(pair[1].get("at")), reverse=True)
     by_week: dict[str, list[Document]] = {}

@@ -358,3 +358,26 @@ def test_a_document_read_twice_in_a_transaction_conflicts_if_it_changed_between(
     store.run_transaction(body)
     assert runs == [0, 100]
     assert store.get("accounts", "a") == {"tally": 101}
+
+
+def test_each_week_of_answered_waits_has_its_document_and_only_the_kept_weeks_stay() -> None:
+    stored: dict[tuple[str, str], dict[str, Any]] = {}
+    start = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday
+    for week in range(15):
+        asked = start + timedelta(weeks=week)
+        waiting = {"thread_id": "t", "waiting": True, "waiting_since": utc_text(asked), "deadline_at": None}
+        answered = {**waiting, "waiting": False, "last_team_reply_at": utc_text(asked + timedelta(hours=5))}
+        stored[("mail_threads", "t")] = waiting
+        writes = views.project(
+            lambda c, i: stored.get((c, i)), [("mail_threads", "t", answered)], [], asked + timedelta(hours=5)
+        )
+        for collection, doc_id, doc in writes:
+            if doc is None:
+                stored.pop((collection, doc_id), None)
+            else:
+                stored[(collection, doc_id)] = doc
+    weeks = sorted(i for c, i in stored if c == views.VIEWS and i.startswith(views.MAILBOX_WEEK_PREFIX))
+    assert len(weeks) == views.WEEKS_KEPT
+    assert weeks[-1] == views.MAILBOX_WEEK_PREFIX + views.iso_week(start + timedelta(weeks=14))
+    last = stored[(views.VIEWS, weeks[-1])]
+    assert (last["answered"], last["within_sla"], last["hours"]) == (1, 1, [5.0])
