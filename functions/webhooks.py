@@ -21,7 +21,8 @@ Anything else raised while reading a body is bad input too (400, logged as an er
 vendor retrying it for a day cannot change the answer. Every refusal is logged as one JSON
 line (with the vendor's event id where there is one) and kept in the ``dead_letters``
 collection: an authenticated body as a bounded excerpt, an unauthenticated one only as its
-hash, size and header names.
+hash, size and header names. Deployed, a webhook holds no database role: the document is
+published to ``refused-input`` and ``keep_refused`` stores it (``shared.refused``).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ from typing import Any
 import flask
 from pydantic import ValidationError
 
-from shared import clients, clock, pubsub
+from shared import clients, clock, pubsub, refused
 from shared.events import EventEnvelope, check_version, first_problem
 from shared.exceptions import PermanentError, TransientError
 from shared.faults import Fault, classify, one_line
 from shared.logs import bind, log, trace_field
-from shared.processing import dead_letter
+from shared.processing import DEAD_LETTERS, dead_letter_record
 
 MAX_BODY_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
@@ -249,8 +250,7 @@ def _refuse(
 ) -> flask.Response:
     kept = None
     try:
-        kept = dead_letter(
-            clients.store(),
+        kept, doc = dead_letter_record(
             source=hook.source,
             function=hook.function,
             reason=reason,
@@ -261,6 +261,12 @@ def _refuse(
             trusted=status != 401,
             header_names=list(request.headers.keys()),
         )
+        # Deployed, a webhook may not write the database: keep_refused stores it.
+        topic = refused.topic()
+        if topic:
+            pubsub.publish_many(topic, [refused.message(kept, doc)], timeout=refused.PUBLISH_BUDGET_SECONDS)
+        else:
+            clients.store().put(DEAD_LETTERS, kept, doc)
     except Exception as exc:  # keeping the body is best effort; the answer is not
         log("ERROR", f"could not keep the refused body: {exc.__class__.__name__}: {exc}")
     log(

@@ -23,8 +23,17 @@ from shared.exceptions import TransientError
 if TYPE_CHECKING:
     from google.cloud.pubsub_v1 import PublisherClient
 
-# Design §3: the public topic names. Each has a dead-letter topic named "<topic>-dead-letter".
-TOPICS = ("pto-logged", "renewal-changed", "health-changed", "gmail-push", "cadence-tick", "actions")
+# Design §3: the public topic names, and refused-input (what the webhooks refused, on its
+# way to dead_letters: shared.refused). Each has a dead-letter topic "<topic>-dead-letter".
+TOPICS = (
+    "pto-logged",
+    "renewal-changed",
+    "health-changed",
+    "gmail-push",
+    "cadence-tick",
+    "actions",
+    "refused-input",
+)
 PUBLISH_TIMEOUT_S = 30.0
 # The client's own batching (google-cloud-pubsub BatchSettings): a request holds at most
 # this many messages or bytes (Pub/Sub's limits are 1,000 and 10 MB), and a message waits
