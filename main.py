@@ -3,7 +3,8 @@
 HTTP: ``deel_webhook``, ``salesforce_webhook``, ``vitally_webhook``, ``dashboard`` (the
 operations view, design §7). CloudEvent (Pub/Sub):
 ``on_pto_logged``, ``on_renewal_changed``, ``on_health_changed``, ``on_group_mail``,
-``on_cadence_tick``, ``deliver_action``.
+``on_cadence_tick``, ``deliver_action``, and ``keep_refused`` (what the webhooks refused,
+kept in ``dead_letters``: the webhooks themselves may not write the database).
 Each is a line that hands the request to its module in ``functions/``.
 
 Importing this module connects to nothing and loads no handler code: each function's
@@ -98,5 +99,13 @@ def on_cadence_tick(cloud_event: CloudEvent) -> None:
 def deliver_action(cloud_event: CloudEvent) -> None:
     """``actions`` → one action carried out (Slack, Gmail, Vitally), at most once."""
     from functions.delivery import deliver_action as handle
+
+    handle(cloud_event)
+
+
+@functions_framework.cloud_event
+def keep_refused(cloud_event: CloudEvent) -> None:
+    """``refused-input`` → a webhook's refused input kept in ``dead_letters``."""
+    from functions.refused import keep_refused as handle
 
     handle(cloud_event)

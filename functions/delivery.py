@@ -15,7 +15,7 @@ from shared.bootstrap import Context
 from shared.delivery import deliver
 from shared.exceptions import ConfigurationError, PermanentError
 from shared.logs import log
-from shared.sources.gmail import CALENDAR_WRITE_SCOPES, access_token
+from shared.sources.gmail import CALENDAR_WRITE_SCOPES, DELIVERY_SCOPES, access_token
 from shared.sources.senders import build_senders
 
 
@@ -37,7 +37,12 @@ def _deliver(ctx: Context, parsed: tuple[str, str], now: datetime) -> dict[str, 
     sender = os.environ.get("TAOPS_MAIL_SENDER") or ctx.policy.group_mail.address
     policy = ctx.policy.delivery
     http = clients.http(policy.timeout_seconds, policy.connect_seconds)
-    senders = build_senders(http, access_token, sender, partial(access_token, scopes=CALENDAR_WRITE_SCOPES))
+    senders = build_senders(
+        http,
+        partial(access_token, scopes=DELIVERY_SCOPES),
+        sender,
+        partial(access_token, scopes=CALENDAR_WRITE_SCOPES),
+    )
     try:
         outcome = deliver(ctx.store, action_id, senders, ctx.policy.delivery, now)
     except ConfigurationError as exc:

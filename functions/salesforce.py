@@ -1,6 +1,15 @@
 """``salesforce_webhook``: Opportunity changes (Outbound Messages or CDC via a relay) →
 ``renewal-changed``. An Outbound Message is acknowledged only after every notification in
-it is published; until then Salesforce keeps retrying (for up to 24 hours)."""
+it is published; until then Salesforce keeps retrying (for up to 24 hours). Its
+notifications are published together, in batches (``shared.pubsub.publish_many``); a
+message with more than the policy's ``renewal.max_records_per_message`` is refused whole.
+
+The token: a CDC relay (or a Flow HTTP Callout) sets headers, so it should send
+``x-taops-token`` (a token in its URL is accepted and logged as a warning). An Outbound
+Message cannot: Salesforce posts it to the endpoint URL as configured, with no header of
+ours, so for it the token travels in the URL (``?token=``), over HTTPS, next to the org id
+check.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ from xml.etree.ElementTree import Element
 import flask
 
 from functions.webhooks import Webhook, handle, parse_json
+from shared.logs import log
 from shared.sources import salesforce as sf
 
 ORG_HEADER = "x-salesforce-org-id"  # set by a CDC relay; an Outbound Message carries its own
@@ -19,7 +29,12 @@ ORG_HEADER = "x-salesforce-org-id"  # set by a CDC relay; an Outbound Message ca
 def _authenticate(request: flask.Request, raw: bytes) -> bool:
     from shared.sources.vitally import token_matches
 
-    given = request.headers.get("x-taops-token") or request.args.get("token")
+    given = request.headers.get("x-taops-token")
+    if given is None:
+        given = request.args.get("token")
+        if given is not None and not sf.is_xml(raw):
+            # Accepted, but a relay can set a header: the URL ends up in access logs.
+            log("WARNING", "token sent in the URL by a sender that can set x-taops-token")
     return token_matches(given, os.environ.get("TAOPS_SALESFORCE_TOKEN"))
 
 
@@ -38,9 +53,26 @@ def _authorize(body: Any, request: flask.Request) -> str | None:
 
 
 def _normalize(body: Any, now: Any) -> list[Any]:
+    from shared.exceptions import PermanentError
+    from shared.policy import load_policy
+
+    limit = load_policy().renewal.max_records_per_message
     if isinstance(body, Element):
+        # Counted before any is read: a message over the limit costs no normalising.
+        count = len(body.findall(f"{{{sf.OM_NS}}}Notification"))
+        if count > limit:
+            raise PermanentError(
+                f"Outbound Message: {count} notifications, over the limit of {limit}"
+                " (policy renewal.max_records_per_message)"
+            )
         return sf.normalize_outbound_message(body, now)
-    return sf.normalize_cdc(body, now)
+    events = sf.normalize_cdc(body, now)
+    if len(events) > limit:
+        raise PermanentError(
+            f"CDC event: {len(events)} records, over the limit of {limit}"
+            " (policy renewal.max_records_per_message)"
+        )
+    return events
 
 
 def _respond(body: Any, events: list[Any]) -> flask.Response | None:

@@ -21,7 +21,8 @@ Anything else raised while reading a body is bad input too (400, logged as an er
 vendor retrying it for a day cannot change the answer. Every refusal is logged as one JSON
 line (with the vendor's event id where there is one) and kept in the ``dead_letters``
 collection: an authenticated body as a bounded excerpt, an unauthenticated one only as its
-hash, size and header names.
+hash, size and header names. Deployed, a webhook holds no database role: the document is
+published to ``refused-input`` and ``keep_refused`` stores it (``shared.refused``).
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ from typing import Any
 import flask
 from pydantic import ValidationError
 
-from shared import clients, clock, pubsub
+from shared import clients, clock, pubsub, refused
 from shared.events import EventEnvelope, check_version, first_problem
 from shared.exceptions import PermanentError, TransientError
 from shared.faults import Fault, classify, one_line
 from shared.logs import bind, log, trace_field
-from shared.processing import dead_letter
+from shared.processing import DEAD_LETTERS, dead_letter_record
 
 MAX_BODY_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
@@ -53,6 +54,10 @@ MAX_JSON_DEPTH = 64
 MAX_NUMBER_CHARS = 100
 MAX_REASON_CHARS = 300
 MAX_VENDOR_ID_CHARS = 200
+# How long a webhook waits for its publishes in all: below the 30 s timeout infra/ gives
+# webhooks, so a slow Pub/Sub is answered with a 503 (the vendor retries) rather than cut off.
+PUBLISH_BUDGET_SECONDS = 20.0
+LOGGED_EVENT_IDS = 20
 
 
 @dataclass(frozen=True)
@@ -212,14 +217,23 @@ def handle(hook: Webhook, request: flask.Request, now: datetime | None = None) -
             log("INFO", "ignored: event type not used by taops", vendor_event_id=vendor_id, status=200)
             return hook.respond(body, []) or _answer(200, ignored=True)
         try:
-            for event, data in zip(events, messages, strict=True):
-                pubsub.publish(hook.topic, data, event.attributes())
+            # All at once, in batches: a Salesforce message of thousands of records is
+            # published in a few concurrent requests, well inside the function's timeout.
+            pubsub.publish_many(
+                hook.topic,
+                [(data, event.attributes()) for event, data in zip(events, messages, strict=True)],
+                timeout=PUBLISH_BUDGET_SECONDS,
+            )
         except TransientError as exc:
             log("ERROR", f"publish failed, vendor will retry: {exc}", vendor_event_id=vendor_id, status=503)
             return _answer(503, error="could not publish; retry later")
         ids = [e.event_id for e in events]
         log(
-            "INFO", f"published {len(ids)} event(s) to {hook.topic}", event_ids=ids, vendor_event_id=vendor_id
+            "INFO",
+            f"published {len(ids)} event(s) to {hook.topic}",
+            # A Salesforce message may carry thousands: the line names the first few.
+            event_ids=ids[:LOGGED_EVENT_IDS],
+            vendor_event_id=vendor_id,
         )
         return hook.respond(body, events) or _answer(200, published=len(ids), event_ids=ids)
 
@@ -236,8 +250,7 @@ def _refuse(
 ) -> flask.Response:
     kept = None
     try:
-        kept = dead_letter(
-            clients.store(),
+        kept, doc = dead_letter_record(
             source=hook.source,
             function=hook.function,
             reason=reason,
@@ -248,6 +261,12 @@ def _refuse(
             trusted=status != 401,
             header_names=list(request.headers.keys()),
         )
+        # Deployed, a webhook may not write the database: keep_refused stores it.
+        topic = refused.topic()
+        if topic:
+            pubsub.publish_many(topic, [refused.message(kept, doc)], timeout=refused.PUBLISH_BUDGET_SECONDS)
+        else:
+            clients.store().put(DEAD_LETTERS, kept, doc)
     except Exception as exc:  # keeping the body is best effort; the answer is not
         log("ERROR", f"could not keep the refused body: {exc.__class__.__name__}: {exc}")
     log(

@@ -2,6 +2,7 @@
 #
 #   topics        every topic of design §3 with its dead-letter topic      (modules/topic)
 #   functions     every entry point of main.py, each with its own account  (modules/function)
+#                 holding only what it uses (see "Who may do what" below)
 #   cadences      a Cloud Scheduler job per enabled cadence of the policy  (modules/scheduled_job)
 #   firestore     the database, its composite indexes and TTL policy
 #   secrets       Secret Manager secrets (values are added by hand, never here)
@@ -43,8 +44,9 @@ locals {
 
   pubsub_service_agent = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
 
-  # Public names (design §3): terraform, the scheduler and outside checks rely on them.
-  topics = ["pto-logged", "renewal-changed", "health-changed", "gmail-push", "cadence-tick", "actions"]
+  # Public names (design §3): terraform, the scheduler and outside checks rely on them;
+  # refused-input carries what the webhooks refused to keep_refused (shared/refused.py).
+  topics = ["pto-logged", "renewal-changed", "health-changed", "gmail-push", "cadence-tick", "actions", "refused-input"]
 
   # Every API the deployment uses, enabled by the same apply.
   apis = [
@@ -65,17 +67,24 @@ locals {
   # Secret id => what it holds. Values are added with `gcloud secrets versions add`
   # (docs/deploy.md); terraform only creates the secrets and grants access.
   secrets = {
-    "taops-deel-signing-key" = "Deel webhook signing key (x-deel-signature HMAC)"
-    "taops-salesforce-token" = "Token Salesforce sends with Outbound Messages or the CDC relay"
-    "taops-vitally-token"    = "Token in the Vitally playbook webhook URL"
-    "taops-vitally-api-key"  = "Vitally REST API key (tasks, account re-reads, the account sync)"
-    "taops-slack-bot-token"  = "Slack bot token, chat:write"
-    "taops-slack-user-token" = "Slack user token, users.profile:write (OOO statuses)"
-    "taops-google-sa-key"    = "Service-account key with domain-wide delegation (Gmail, Calendar)"
+    "taops-deel-signing-key"   = "Deel webhook signing key (x-deel-signature HMAC)"
+    "taops-salesforce-token"   = "Token Salesforce sends with Outbound Messages or the CDC relay"
+    "taops-vitally-token"      = "Token in the Vitally playbook webhook URL"
+    "taops-vitally-api-key"    = "Vitally REST API key (tasks, account re-reads, the account sync)"
+    "taops-slack-bot-token"    = "Slack bot token, chat:write"
+    "taops-slack-user-token"   = "Slack user token, users.profile:write (OOO statuses)"
+    "taops-google-sa-key"      = "Delivery's service-account key, domain-wide delegation for gmail.send, gmail.settings.basic and Calendar: deliver_action only"
+    "taops-gmail-metadata-key" = "A second service account's key, domain-wide delegation for gmail.metadata alone: reads the pooled mailbox"
   }
 
-  google_key = {
+  # Two Google keys, two service accounts, two delegations (docs/deploy.md): the key that
+  # can send mail and change autoresponders is mounted in deliver_action alone; reading the
+  # pooled mailbox and renewing its watch needs gmail.metadata, from a key that grants no more.
+  google_delivery_key = {
     TAOPS_GMAIL_SA_KEY_FILE = { secret = "taops-google-sa-key", mount_path = "/secrets/google", file_name = "key.json" }
+  }
+  gmail_metadata_key = {
+    TAOPS_GMAIL_METADATA_KEY_FILE = { secret = "taops-gmail-metadata-key", mount_path = "/secrets/gmail-metadata", file_name = "key.json" }
   }
 
   common_env = {
@@ -89,34 +98,42 @@ locals {
   # instance caps are set per function on purpose: webhooks answer vendors fast and must
   # scale; handlers hold a Firestore transaction; delivery waits on vendor APIs and is
   # capped to stay inside Slack's and Vitally's rate limits.
+  #
+  # Who may do what (tests/functional/test_infra_least_privilege.py holds these):
+  #   firestore  roles/datastore.user on the project (Firestore has no finer grant) only
+  #              for functions that read or write state; a webhook has none: it publishes
+  #              what it refuses to refused-input, and keep_refused stores it;
+  #   publishes  roles/pubsub.publisher on those topics alone, never on the project;
+  #              "actions" only for functions that create actions;
+  #   secret_env, files  the secrets it reads, each granted on that secret alone.
   functions = {
     deel_webhook = {
       description = "Deel time-off webhooks: verify the signature, publish to pto-logged"
-      trigger     = null, public = true, publishes = ["pto-logged"]
+      trigger     = null, public = true, publishes = ["pto-logged", "refused-input"], firestore = false
       memory      = "256Mi", timeout = 30, max_instances = 20
-      env         = {}
+      env         = { TAOPS_REFUSED_TOPIC = "refused-input" }
       secret_env  = { TAOPS_DEEL_SIGNING_KEY = "taops-deel-signing-key" }
       files       = {}
     }
     salesforce_webhook = {
       description = "Salesforce Outbound Messages or CDC relay: verify, publish to renewal-changed"
-      trigger     = null, public = true, publishes = ["renewal-changed"]
+      trigger     = null, public = true, publishes = ["renewal-changed", "refused-input"], firestore = false
       memory      = "256Mi", timeout = 30, max_instances = 20
-      env         = { TAOPS_SALESFORCE_ORG_IDS = var.salesforce_org_ids }
+      env         = { TAOPS_SALESFORCE_ORG_IDS = var.salesforce_org_ids, TAOPS_REFUSED_TOPIC = "refused-input" }
       secret_env  = { TAOPS_SALESFORCE_TOKEN = "taops-salesforce-token" }
       files       = {}
     }
     vitally_webhook = {
       description = "Vitally playbook webhooks: check the token, publish to health-changed"
-      trigger     = null, public = true, publishes = ["health-changed"]
+      trigger     = null, public = true, publishes = ["health-changed", "refused-input"], firestore = false
       memory      = "256Mi", timeout = 30, max_instances = 20
-      env         = {}
+      env         = { TAOPS_REFUSED_TOPIC = "refused-input" }
       secret_env  = { TAOPS_VITALLY_TOKEN = "taops-vitally-token" }
       files       = {}
     }
     on_pto_logged = {
       description = "Time off logged: absence, coverage plan and OOO actions"
-      trigger     = "pto-logged", public = false, publishes = ["actions"]
+      trigger     = "pto-logged", public = false, publishes = ["actions"], firestore = true
       memory      = "512Mi", timeout = 120, max_instances = 5
       env         = {}
       secret_env  = {}
@@ -124,7 +141,7 @@ locals {
     }
     on_renewal_changed = {
       description = "Renewal changed in Salesforce: the book of business kept current"
-      trigger     = "renewal-changed", public = false, publishes = ["actions"]
+      trigger     = "renewal-changed", public = false, publishes = ["actions"], firestore = true
       memory      = "512Mi", timeout = 120, max_instances = 5
       env         = {}
       secret_env  = {}
@@ -132,7 +149,7 @@ locals {
     }
     on_health_changed = {
       description = "Health changed in Vitally: category change log and the book kept current"
-      trigger     = "health-changed", public = false, publishes = ["actions"]
+      trigger     = "health-changed", public = false, publishes = ["actions"], firestore = true
       memory      = "512Mi", timeout = 120, max_instances = 5
       env         = { TAOPS_VITALLY_BASE_URL = var.vitally_base_url }
       secret_env  = { TAOPS_VITALLY_API_KEY = "taops-vitally-api-key" }
@@ -140,26 +157,27 @@ locals {
     }
     on_group_mail = {
       description = "Pooled mailbox push from Gmail: threads and SLA clocks"
-      trigger     = "gmail-push", public = false, publishes = ["actions"]
+      trigger     = "gmail-push", public = false, publishes = ["actions"], firestore = true
       memory      = "512Mi", timeout = 120, max_instances = 5
       env         = {}
       secret_env  = {}
-      files       = local.google_key
+      files       = local.gmail_metadata_key
     }
     on_cadence_tick = {
       description = "Cloud Scheduler ticks: outbox relay, Gmail watch renewal, Vitally sync, cadences"
-      trigger     = "cadence-tick", public = false, publishes = ["actions"]
+      trigger     = "cadence-tick", public = false, publishes = ["actions"], firestore = true
       memory      = "512Mi", timeout = 300, max_instances = 2
-      # vitally-sync reads Vitally's account list with the REST key.
+      # vitally-sync reads Vitally's account list with the REST key; gmail-watch renews the
+      # pooled mailbox's users.watch, which gmail.metadata allows.
       env        = { TAOPS_VITALLY_BASE_URL = var.vitally_base_url }
       secret_env = { TAOPS_VITALLY_API_KEY = "taops-vitally-api-key" }
-      files      = local.google_key
+      files      = local.gmail_metadata_key
     }
     # The operations view (design §7): public so a browser reaches it; the page itself
     # admits only signed-in people of the company who are in the directory.
     dashboard = {
       description = "The operations view: the mailbox board, who is out, accounts, the outbox"
-      trigger     = null, public = true, publishes = ["actions"]
+      trigger     = null, public = true, publishes = ["actions"], firestore = true
       memory      = "512Mi", timeout = 60, max_instances = 3
       env         = { TAOPS_DASHBOARD_CLIENT_ID = var.dashboard_client_id }
       secret_env  = {}
@@ -167,19 +185,31 @@ locals {
     }
     deliver_action = {
       description = "Delivers one action to Slack, Gmail, Vitally or Calendar, at most once"
-      trigger     = "actions", public = false, publishes = []
+      trigger     = "actions", public = false, publishes = [], firestore = true
       memory      = "512Mi", timeout = 120, max_instances = 3
+      # It creates no action but the operators' alert about its own configuration, which
+      # waits in the outbox for outbox-relay: it may not publish to actions.
       env = {
         TAOPS_VITALLY_BASE_URL = var.vitally_base_url
         TAOPS_MAIL_SENDER      = var.mail_sender
         TAOPS_DELIVERY         = var.delivery
+        TAOPS_PUBLISH_ACTIONS  = "0"
       }
       secret_env = {
         TAOPS_SLACK_BOT_TOKEN  = "taops-slack-bot-token"
         TAOPS_SLACK_USER_TOKEN = "taops-slack-user-token"
         TAOPS_VITALLY_API_KEY  = "taops-vitally-api-key"
       }
-      files = local.google_key
+      files = local.google_delivery_key
+    }
+    # What the webhooks refused, stored in dead_letters: Firestore and nothing else.
+    keep_refused = {
+      description = "Keeps what a webhook refused in dead_letters (webhooks may not write Firestore)"
+      trigger     = "refused-input", public = false, publishes = [], firestore = true
+      memory      = "256Mi", timeout = 60, max_instances = 3
+      env         = { TAOPS_PUBLISH_ACTIONS = "0" }
+      secret_env  = {}
+      files       = {}
     }
   }
 
@@ -482,6 +512,7 @@ module "function" {
   timeout_seconds = each.value.timeout
   max_instances   = each.value.max_instances
   public          = each.value.public
+  firestore       = each.value.firestore
 
   trigger_topic_id      = each.value.trigger == null ? null : module.topic[each.value.trigger].id
   dead_letter_topic_id  = each.value.trigger == null ? null : module.topic[each.value.trigger].dead_letter_id

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from shared.store import Store, open_store
 
 if TYPE_CHECKING:
     import httpx
+
+# Google credentials: service-account keys with domain-wide delegation, one per use, so
+# a function holds only the key for what it does. Reading the pooled mailbox (on_group_mail,
+# and the gmail-watch tick renewing users.watch) needs gmail.metadata alone, from a key
+# whose delegation grants nothing else; sending mail, setting autoresponders and reading or
+# writing calendars is deliver_action's, with its own key, mounted there only (infra/).
+GMAIL_METADATA_KEY = "TAOPS_GMAIL_METADATA_KEY_FILE"
+GOOGLE_DELIVERY_KEY = "TAOPS_GMAIL_SA_KEY_FILE"
+METADATA_SCOPES = frozenset({"https://www.googleapis.com/auth/gmail.metadata"})
 
 _lock = threading.Lock()
 _store: Store | None = None
@@ -52,3 +62,9 @@ def http(timeout: float = 10.0, connect: float = 5.0) -> httpx.Client:
 
                 client = _http[key] = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect))
     return client
+
+
+def google_key_variable(scopes: Collection[str]) -> str:
+    """The variable naming the key file for ``scopes``: the metadata key when gmail.metadata
+    is all they ask (a delegation never grants more than its key's), else delivery's."""
+    return GMAIL_METADATA_KEY if set(scopes) <= METADATA_SCOPES else GOOGLE_DELIVERY_KEY

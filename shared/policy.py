@@ -114,6 +114,10 @@ class Renewal(_Section):
     # The TA's health assessment (green / yellow / red) is due this many days after the
     # renewal process starts.
     assessment_due_days: int = Field(default=14, ge=1, le=120)
+    # The most renewal records one Salesforce message (an Outbound Message's notifications,
+    # a CDC event's record ids) may carry; a message with more is refused with 400 and kept.
+    # Salesforce sends at most 100 notifications a message; the headroom is for relays.
+    max_records_per_message: int = Field(default=5000, ge=1, le=100_000)
 
 
 class Health(_Section):

@@ -284,8 +284,7 @@ def excerpt(data: bytes, limit: int = RAW_KEEP_BYTES) -> tuple[str, bool]:
     return text, len(data) > limit
 
 
-def dead_letter(
-    store: Store,
+def dead_letter_record(
     *,
     source: str,
     function: str,
@@ -296,8 +295,8 @@ def dead_letter(
     attributes: dict[str, str] | None = None,
     trusted: bool = True,
     header_names: list[str] | None = None,
-) -> str:
-    """Keep a refused input for inspection; returns its document id (stable per body).
+) -> tuple[str, Document]:
+    """The ``dead_letters`` document keeping a refused input, and its id (stable per body).
 
     ``trusted=False`` is for requests nobody authenticated: only the body's hash and size
     and the request's header names are kept, never the body, so nobody outside can fill
@@ -323,5 +322,33 @@ def dead_letter(
         doc.update(raw=None, raw_truncated=True, unauthenticated=True)
     if header_names is not None:
         doc["header_names"] = sorted({h.lower()[:100] for h in header_names})[:100]
+    return doc_id, doc
+
+
+def dead_letter(
+    store: Store,
+    *,
+    source: str,
+    function: str,
+    reason: str,
+    raw: bytes | str,
+    now: datetime,
+    event_id: str | None = None,
+    attributes: dict[str, str] | None = None,
+    trusted: bool = True,
+    header_names: list[str] | None = None,
+) -> str:
+    """Keep a refused input for inspection (``dead_letter_record``); returns its id."""
+    doc_id, doc = dead_letter_record(
+        source=source,
+        function=function,
+        reason=reason,
+        raw=raw,
+        now=now,
+        event_id=event_id,
+        attributes=attributes,
+        trusted=trusted,
+        header_names=header_names,
+    )
     store.put(DEAD_LETTERS, doc_id, doc)
     return doc_id

@@ -49,6 +49,7 @@ PUSH = {
     "gmail-push": "on_group_mail",
     "cadence-tick": "on_cadence_tick",
     "actions": "deliver_action",
+    "refused-input": "keep_refused",
 }
 DEV_SECRETS = {
     "TAOPS_DEEL_SIGNING_KEY": "dev-deel-signing-key",
@@ -137,6 +138,8 @@ def start(book: Path, say: Callable[[str], None] = print, state_dir: Path | None
             "TAOPS_STORE": f"firestore:{PROJECT}",
             "TAOPS_DELIVERY": "dry-run",
             "TAOPS_CLOCK_FILE": str(pipeline.clock_file),
+            # As deployed: a webhook publishes what it refuses; keep_refused stores it.
+            "TAOPS_REFUSED_TOPIC": "refused-input",
             **{k: os.environ.get(k, v) for k, v in DEV_SECRETS.items()},
         }
         os.environ.update(pipeline.env)

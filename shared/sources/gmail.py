@@ -157,16 +157,21 @@ class GmailApi:
 
 def access_token(mailbox: str, scopes: Sequence[str] | None = None) -> str:
     """A token for ``mailbox``: ``TAOPS_GMAIL_ACCESS_TOKEN`` when set (local runs), else a
-    service-account key with domain-wide delegation impersonating the mailbox
-    (``TAOPS_GMAIL_SA_KEY_FILE``; by default the gmail.metadata and delivery scopes)."""
+    service-account key with domain-wide delegation impersonating the mailbox. ``scopes``
+    default to gmail.metadata, read with ``TAOPS_GMAIL_METADATA_KEY_FILE``; any other scope
+    (delivery's) takes ``TAOPS_GMAIL_SA_KEY_FILE`` (``clients.google_key_variable``)."""
+    from shared.clients import google_key_variable
+
     token = os.environ.get("TAOPS_GMAIL_ACCESS_TOKEN")
     if token:
         return token
-    key_file = os.environ.get("TAOPS_GMAIL_SA_KEY_FILE")
+    wanted = list(scopes or SCOPES)
+    variable = google_key_variable(wanted)
+    key_file = os.environ.get(variable)
     if not key_file:
         raise ConfigurationError(
             "gmail-credentials",
-            "no Gmail credentials: set TAOPS_GMAIL_SA_KEY_FILE (or TAOPS_GMAIL_ACCESS_TOKEN)",
+            f"no Gmail credentials: set {variable} (or TAOPS_GMAIL_ACCESS_TOKEN)",
         )
     from google.auth.exceptions import GoogleAuthError
     from google.auth.transport.requests import Request
@@ -175,7 +180,7 @@ def access_token(mailbox: str, scopes: Sequence[str] | None = None) -> str:
     try:
         creds = service_account.Credentials.from_service_account_file(
             key_file,
-            scopes=list(scopes) if scopes else [*SCOPES, *DELIVERY_SCOPES],
+            scopes=wanted,
             subject=mailbox,
         )
         creds.refresh(Request())

@@ -281,7 +281,9 @@ def test_a_push_with_no_gmail_credentials_is_kept_and_alerts_the_operators_once_
     monkeypatch.setenv("TAOPS_STORE", "embedded")
     monkeypatch.setenv("TAOPS_PUBLISH_ACTIONS", "0")
     monkeypatch.delenv("TAOPS_GMAIL_ACCESS_TOKEN", raising=False)
-    monkeypatch.delenv("TAOPS_GMAIL_SA_KEY_FILE", raising=False)
+    monkeypatch.delenv("TAOPS_GMAIL_METADATA_KEY_FILE", raising=False)
+    # Delivery's key, which can send mail, is never what reads the mailbox.
+    monkeypatch.setenv("TAOPS_GMAIL_SA_KEY_FILE", "/nonexistent/delivery-key.json")
     clients.reset()
     store = clients.store()
     store.put(MAILBOXES, BOX, {"history_id": 100})
@@ -292,7 +294,7 @@ def test_a_push_with_no_gmail_credentials_is_kept_and_alerts_the_operators_once_
         with respx.mock:  # Gmail is never called without credentials
             assert app.post("/", headers=headers, data=body).status_code == 200  # no retry storm
     kept = [doc for _, doc in store.query(DEAD_LETTERS)]
-    assert len(kept) == 4 and all("TAOPS_GMAIL_SA_KEY_FILE" in doc["reason"] for doc in kept)
+    assert len(kept) == 4 and all("set TAOPS_GMAIL_METADATA_KEY_FILE" in doc["reason"] for doc in kept)
     alerts = [doc for _, doc in store.query(OUTBOX) if doc["kind"] == "ops.alert"]
     assert [a["idempotency_key"] for a in alerts] == [
         "ops:gmail-credentials:2026-12-15T10:00:00Z",

@@ -29,6 +29,7 @@ from shared.dashboard.app import page_data
 from shared.demo import BOOK, EVENTS
 from shared.outbox import relay
 from shared.policy import load_policy
+from shared.refused import REFUSED_TOPIC
 from shared.replay import replay
 from shared.sources import deel, salesforce, vitally
 from shared.store import EmbeddedStore, Where
@@ -76,6 +77,13 @@ LOCALS = _locals(ROOT_TF)
 FUNCTIONS: dict[str, dict[str, Any]] = LOCALS["functions"]
 
 
+def local_value(value: Any) -> Any:
+    """``${local.NAME}`` resolved to that local's value; anything else as it is."""
+    if isinstance(value, str) and value.startswith("${local.") and value.endswith("}"):
+        return LOCALS[value[len("${local.") : -1]]
+    return value
+
+
 def _entry_points() -> dict[str, str]:
     """main.py's functions by name, with their framework signature (http / cloud_event)."""
     tree = ast.parse((ROOT / "main.py").read_text(encoding="utf-8"))
@@ -90,7 +98,7 @@ def _entry_points() -> dict[str, str]:
 
 def test_every_entry_point_is_deployed_and_nothing_else_is() -> None:
     entry_points = _entry_points()
-    assert len(entry_points) == 10
+    assert len(entry_points) == 11
     assert set(FUNCTIONS) == set(entry_points)
 
 
@@ -136,15 +144,15 @@ def _root_module(name: str) -> dict[str, Any]:
 
 def test_each_function_publishes_exactly_to_the_topics_its_code_publishes_to() -> None:
     webhooks = {
-        "deel_webhook": [deel.PTO_TOPIC],
-        "salesforce_webhook": [salesforce.RENEWAL_TOPIC],
-        "vitally_webhook": [vitally.HEALTH_TOPIC],
+        "deel_webhook": [deel.PTO_TOPIC, REFUSED_TOPIC],
+        "salesforce_webhook": [salesforce.RENEWAL_TOPIC, REFUSED_TOPIC],
+        "vitally_webhook": [vitally.HEALTH_TOPIC, REFUSED_TOPIC],
     }
     for name, spec in FUNCTIONS.items():
         if name in webhooks:
             assert spec["publishes"] == webhooks[name], name
-        elif name == "deliver_action":
-            assert spec["publishes"] == [], "delivery publishes nothing"
+        elif name in ("deliver_action", "keep_refused"):
+            assert spec["publishes"] == [], f"{name} publishes nothing"
         else:
             assert spec["publishes"] == ["actions"], f"{name} publishes its new actions"
 
@@ -171,7 +179,7 @@ def test_secrets_and_variables_terraform_sets_are_ones_the_code_reads() -> None:
         for variable, secret in spec["secret_env"].items():
             assert variable in read, f"{name}: nothing reads {variable}"
             assert secret in secrets, f"{name}: {secret} is not a declared secret"
-        files = LOCALS["google_key"] if spec["files"] == "${local.google_key}" else spec["files"]
+        files = local_value(spec["files"])
         for variable in [*spec["env"], *files]:
             assert variable in read, f"{name}: nothing reads {variable}"
         for mounted in files.values():

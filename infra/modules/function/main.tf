@@ -1,6 +1,6 @@
 # One entry point of main.py as a Cloud Function (2nd gen) with its own service account
-# holding only what this function uses: Firestore, publishing to the topics it publishes
-# to, and reading its own secrets. A Pub/Sub-triggered function retries on failure (an
+# holding only what this function uses: Firestore if it keeps state, publishing to the
+# topics it publishes to (each topic's own binding), and reading its own secrets. A Pub/Sub-triggered function retries on failure (an
 # exception means "retry" in taops) and its trigger's subscription dead-letters after
 # max_delivery_attempts; an HTTP function is public only when a vendor must reach it.
 
@@ -24,7 +24,10 @@ resource "google_service_account" "function" {
   description  = "Runs the ${var.entry_point} function; granted only what it uses."
 }
 
+# Firestore grants only on the whole project (or database): a function that keeps no
+# state (a webhook) gets no role at all.
 resource "google_project_iam_member" "firestore_user" {
+  count   = var.firestore ? 1 : 0
   project = var.project_id
   role    = "roles/datastore.user"
   member  = "serviceAccount:${google_service_account.function.email}"

@@ -55,6 +55,12 @@ variable "public" {
   default     = false
 }
 
+variable "firestore" {
+  type        = bool
+  description = "Whether the function reads or writes Firestore: roles/datastore.user on the project, else no database role."
+  default     = false
+}
+
 variable "trigger_topic_id" {
   type        = string
   description = "Topic whose messages trigger the function, or null for an HTTP function."
