@@ -157,7 +157,9 @@ def withdraw(
     if plan is not None:
         result.plan = CoveragePlan.model_validate({**plan, "status": "withdrawn"})
     told = told_so_far(outbox)
-    notices = Notices(absence_id, ta, window, people, policy, now, history=history, accounts=accounts)
+    notices = Notices(
+        absence_id, ta, window, people, policy, now, history=history, accounts=accounts, decided=dict(outbox)
+    )
     result.actions = [notices.withdrawn(person, outcome) for person in sorted(told.people)]
     skips = OooOutcome(None)
     for account_id in sorted(told.customers):
