@@ -3,7 +3,7 @@ routing reads (lazily, through the transaction's read view)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 from shared.book import ACCOUNTS, PEOPLE
@@ -69,6 +69,10 @@ class ViewDirectory:
             self._people[email] = self._view.get(PEOPLE, email)
         return self._people[email]
 
+    def by_email(self) -> PeopleByEmail:
+        """The directory as a mapping read by key, sharing this directory's reads."""
+        return PeopleByEmail(self)
+
     def absences(self, email: str) -> Iterable[Document]:
         if email not in self._absences:
             found = self._view.query(ABSENCES, Where("person", "==", email), *self._window)
@@ -87,3 +91,25 @@ class ViewDirectory:
                 self._people.setdefault(email, doc)
             self._roles[role] = [email for email, _ in found]
         return self._roles[role]
+
+
+class PeopleByEmail(Mapping[str, Document]):
+    """The directory as the rules look people up (``people[email]``, ``people.get(email)``,
+    ``email in people``), each person read once, when first asked for: a TA's time off
+    reads the TA, their peers, manager, account team and covers, not the whole directory.
+    It cannot be listed: a rule that needs everyone of a role asks ``ViewDirectory``."""
+
+    def __init__(self, directory: ViewDirectory) -> None:
+        self._directory = directory
+
+    def __getitem__(self, email: str) -> Document:
+        found = self._directory.person(email) if isinstance(email, str) and email else None
+        if found is None:
+            raise KeyError(email)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        raise TypeError("the directory is read by key, not listed")
+
+    def __len__(self) -> int:
+        raise TypeError("the directory is read by key, not counted")

@@ -11,8 +11,9 @@ account into or out of a plan (a renewal date, a Lighthouse account's health).
 What it reads, all through ``view``:
 
 - ``absences/{absence_id}``: the absence (person, dates, status);
-- ``people/{ta}`` and the directory (``people``): the TA, their peers and manager, the
-  account teams' names and Slack ids;
+- ``people/{email}``, each read by key when first needed: the TA, their peers and
+  manager, the account teams and covers (names, Slack ids, roles), never the whole
+  directory;
 - ``accounts`` where ``ta`` is the TA: the TA's book, whose renewal dates, health and
   Slack activity decide which accounts need cover;
 - ``absences`` where ``ends_at`` is after the absence starts: who else is away then;
@@ -64,7 +65,8 @@ def replan(
     window = window_for(absence)
     plan = view.get(COVERAGE_PLANS, absence_id)
     outbox = view.query(OUTBOX, Where("absence_id", "==", absence_id))
-    people = dict(view.query(PEOPLE))
+    directory = ViewDirectory(view, now)
+    people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
     accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
     customer_emails = partial(counted_history, view)  # an account's customer emails, for their gap
@@ -100,7 +102,7 @@ def replan(
             now,
             before=plan,
             because=because,
-            directory=ViewDirectory(view, now),
+            directory=directory,
             history=customer_emails,
         )
     return _decision(decided, absence_id, outbox, now)

@@ -1,0 +1,53 @@
+"""Each handler reads what its event concerns (issue 15, item 2): a TA's time off reads
+the TA, their peers, manager, account team and covers, never the whole directory, so its
+cost is the same in a team of 14 and in a company of 2,000."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from shared.book import import_book, parse_book
+from shared.bootstrap import Context
+from shared.dispatch import dispatch
+from shared.store import EmbeddedStore
+from tests.functional.ooo_world import NOW, pto
+
+
+def _book(book_data: dict[str, Any], people: int) -> dict[str, Any]:
+    """The example book, Ana's book grown to ten accounts, and the directory padded with
+    TAs of another manager until it holds ``people``."""
+    data = copy.deepcopy(book_data)
+    ana = [a for a in data["accounts"] if a["ta"] == "ana@example.com"]
+    for n in range(10 - len(ana)):
+        extra = copy.deepcopy(ana[-1])
+        extra.update(id=f"ana-extra-{n}", name=f"Ana extra {n}")
+        for field in ("salesforce_id", "vitally_id", "renewal_opportunity_id", "champions", "domains"):
+            extra.pop(field, None)
+        data["accounts"].append(extra)
+    template = next(p for p in data["people"] if p["email"] == "ben@example.com")
+    for n in range(people - len(data["people"])):
+        data["people"].append(
+            {
+                **template,
+                "email": f"ta{n}@other.example.com",
+                "name": f"Other TA {n}",
+                "manager": None,
+                "coverage_peers": [],
+                "slack_id": None,
+            }
+        )
+    return data
+
+
+def _reads(book_data: dict[str, Any], policy, people: int) -> int:
+    store = EmbeddedStore()
+    import_book(store, parse_book(_book(book_data, people)), policy, now=NOW)
+    before = store.reads
+    result = dispatch(Context(store, policy), pto("APPROVED", "2026-11-21T09:00:00Z"), NOW)
+    assert result.outcome.value == "applied" and result.new_actions
+    return store.reads - before
+
+
+def test_time_off_reads_as_many_documents_in_a_company_of_2000_as_in_a_team_of_14(book_data, policy) -> None:
+    assert _reads(book_data, policy, 2000) == _reads(book_data, policy, 14)
