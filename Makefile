@@ -50,6 +50,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/replay_throughput.py
 	$(PY) bench/sla_sweep.py
 	$(PY) bench/pipeline_latency.py
+	$(PY) bench/one_account.py
 
 ## the README's dashboard screenshots, taken by the browser test (needs Debian's chromium)
 screenshots: $(VENV)/.installed
