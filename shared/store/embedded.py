@@ -3,8 +3,9 @@
 Used by the demo, replay and the fast test tiers. Transactions are optimistic, like
 Firestore's from the client's point of view: reads record each document's revision, the
 commit checks them under a lock and runs the function again when another writer got there
-first. With a ``path`` the state is loaded from, and saved after every commit to, one
-JSON file (``{collection: {id: document}}``), so CLI runs can share it.
+first (a document a query found is checked only if the transaction writes it). With a
+``path`` the state is loaded from, and saved after every commit to, one JSON file
+(``{collection: {id: document}}``), so CLI runs can share it.
 """
 
 from __future__ import annotations
@@ -353,7 +354,8 @@ class EmbeddedStore(Store):
         self._nested: dict[str, dict[str, tuple[str, ...]]] = {}
         self._revisions: dict[_Key, int] = {}
         # A query's result can change without any document it returned changing (a new
-        # match appears), so each collection also carries a revision for queries.
+        # match appears), so each collection also carries a revision: remembered query
+        # answers are checked against it (a transaction's queries are not: see query).
         self._collection_revisions: dict[str, int] = {}
         # {collection: {(index class name, field): index}}, each built on first use.
         self._indexes: dict[str, dict[tuple[str, str], _Index]] = {}
