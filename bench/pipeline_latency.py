@@ -3,14 +3,26 @@ webhook POST until the first action it causes arrives on the `actions` topic.
 
 Everything between is the deployed path: the webhook verifies and publishes to
 `pto-logged`, the emulator pushes to `on_pto_logged` (functions-framework), the handler
-commits to the Firestore emulator and publishes its due actions. Events are posted one at a
+commits to the Firestore emulator and publishes its due actions, while `deliver_action`
+(dry run) claims and records the actions already published. Events are posted one at a
 time (each waits for its action), so the figures are latency, not queueing.
+
+    python bench/pipeline_latency.py [COUNT] [--vs TREE]
+
+``--vs TREE`` first runs this same measurement on another checkout (the previous design:
+``git worktree add --detach /work/old-latency 765be63``), with this interpreter and that
+tree first on ``PYTHONPATH`` (its functions import its own code), then here, and prints
+the two side by side: one run, one machine, the same load.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -27,7 +39,6 @@ from shared.localrun import missing_tools
 from shared.sources import deel
 
 ROOT = Path(__file__).resolve().parents[1]
-COUNT = int(sys.argv[1]) if len(sys.argv) > 1 else 200
 WARMUP = 5  # unmeasured events that warm every process up
 TAS = ("ana@example.com", "ben@example.com", "carla@example.com", "dev@example.com")
 
@@ -46,11 +57,59 @@ def _percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+P50 = "pipeline latency p50 (webhook → actions)"
+P99 = "pipeline latency p99"
+
+
+def _figure(output: str, label: str) -> str:
+    """The figure a run printed for ``label`` (its text, e.g. "4,265 ms"), or "?"."""
+    found = re.search(rf"^{re.escape(label)}\s+([\d,]+ ms)", output, re.MULTILINE)
+    return found.group(1) if found else "?"
+
+
+def _previous(tree: Path, count: int) -> str:
+    """This bench as ``tree`` has it, run on ``tree``'s code: its whole output."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run(
+        [sys.executable, str(tree / "bench" / "pipeline_latency.py"), str(count)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        sys.stderr.write(done.stderr[-2000:])
+    return done.stdout
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("count", nargs="?", type=int, default=200)
+    parser.add_argument("--vs", type=Path, help="another checkout to measure first, for comparison")
+    args = parser.parse_args()
     reason = missing_tools()
     if reason:
         print(f"{'pipeline latency':<44}{'skipped':>12}   ({reason})")
         return 0
+    before = _previous(args.vs.resolve(), args.count) if args.vs else None
+    samples, lost = measure(args.count)
+    p50, p99 = f"{statistics.median(samples):,.0f} ms", f"{_percentile(samples, 0.99):,.0f} ms"
+    if before is not None:
+        print(f"{'':<44}{'previous':>12}{'this tree':>12}   ({len(samples)} events each)")
+        print(f"{P50:<44}{_figure(before, P50):>12}{p50:>12}")
+        print(f"{P99:<44}{_figure(before, P99):>12}{p99:>12}")
+    else:
+        print(f"{P50:<44}{p50:>12}")
+        print(f"{P99:<44}{p99:>12}   ({len(samples)} events)")
+    if lost:
+        print(f"{'events with no action within 30 s':<44}{lost:>12}")
+        return 1
+    return 0
+
+
+def measure(count: int) -> tuple[list[float], int]:
+    """Latency samples (ms) of ``count`` events after the warm-up, and how many got no action."""
     book = json.loads((ROOT / "shared" / "demo" / "book.json").read_text())
     known = {p["email"] for p in book["people"] if p["role"] == "TA"}
     missing = set(TAS) - known
@@ -84,7 +143,7 @@ def main() -> int:
         samples: list[float] = []
         lost = 0
         with httpx.Client(timeout=30) as client:
-            for n in range(WARMUP + COUNT):
+            for n in range(WARMUP + count):
                 raw, absence = _payload(template, n), f"bench-{n}"
                 with lock:
                     signals[absence] = threading.Event()
@@ -108,12 +167,7 @@ def main() -> int:
         subscriber.close()
     finally:
         pipeline.stop()
-    print(f"{'pipeline latency p50 (webhook → actions)':<44}{statistics.median(samples):>12,.0f} ms")
-    print(f"{'pipeline latency p99':<44}{_percentile(samples, 0.99):>12,.0f} ms   ({len(samples)} events)")
-    if lost:
-        print(f"{'events with no action within 30 s':<44}{lost:>12}")
-        return 1
-    return 0
+    return samples, lost
 
 
 if __name__ == "__main__":

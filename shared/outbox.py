@@ -19,7 +19,7 @@ from shared.exceptions import TransientError
 from shared.logs import log
 from shared.models import utc_text
 from shared.processing import OUTBOX
-from shared.store import Document, Store, Transaction, Where
+from shared.store import Document, Store, Where
 
 ACTIONS_TOPIC = "actions"
 Publisher = Callable[[bytes, dict[str, str]], str]
@@ -42,18 +42,17 @@ def is_due(action: Document, now: datetime) -> bool:
 
 
 def _mark_published(store: Store, action_id: str, now: datetime, message_id: str) -> bool:
-    def body(tx: Transaction) -> bool:
-        doc = tx.get(OUTBOX, action_id)
-        if doc is None or doc.get("status") != "pending":
-            return False
-        tx.set(
-            OUTBOX,
-            action_id,
-            {**doc, "status": "published", "published_at": utc_text(now), "message_id": message_id},
-        )
-        return True
+    """Record the publish on an action still ``pending``. ``deliver_action`` often has the
+    message before this runs and is claiming the same document: a conditional write (no
+    transaction) never holds a lock its claim could deadlock on; finding it claimed
+    already, it leaves it alone."""
 
-    return store.run_transaction(body)
+    def change(doc: Document) -> Document | None:
+        if doc.get("status") != "pending":
+            return None
+        return {"status": "published", "published_at": utc_text(now), "message_id": message_id}
+
+    return store.update(OUTBOX, action_id, change)
 
 
 def publish(

@@ -85,7 +85,11 @@ class _Query(Protocol):
 
 class ReadView:
     """The read half of a transaction: handlers look, ``process`` writes. Its ``get`` and
-    ``query`` are the transaction's own (no call of its own on every read)."""
+    ``query`` are the transaction's own (no call of its own on every read): ``get`` reads
+    a document as the transaction, ``query`` searches committed state without locking
+    (the store port's contract), so a handler searching the outbox never waits on
+    ``deliver_action``; a found document the decision rewrites is written only if
+    unchanged, else the whole ``process`` runs again."""
 
     get: Callable[[str, str], Document | None]
     query: _Query

@@ -298,3 +298,90 @@ class StoreContract:
     def test_put_many_writes_more_than_one_transaction_holds(self, store: Store) -> None:
         assert store.put_many(("bulk", f"d{i:04d}", {"i": i}) for i in range(450)) == 450
         assert len(store.query("bulk")) == 450
+
+    def test_a_query_in_a_transaction_does_not_lose_to_writes_elsewhere_in_the_collection(
+        self, store: Store, other_store: Store
+    ) -> None:
+        # A query locks nothing: another instance writing a document the query did not
+        # return, or one it returned but this transaction leaves alone, or a new match,
+        # neither waits on it nor makes it run again.
+        store.put_many([("outbox", "a", {"absence": "x", "n": 0}), ("outbox", "b", {"absence": "y", "n": 0})])
+        runs = []
+
+        def body(tx: Transaction) -> list[str]:
+            found = [i for i, _ in tx.query("outbox", Where("absence", "==", "x"))]
+            tx.query("outbox", Where("absence", "==", "y"))
+            if not runs:
+                other_store.put("outbox", "b", {"absence": "y", "n": 1})
+                other_store.put("outbox", "c", {"absence": "x", "n": 1})
+            runs.append(found)
+            tx.set("plans", "x", {"actions": found})
+            return found
+
+        assert store.run_transaction(body) == ["a"]
+        assert runs == [["a"]]
+        assert store.get("plans", "x") == {"actions": ["a"]}
+
+    def test_a_document_a_query_found_is_written_only_if_it_is_still_the_one_found(
+        self, store: Store, other_store: Store
+    ) -> None:
+        store.put("outbox", "a", {"status": "pending", "n": 0})
+        runs = []
+
+        def cancel(tx: Transaction) -> None:
+            (doc_id, doc), *_ = tx.query("outbox", Where("n", ">=", 0))
+            runs.append(doc["status"])
+            if len(runs) == 1:  # delivery claims it meanwhile
+                other_store.put("outbox", "a", {"status": "sending", "n": 1})
+            if doc["status"] == "pending":
+                tx.set("outbox", doc_id, {**doc, "status": "cancelled"})
+
+        store.run_transaction(cancel)
+        assert runs == ["pending", "sending"]  # ran again on the claimed document
+        assert store.get("outbox", "a") == {"status": "sending", "n": 1}
+
+    def test_a_document_a_query_found_is_deleted_only_if_unchanged(
+        self, store: Store, other_store: Store
+    ) -> None:
+        store.put("timers", "t", {"job": "j", "v": 0})
+        runs = []
+
+        def body(tx: Transaction) -> None:
+            ((doc_id, doc),) = tx.query("timers", Where("job", "==", "j"))
+            runs.append(doc["v"])
+            if len(runs) == 1:
+                other_store.put("timers", "t", {"job": "j", "v": 1})
+            if doc["v"] == 0:
+                tx.delete("timers", doc_id)
+
+        store.run_transaction(body)
+        assert runs == [0, 1]
+        assert store.get("timers", "t") == {"job": "j", "v": 1}
+
+    def test_update_merges_what_the_function_returns(self, store: Store) -> None:
+        store.put("outbox", "a", {"status": "pending", "kind": "slack.message"})
+        assert store.update("outbox", "a", lambda doc: {"status": "published", "message_id": "m1"})
+        assert store.get("outbox", "a") == {
+            "status": "published",
+            "kind": "slack.message",
+            "message_id": "m1",
+        }
+        assert store.update("outbox", "a", lambda doc: None) is False
+        assert store.update("outbox", "missing", lambda doc: {"status": "x"}) is False
+        assert store.get("outbox", "missing") is None
+
+    def test_update_reads_again_when_the_document_changed_in_between(
+        self, store: Store, other_store: Store
+    ) -> None:
+        store.put("outbox", "a", {"status": "pending"})
+        seen = []
+
+        def publish(doc: dict) -> dict | None:
+            seen.append(doc["status"])
+            if len(seen) == 1:  # delivery claims it between the read and the write
+                other_store.put("outbox", "a", {"status": "sending", "lease_until": "x"})
+            return {"status": "published"} if doc["status"] == "pending" else None
+
+        assert store.update("outbox", "a", publish) is False
+        assert seen == ["pending", "sending"]
+        assert store.get("outbox", "a") == {"status": "sending", "lease_until": "x"}

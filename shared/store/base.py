@@ -9,6 +9,16 @@ Both adapters, Firestore and the embedded store, pass the same contract suite
   (Firestore's rule, enforced by both adapters); the writes commit atomically or not at
   all; when a document read in ``tx`` changed before the commit, ``fn`` runs again, up
   to ``max_attempts`` times, then ``ContentionError`` (transient) is raised;
+- a query inside a transaction reads committed state and locks nothing: a document it
+  found that the transaction then writes is written on condition that it is still the
+  version found (else ``fn`` runs again), and no other write, to a document found and not
+  written, or a new match, fails the commit. So a transaction waits only on writers of the
+  documents it read by id (``get``), never on a collection it searched; a decision that
+  must see concurrent additions reads, by id, a document their writers also write;
+- ``update(collection, id, fn)`` changes one document outside any transaction: ``fn`` gets
+  the committed document and returns the fields to change (or None: nothing); the write
+  applies only if the document did not change since it was read (else ``fn`` runs again
+  on the new one), and no lock is held between the read and the write;
 - ``create`` fails the transaction with ``AlreadyExistsError`` if the document exists;
 - queries compare as Firestore does: ``Where.matches`` is the reference (a range filter
   matches values of its own type only; a boolean is never a number);
@@ -253,6 +263,24 @@ class Store(ABC):
     def dump(self) -> dict[str, dict[str, Document]]:
         """Every collection and document, sorted: the shape of ``--state-out``."""
         return {c: dict(self.query(c)) for c in sorted(self.collections())}
+
+    def update(
+        self, collection: str, doc_id: str, fn: Callable[[Document], Mapping[str, Any] | None]
+    ) -> bool:
+        """Merge ``fn(document)`` into the document if it did not change since it was read
+        (see the module docstring); False when the document is missing or ``fn`` returned
+        None. The default is a transaction; an adapter whose transactions hold locks
+        overrides it with a conditional write."""
+
+        def body(tx: Transaction) -> bool:
+            doc = tx.get(collection, doc_id)
+            changes = fn(doc) if doc is not None else None
+            if doc is None or changes is None:
+                return False
+            tx.set(collection, doc_id, {**doc, **changes})
+            return True
+
+        return self.run_transaction(body)
 
     def put(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         """Write one document in its own transaction."""

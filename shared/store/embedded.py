@@ -3,8 +3,9 @@
 Used by the demo, replay and the fast test tiers. Transactions are optimistic, like
 Firestore's from the client's point of view: reads record each document's revision, the
 commit checks them under a lock and runs the function again when another writer got there
-first. With a ``path`` the state is loaded from, and saved after every commit to, one
-JSON file (``{collection: {id: document}}``), so CLI runs can share it.
+first (a document a query found is checked only if the transaction writes it). With a
+``path`` the state is loaded from, and saved after every commit to, one JSON file
+(``{collection: {id: document}}``), so CLI runs can share it.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ class _EmbeddedTransaction(Transaction):
     def __init__(self, store: EmbeddedStore) -> None:
         self._store = store
         self._read: dict[_Key, int] = {}
-        self._queried: dict[str, int] = {}
+        # Documents queries found, with their revision (checked when written).
+        self._found: dict[_Key, int] = {}
         # Each document written, with the keys of it that hold objects or lists; None: deleted.
         self._writes: dict[_Key, tuple[Document, tuple[str, ...]] | None] = {}
         self._creates: set[_Key] = set()
@@ -113,11 +115,12 @@ class _EmbeddedTransaction(Transaction):
         check_query(where, limit)
         if self._writes:
             self._before_write_check()
-        results, revision = self._store._query_snapshot(collection, where, limit)
-        # The collection's revision at its first query: any write to the collection after it
-        # (to a document returned or to a new match) fails the commit, so the documents
-        # returned need no revision of their own.
-        self._queried.setdefault(collection, revision)
+        results, revisions = self._store._query_snapshot(collection, where, limit, revisions=True)
+        # Each document found, with its revision: the commit checks it only if this
+        # transaction writes the document; a write elsewhere in the collection (a new
+        # match included) does not fail it (the port's contract, as Firestore's).
+        for (doc_id, _), revision in zip(results, revisions, strict=True):
+            self._found.setdefault((collection, doc_id), revision)
         return results
 
     def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
@@ -351,7 +354,8 @@ class EmbeddedStore(Store):
         self._nested: dict[str, dict[str, tuple[str, ...]]] = {}
         self._revisions: dict[_Key, int] = {}
         # A query's result can change without any document it returned changing (a new
-        # match appears), so each collection also carries a revision for queries.
+        # match appears), so each collection also carries a revision: remembered query
+        # answers are checked against it (a transaction's queries are not: see query).
         self._collection_revisions: dict[str, int] = {}
         # {collection: {(index class name, field): index}}, each built on first use.
         self._indexes: dict[str, dict[tuple[str, str], _Index]] = {}
@@ -405,8 +409,10 @@ class EmbeddedStore(Store):
             return _copy(doc, self._nested[collection][doc_id]), self._revisions.get(key, 0)
 
     def _query_snapshot(
-        self, collection: str, where: tuple[Where, ...], limit: int | None
-    ) -> tuple[list[tuple[str, Document]], int]:
+        self, collection: str, where: tuple[Where, ...], limit: int | None, *, revisions: bool = False
+    ) -> tuple[list[tuple[str, Document]], list[int]]:
+        """The documents matching ``where``, as copies, and (with ``revisions``) the
+        revision of each."""
         with self._lock:
             docs = self._docs.get(collection, {})
             revision = self._collection_revisions.get(collection, 0)
@@ -437,7 +443,10 @@ class EmbeddedStore(Store):
             nested = self._nested.get(collection, {})
             out = [(i, _copy(docs[i], nested[i])) for i in found[:limit]]
             self.reads += max(1, len(out))
-            return out, revision
+            if not revisions:
+                return out, []
+            known = self._revisions
+            return out, [known.get((collection, i), 0) for i, _ in out]
 
     def _unchanged(self, collection: str, cached: tuple[int, list[str], tuple[str, ...] | None]) -> bool:
         """Whether no commit since ``cached`` was worked out changed how an index of its
@@ -551,9 +560,11 @@ class EmbeddedStore(Store):
             for key, revision in tx._read.items():
                 if revisions.get(key, 0) != revision:
                     raise _Conflict
-            for collection, revision in tx._queried.items():
-                if self._collection_revisions.get(collection, 0) != revision:
-                    raise _Conflict
+            found = tx._found
+            if found:
+                for key in tx._writes:
+                    if key in found and key not in tx._read and revisions.get(key, 0) != found[key]:
+                        raise _Conflict
             for collection, doc_id in tx._creates:
                 if doc_id in self._docs.get(collection, {}):
                     raise AlreadyExistsError(f"{collection}/{doc_id} already exists")

@@ -58,6 +58,10 @@ class _FirestoreTransaction(Transaction):
         self._store = store
         self._tx = tx
         self.writes = 0
+        # The update time of each document a query found (its version, for ``set``).
+        self._found: dict[tuple[str, str], Any] = {}
+        # Whether a write carries a precondition: its failure means "changed", not a fault.
+        self.preconditioned = False
 
     def _before_read(self) -> None:
         if self.writes:
@@ -68,16 +72,44 @@ class _FirestoreTransaction(Transaction):
         self._before_read()
         snap = self._store._ref(collection, doc_id).get(transaction=self._tx)
         self._store.reads += 1
+        # Read by id, the document is locked: its own check, not the query's version.
+        self._found.pop((collection, doc_id), None)
         return _from_firestore(snap.to_dict()) if snap.exists else None
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
+        """The matching documents as committed, locking nothing. A query run in the
+        transaction would lock what it scanned (on the emulator, the whole collection)
+        until the commit, so every writer of any document there, ``deliver_action`` or
+        another handler, would wait on it. What the lock protected is kept where it
+        matters: a document found here that this transaction then writes is written on
+        condition that it is still the version found (``set``/``delete``), else the
+        commit fails and the function runs again."""
         self._before_read()
-        return self._store._run_query(collection, where, limit, self._tx)
+        return self._store._run_query(collection, where, limit, versions=self._found)
+
+    def _precondition(self, collection: str, doc_id: str) -> Any:
+        """The write option that the document is still the version a query found, if one did."""
+        version = self._found.get((collection, doc_id))
+        if version is None:
+            return None
+        self.preconditioned = True
+        return self._store.client.write_option(last_update_time=version)
 
     def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         check_id(collection, doc_id)
         self.writes += 1
-        self._tx.set(self._store._ref(collection, doc_id), _to_firestore(doc))
+        ref = self._store._ref(collection, doc_id)
+        option = self._precondition(collection, doc_id)
+        if option is None:
+            self._tx.set(ref, _to_firestore(doc))
+            return
+        from google.cloud.firestore_v1 import _helpers
+
+        # ``set`` takes no precondition in the client: the same write, with one.
+        writes = _helpers.pbs_for_set_no_merge(ref._document_path, _to_firestore(doc))
+        for write in writes:
+            option.modify_write(write)
+        self._tx._add_write_pbs(writes)
 
     def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         check_id(collection, doc_id)
@@ -87,7 +119,7 @@ class _FirestoreTransaction(Transaction):
     def delete(self, collection: str, doc_id: str) -> None:
         check_id(collection, doc_id)
         self.writes += 1
-        self._tx.delete(self._store._ref(collection, doc_id))
+        self._tx.delete(self._store._ref(collection, doc_id), option=self._precondition(collection, doc_id))
 
 
 class FirestoreStore(Store):
@@ -114,6 +146,8 @@ class FirestoreStore(Store):
         self._tx_lock = threading.Lock()
         self.reads = 0
         self.writes = 0
+        # Transactions that lost to a concurrent writer and ran again (a bench figure).
+        self.retries = 0
 
     @property
     def client(self) -> firestore.Client:
@@ -133,8 +167,10 @@ class FirestoreStore(Store):
         collection: str,
         where: tuple[Where, ...],
         limit: int | None,
-        tx: firestore.Transaction | None = None,
+        *,
+        versions: dict[tuple[str, str], Any] | None = None,
     ) -> list[tuple[str, Document]]:
+        """Committed state; ``versions`` gets each found document's update time."""
         from google.cloud.firestore_v1.base_query import FieldFilter
 
         check_id(collection, "query")
@@ -144,8 +180,11 @@ class FirestoreStore(Store):
             query = query.where(filter=FieldFilter(w.field, w.op, w.value))
         if limit is not None:
             query = query.order_by("__name__").limit(limit)
-        snaps = list(query.stream(transaction=tx)) if tx is not None else list(query.stream())
+        snaps = list(query.stream())
         self.reads += max(1, len(snaps))
+        if versions is not None:
+            for snap in snaps:
+                versions.setdefault((collection, snap.id), snap.update_time)
         # Firestore orders by the inequality field first; the port promises id order.
         return sorted(((s.id, _from_firestore(s.to_dict()) or {}) for s in snaps), key=lambda pair: pair[0])
 
@@ -159,6 +198,37 @@ class FirestoreStore(Store):
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         with _translated_errors():
             return self._run_query(collection, where, limit)
+
+    def update(
+        self, collection: str, doc_id: str, fn: Callable[[Document], Mapping[str, Any] | None]
+    ) -> bool:
+        """A read, then one write with the precondition that the document's update time is
+        still the one read: no transaction, so no lock is held in between that a
+        concurrent transaction on the document (a delivery claiming it) could deadlock on.
+        A failed precondition means it changed: read it again."""
+        from google.api_core import exceptions as gexc
+        from google.cloud.firestore_v1.field_path import FieldPath
+
+        check_id(collection, doc_id)
+        ref = self._ref(collection, doc_id)
+        for _ in range(self.max_attempts):
+            with _translated_errors():
+                snap = ref.get()
+            self.reads += 1
+            if not snap.exists:
+                return False
+            changes = fn(_from_firestore(snap.to_dict()) or {})
+            if changes is None:
+                return False
+            fields = {FieldPath(key).to_api_repr(): value for key, value in _to_firestore(changes).items()}
+            try:
+                with _translated_errors():
+                    ref.update(fields, option=self.client.write_option(last_update_time=snap.update_time))
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                continue
+            self.writes += 1
+            return True
+        raise ContentionError(f"{collection}/{doc_id} kept changing under update {self.max_attempts} times")
 
     def collections(self) -> list[str]:
         with _translated_errors():
@@ -178,6 +248,8 @@ class FirestoreStore(Store):
         # The client retries an aborted commit at once, with no pause; under real
         # contention (and on the emulator) that burns its attempts in a burst. So it
         # gets a few attempts per round, and rounds are spaced by jittered backoff.
+        from google.api_core import exceptions as gexc
+
         for round_ in range(self.max_rounds):
             try:
                 with self._tx_lock, _translated_errors():
@@ -188,10 +260,18 @@ class FirestoreStore(Store):
                         if "attempts" not in str(exc).lower():
                             raise
                         raise ContentionError(str(exc)) from exc
+                    except gexc.FailedPrecondition as exc:
+                        # A document a query found changed before the commit (a missing
+                        # index is a failed precondition too, and stays a fault).
+                        tx = holder.get("tx")
+                        if tx is None or not tx.preconditioned or "index" in str(exc).lower():
+                            raise
+                        raise ContentionError(f"a document found by a query changed: {exc}") from exc
                 break
             except ContentionError:
                 if round_ == self.max_rounds - 1:
                     raise
+                self.retries += 1
                 time.sleep(random.uniform(0, min(1.0, 0.05 * 2**round_)))
         tx = holder.get("tx")
         if tx is not None:
