@@ -51,6 +51,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/sla_sweep.py
 	$(PY) bench/pipeline_latency.py
 	$(PY) bench/salesforce_fanout.py
+	$(PY) bench/reads_per_event.py
 
 ## the README's dashboard screenshots, taken by the browser test (needs Debian's chromium)
 screenshots: $(VENV)/.installed
