@@ -272,7 +272,7 @@ CASES = [
         "mbr-reminder (none due)",
         "job",
         _nothing,
-        _tick("mbr-reminder", datetime(2026, 12, 21, 9, 0, tzinfo=UTC)),
+        _tick("mbr-reminder", datetime(2026, 12, 29, 9, 0, tzinfo=UTC)),
     ),
     Case("qbr-reminder", "job", _nothing, _tick("qbr-reminder", datetime(2027, 1, 27, 9, 0, tzinfo=UTC))),
     Case(
