@@ -53,10 +53,11 @@ def _load(name: str) -> Any:
     return json.loads((EVENTS / name).read_text())
 
 
-def padded_book(people: int, accounts: int) -> dict[str, Any]:
+def padded_book(people: int, accounts: int, *, account_teams: bool = True) -> dict[str, Any]:
     """The demo book with ``people`` people and ``accounts`` accounts: the extra people
     are TAs of another manager (no peers), the extra accounts copies of the demo's,
-    without vendor ids, each owned by one of the extra TAs."""
+    without vendor ids, each owned by one of the extra TAs (with the demo's AE, CE and IE,
+    unless not ``account_teams``)."""
     data = json.loads(BOOK.read_text())
     template = next(p for p in data["people"] if p["email"] == "ben@example.com")
     extra_people = [f"ta{n}@other.example.com" for n in range(people - len(data["people"]))]
@@ -84,6 +85,8 @@ def padded_book(people: int, accounts: int) -> dict[str, Any]:
             ta=extra_people[n % len(extra_people)],
             champions=[f"champion@pad-{n}.test"] if extra.get("champions") else [],
         )
+        if not account_teams:
+            extra.update(ae=None, ce=None, ie=None)
         data["accounts"].append(extra)
     return data
 
@@ -296,9 +299,13 @@ CASES = [
 ]
 
 
-def _snapshot(policy: Policy, people: int, accounts: int) -> dict[str, dict[str, Document]]:
+def snapshot(
+    policy: Policy, people: int, accounts: int, *, account_teams: bool = True
+) -> dict[str, dict[str, Document]]:
+    """The padded book imported at ``NOW``, as a state to start each case from."""
     store = EmbeddedStore()
-    import_book(store, parse_book(padded_book(people, accounts)), policy, now=NOW)
+    book = padded_book(people, accounts, account_teams=account_teams)
+    import_book(store, parse_book(book), policy, now=NOW)
     return store.dump()
 
 
@@ -331,7 +338,7 @@ def run(sizes: list[tuple[int, int]], names: list[str] | None = None) -> dict[st
     table: dict[str, dict[str, dict[str, Any]]] = {}
     with muted():
         for people, accounts in sizes:
-            state = _snapshot(policy, people, accounts)
+            state = snapshot(policy, people, accounts)
             for case in CASES:
                 if names and case.name not in names:
                     continue
