@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -322,14 +323,16 @@ def measure(case: Case, state: dict[str, dict[str, Document]], policy: Policy) -
     reads = store.reads - before
     if result.outcome is Outcome.REJECTED:
         raise SystemExit(f"{case.name}: rejected: {result.reason}")
-    due = None
+    summary = None
     if case.kind == "job" and result.decision is not None and result.decision.notes:
-        due = result.decision.notes[0]
+        summary = result.decision.notes[0]
+    due = re.search(r"\bdue (\d+)", summary or "")
     return {
         "reads": reads,
         "outcome": result.outcome.value,
         "actions": len(result.new_actions),
-        "summary": due,
+        "summary": summary,
+        "due": int(due.group(1)) if due else None,
     }
 
 
@@ -360,12 +363,16 @@ def main() -> None:
     labels = [f"{p} people, {a} accounts" for p, a in sizes]
     keys = [f"{p}x{a}" for p, a in sizes]
     width = max(len(n) for n in table)
-    print(f"| {'event / job':<{width}} | " + " | ".join(labels) + " | what the job did (largest) |")
-    print(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(label) + 1) + ":" for label in labels) + "|---|")
+    print("Document reads of one event, or of one tick with (in brackets) how many reactions were due.\n")
+    print(f"| {'event / job':<{width}} | " + " | ".join(labels) + " |")
+    print(f"|{'-' * (width + 2)}|" + "|".join("-" * (len(label) + 1) + ":" for label in labels) + "|")
     for name, row in table.items():
-        cells = [str(row[k]["reads"]).rjust(len(label)) for k, label in zip(keys, labels, strict=True)]
-        summary = row[keys[-1]]["summary"] or ""
-        print(f"| {name:<{width}} | " + " | ".join(cells) + f" | {summary} |")
+        cells = []
+        for key, label in zip(keys, labels, strict=True):
+            found = row[key]
+            due = f" ({found['due']:,})" if found["due"] is not None else ""
+            cells.append(f"{found['reads']:,}{due}".rjust(len(label)))
+        print(f"| {name:<{width}} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
