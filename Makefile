@@ -52,6 +52,7 @@ bench: $(VENV)/.installed
 	$(PY) bench/pipeline_latency.py
 	$(PY) bench/salesforce_fanout.py
 	$(PY) bench/one_account.py
+	$(PY) bench/reads_per_event.py
 
 ## the README's dashboard screenshots, taken by the browser test (needs Debian's chromium)
 screenshots: $(VENV)/.installed

@@ -233,11 +233,7 @@ class Gather:
         first = self.week.monday - timedelta(days=7)
         last = self.week.monday + timedelta(days=7)
         horizon = last + timedelta(days=renewal.process_starts_days_before)
-        found = self.view.query(
-            ACCOUNTS,
-            Where("renewal_date", ">=", first.isoformat()),
-            Where("renewal_date", "<", horizon.isoformat()),
-        )
+        found = self._renewing(first.isoformat(), horizon.isoformat())
         since = utc_text(self.week.since.astimezone(UTC))
         rows = []
         for account_id, account in found:
@@ -264,6 +260,27 @@ class Gather:
                 }
             )
         return _ordered(rows)
+
+    def _renewing(self, first: str, horizon: str) -> list[tuple[str, dict[str, Any]]]:
+        """The accounts renewing from ``first`` to before ``horizon`` that this digest
+        shows: for the team every one (a range on ``renewal_date``); for a TA their own
+        book and the accounts they cover (read by key), so each TA's digest costs their
+        book, not the company's."""
+        if self.ta is None:
+            return self.view.query(
+                ACCOUNTS, Where("renewal_date", ">=", first), Where("renewal_date", "<", horizon)
+            )
+        mine = dict(self.view.query(ACCOUNTS, Where("ta", "==", self.ta)))
+        for account_id in sorted(self.covering - mine.keys()):
+            account = self.account(account_id)
+            if account is not None:
+                mine[account_id] = account
+        # The range as the query compares it: a string renewal date only.
+        return sorted(
+            (account_id, account)
+            for account_id, account in mine.items()
+            if type(renews := account.get("renewal_date")) is str and first <= renews < horizon
+        )
 
     def reviews(self) -> list[dict[str, Any]]:
         """MBR weeks (the second week of each month) and internal QBR weeks (the first week

@@ -26,7 +26,15 @@ from shared.rules.agenda import mbr_agenda, render
 from shared.rules.business_hours import is_business_day
 from shared.rules.fiscal import mbr_week
 from shared.rules.notify import Told, names, tell
-from shared.rules.reviews import ReminderWindow, away_all_week, leader, local_midnight, mbr_due, mbr_window
+from shared.rules.reviews import (
+    ReminderWindow,
+    away_all_week,
+    leader,
+    local_midnight,
+    mbr_due,
+    mbr_window,
+    owed_somewhere,
+)
 from shared.rules.routing import name_of
 from shared.rules.top3 import Pick, top3
 from shared.store import Store, Where
@@ -69,7 +77,9 @@ class MbrReminder:
     job = JOB
 
     def due(self, store: Store, policy: Policy, now: datetime) -> list[Due]:
-        dues = []
+        dues: list[Due] = []
+        if not owed_somewhere(mbr_due, now, policy.mbr.remind_working_days_before, policy.calendar):
+            return dues  # outside every MBR window the directory is not read at all
         for email, person in sorted(store.query(PEOPLE, Where("role", "==", "TA"))):
             timezone = person.get("timezone") or policy.group_mail.time_zone
             for found in mbr_due(now, policy.mbr.remind_working_days_before, timezone, policy.calendar):

@@ -24,7 +24,7 @@ from shared.processing import Decision, ReadView
 from shared.rules.agenda import state_line
 from shared.rules.fiscal import qbr_week, quarter_of_period
 from shared.rules.notify import names, tell
-from shared.rules.reviews import ReminderWindow, leader, qbr_due
+from shared.rules.reviews import ReminderWindow, leader, owed_somewhere, qbr_due
 from shared.rules.routing import name_of
 from shared.rules.top3 import rank
 from shared.store import Store, Where
@@ -40,15 +40,20 @@ class QbrReminder:
 
     def due(self, store: Store, policy: Policy, now: datetime) -> list[Due]:
         open_for: dict[str, list[ReminderWindow]] = {}
+        if not owed_somewhere(qbr_due, now, policy.qbr.remind_working_days_before, policy.calendar):
+            return []  # outside every QBR window neither the directory nor the book is read
         for email, person in sorted(store.query(PEOPLE, Where("role", "==", "AE"))):
             timezone = person.get("timezone") or policy.group_mail.time_zone
             found = qbr_due(now, policy.qbr.remind_working_days_before, timezone, policy.calendar)
             if found:
                 open_for[email] = found
         if not open_for:
-            return []  # outside every QBR window the book is not read at all
+            return []  # no AE's window is open: the book is not read
+        # Each open AE's own accounts (what their reminder reads again), never the whole book.
         shared = {
-            str(doc["ae"]) for _, doc in store.query(ACCOUNTS) if doc.get("ta") and doc.get("ae") in open_for
+            ae
+            for ae in open_for
+            if any(doc.get("ta") for _, doc in store.query(ACCOUNTS, Where("ae", "==", ae)))
         }
         return [
             Due(JOB, ae, window.period, f"qbr:{ae}:{window.period}", window.data())

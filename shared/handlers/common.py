@@ -48,6 +48,7 @@ class ViewDirectory:
     """
 
     HORIZON = timedelta(days=21)
+    IN_LIMIT = 30
 
     def __init__(self, view: ReadView, since: datetime) -> None:
         self._view = view
@@ -78,6 +79,24 @@ class ViewDirectory:
             found = self._view.query(ABSENCES, Where("person", "==", email), *self._window)
             self._absences[email] = [doc for _, doc in found]
         return self._absences[email]
+
+    def expect(self, emails: Iterable[str | None]) -> ViewDirectory:
+        """Read now, in one query each 30 people (Firestore's ``in`` takes 30 values), the
+        absences routing is about to ask about one person at a time: a reaction told to
+        the TA, the AE and the manager costs one query, not three. The same documents as
+        ``absences`` finds, in the same order; people already read are skipped."""
+        wanted = sorted({e for e in emails if isinstance(e, str) and e and e not in self._absences})
+        for start in range(0, len(wanted), self.IN_LIMIT):
+            chunk = wanted[start : start + self.IN_LIMIT]
+            if len(chunk) == 1:
+                self.absences(chunk[0])
+                continue
+            found = self._view.query(ABSENCES, Where("person", "in", chunk), *self._window)
+            for email in chunk:
+                self._absences[email] = []
+            for _, doc in found:
+                self._absences[str(doc["person"])].append(doc)
+        return self
 
     def plan(self, absence_id: str) -> Document | None:
         if absence_id not in self._plans:

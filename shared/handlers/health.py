@@ -76,7 +76,11 @@ def settle(
             )
         return account
     if has_held(account, policy.health, now):
-        outcome = react(account, ViewDirectory(view, now), policy, now)
+        # Whom a reaction tells (the TA, the AE, the TA's manager): their absences in one query.
+        directory = ViewDirectory(view, now)
+        ta = account.get("ta")
+        manager = (directory.person(str(ta)) or {}).get("manager") if ta else None
+        outcome = react(account, directory.expect([ta, account.get("ae"), manager]), policy, now)
         decision.actions.extend(outcome.actions)
         decision.notes.extend(outcome.notes)
         decision.cancel_timers.append(debounce_timer_id(str(account["id"])))

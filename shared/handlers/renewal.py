@@ -70,7 +70,7 @@ def renewal_moved(
     if before.get("renewal_date"):
         decision.cancel_timers.append(process_timer_id(str(account["id"]), str(before["renewal_date"])))
     if process_due(account, policy.renewal, now.date()):
-        account, actions, notes = start_process(account, ViewDirectory(view, now), policy, now)
+        account, actions, notes = start_process(account, _directory(view, account, now), policy, now)
         decision.actions.extend(actions)
         decision.notes.extend(notes)
     else:
@@ -78,6 +78,12 @@ def renewal_moved(
         if timer is not None and timer.due_at > now:
             decision.timers.append(timer)
     return account
+
+
+def _directory(view: ReadView, account: dict[str, Any], now: datetime) -> ViewDirectory:
+    """The directory the renewal process routes through, with the absences of the two
+    people it tells (the TA and the AE) read in one query."""
+    return ViewDirectory(view, now).expect([account.get("ta"), account.get("ae")])
 
 
 def renewal_timer(view: ReadView, timer: Document, now: datetime, policy: Policy) -> Decision:
@@ -92,5 +98,5 @@ def renewal_timer(view: ReadView, timer: Document, now: datetime, policy: Policy
         return Decision(notes=[f"{account['name']}: {moved}, nothing to start"])
     if not process_due(account, policy.renewal, now.date()):
         return Decision(notes=[f"{account['name']}: renewal process for {renewal} already started or over"])
-    updated, actions, notes = start_process(account, ViewDirectory(view, now), policy, now)
+    updated, actions, notes = start_process(account, _directory(view, account, now), policy, now)
     return Decision(changes=[Put(ACCOUNTS, account_id, updated)], actions=actions, notes=notes)

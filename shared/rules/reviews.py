@@ -10,7 +10,7 @@ nothing is owed any more (a review that already happened is never reminded of).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -78,6 +78,25 @@ def mbr_due(now: datetime, days_before: int, timezone: str, calendar: CalendarPo
     index = today.year * 12 + today.month - 1
     periods = (f"{m // 12:04d}-{m % 12 + 1:02d}" for m in (index, index + 1))
     return [w for w in (mbr_window(p, days_before, timezone, calendar) for p in periods) if now in w]
+
+
+# Fixed-offset zones at both ends of the world's clocks and UTC between: at any moment,
+# every time zone's local date is one of theirs (local dates run from UTC-12's to UTC+14's,
+# 26 hours apart, so at most three dates).
+EVERY_LOCAL_DATE = ("Etc/GMT+12", "UTC", "Etc/GMT-14")
+
+
+def owed_somewhere(
+    owed: Callable[[datetime, int, str, CalendarPolicy], list[ReminderWindow]],
+    now: datetime,
+    days_before: int,
+    calendar: CalendarPolicy,
+) -> bool:
+    """Whether a reminder (``mbr_due`` or ``qbr_due``) is owed at ``now`` to someone in any
+    time zone. Its window opens and closes at local midnights, so whether it is owed
+    depends only on the local date: outside every window a cadence need not read who the
+    people are, or where."""
+    return any(owed(now, days_before, zone, calendar) for zone in EVERY_LOCAL_DATE)
 
 
 def qbr_due(now: datetime, days_before: int, timezone: str, calendar: CalendarPolicy) -> list[ReminderWindow]:

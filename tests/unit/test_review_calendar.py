@@ -18,7 +18,15 @@ from shared.rules.fiscal import (
     qbr_week,
     quarter_of_period,
 )
-from shared.rules.reviews import away_all_week, mbr_due, mbr_window, qbr_due, window, working_days_before
+from shared.rules.reviews import (
+    away_all_week,
+    mbr_due,
+    mbr_window,
+    owed_somewhere,
+    qbr_due,
+    window,
+    working_days_before,
+)
 
 # (year, month, day of the second week's Monday by nth_monday, by calendar)
 SECOND_WEEKS = [
@@ -246,3 +254,32 @@ def test_a_window_is_its_week_and_the_days_before_it(policy) -> None:
     found = window("x", WEEK, 3, "UTC", policy.calendar)
     assert found.data() == {"week_start": "2026-12-14", "week_end": "2026-12-20"}
     assert found.opens == at("2026-12-09T00:00:00")
+
+
+# Zones at the edges of the world's clocks, and on half and quarter hours.
+EDGE_ZONES = (
+    "Pacific/Kiritimati",  # UTC+14
+    "Pacific/Pago_Pago",  # UTC-11
+    "Pacific/Chatham",  # UTC+12:45 / +13:45
+    "Asia/Kathmandu",  # UTC+5:45
+    "America/St_Johns",  # UTC-3:30 / -2:30
+    "Europe/Berlin",
+    "America/Los_Angeles",
+)
+
+
+@pytest.mark.parametrize(("owed", "days"), [(mbr_due, 3), (qbr_due, 5)])
+def test_a_reminder_owed_in_any_time_zone_is_seen_as_owed_somewhere(policy, owed, days) -> None:
+    # Every 45 minutes over four months: each window's openings and closings in every zone.
+    moment = datetime(2026, 11, 1, tzinfo=UTC)
+    seen = 0
+    while moment < datetime(2027, 3, 1, tzinfo=UTC):
+        anywhere = owed_somewhere(owed, moment, days, policy.calendar)
+        for zone in EDGE_ZONES:
+            if owed(moment, days, zone, policy.calendar):
+                seen += 1
+                assert anywhere, f"{owed.__name__} owed in {zone} at {moment}, not seen"
+        moment += timedelta(minutes=45)
+    assert seen  # the span holds windows
+    # And outside every window it says so: mid-month, no MBR reminder is owed anywhere.
+    assert not owed_somewhere(mbr_due, datetime(2026, 12, 29, 12, tzinfo=UTC), 3, policy.calendar)
