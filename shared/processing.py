@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from shared.dashboard import views
 from shared.events import EventEnvelope, check_version
 from shared.models import Action, Timer, utc_text
-from shared.store import Store, Transaction, Where
+from shared.store import AlreadyExistsError, Store, Transaction, Where
 from shared.store.base import Document
 
 PROCESSED = "processed_events"
@@ -67,7 +67,9 @@ class Decision:
     """What a rule decided: state changes, actions, timers, and notes a person can read.
 
     ``timers`` are scheduled (a timer with the same key is replaced) and ``cancel_timers``
-    (timer ids) removed, in the same commit as everything else.
+    (timer ids) removed, in the same commit as everything else. ``outbox_read``: the
+    outbox documents the rule read already (a coverage plan reads its absence's), so
+    ``process`` need not read them again to know what is new.
     """
 
     changes: list[Put | Delete] = field(default_factory=list)
@@ -75,6 +77,7 @@ class Decision:
     notes: list[str] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
     cancel_timers: list[str] = field(default_factory=list)
+    outbox_read: dict[str, Document] = field(default_factory=dict)
 
 
 class _Query(Protocol):
@@ -200,6 +203,10 @@ def process(
     def marker(outcome: Outcome, **extra: Any) -> Document:
         return marker_document(event, outcome.value, now, retention_days, fingerprint=fingerprint, **extra)
 
+    # First try: an action the rule did not read is created outright, unread (the commit
+    # fails with AlreadyExistsError if it exists). Then, only if one did: read each.
+    careful = False
+
     def body(tx: Transaction) -> ProcessResult:
         seen = tx.get(PROCESSED, marker_id)
         if seen is not None:
@@ -225,7 +232,10 @@ def process(
         unique: dict[str, Action] = {}
         for action in decision.actions:
             unique.setdefault(action.id, action)
-        already = tx.get_many(OUTBOX, unique)
+        if careful:
+            already = tx.get_many(OUTBOX, unique)
+        else:
+            already = {action_id: decision.outbox_read.get(action_id) for action_id in unique}
         # A meaning taops cancelled earlier (dates moved away and back) is live again; one a
         # person cancelled (``cancelled_by``) stays cancelled, whatever re-derives it.
         new_actions = [a for a_id, a in unique.items() if _revivable(already[a_id])]
@@ -273,7 +283,13 @@ def process(
         tx.set(PROCESSED, marker_id, marker(Outcome.APPLIED, actions=len(new_actions)))
         return ProcessResult(Outcome.APPLIED, event.event_id, new_actions, decision, action_docs=dumped)
 
-    return store.run_transaction(body)
+    try:
+        return store.run_transaction(body)
+    except AlreadyExistsError:
+        # An action derived again that the rule had not read: decide once more, reading
+        # each action's document, so a duplicate is dropped and a revivable one revived.
+        careful = True
+        return store.run_transaction(body)
 
 
 def excerpt(data: bytes, limit: int = RAW_KEEP_BYTES) -> tuple[str, bool]:

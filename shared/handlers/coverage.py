@@ -161,7 +161,7 @@ def _decision(
         cancelled = {**docs[action_id], "status": "cancelled", "cancelled_at": utc_text(now)}
         changes.append(Put(OUTBOX, action_id, cancelled))
     changes += [Put(OUTBOX, action_id, record) for action_id, record in decided.skipped]
-    return Decision(changes, decided.actions, decided.notes)
+    return Decision(changes, decided.actions, decided.notes, outbox_read=docs)
 
 
 def merge(*decisions: Decision) -> Decision:
@@ -173,6 +173,7 @@ def merge(*decisions: Decision) -> Decision:
         out.notes += decision.notes
         out.timers += decision.timers
         out.cancel_timers += decision.cancel_timers
+        out.outbox_read.update(decision.outbox_read)
     return out
 
 

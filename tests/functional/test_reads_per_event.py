@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
+
 from shared.book import import_book, parse_book
 from shared.bootstrap import Context
 from shared.dispatch import dispatch
@@ -47,6 +49,15 @@ def _reads(book_data: dict[str, Any], policy, people: int) -> int:
     result = dispatch(Context(store, policy), pto("APPROVED", "2026-11-21T09:00:00Z"), NOW)
     assert result.outcome.value == "applied" and result.new_actions
     return store.reads - before
+
+
+@pytest.mark.parametrize("people", [14, 2000])
+def test_a_ten_account_tas_time_off_reads_at_most_30_documents_whatever_the_directory(
+    book_data, policy, people: int
+) -> None:
+    # The TA's ten accounts, the people the plan names, the absence and its plan, and the
+    # event's own bookkeeping; the plan's new actions are created unread.
+    assert _reads(book_data, policy, people) <= 30
 
 
 def test_time_off_reads_as_many_documents_in_a_company_of_2000_as_in_a_team_of_14(book_data, policy) -> None:
