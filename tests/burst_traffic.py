@@ -372,6 +372,8 @@ class Accounting:
     problems: list[str] = field(default_factory=list)
     # Seconds from a new event's POST to its marker (the commit that applied it).
     applied_after: list[float] = field(default_factory=list)
+    # A new event's call number → when its commit happened (epoch seconds).
+    applied_at: dict[int, float] = field(default_factory=dict)
     answer_after: list[float] = field(default_factory=list)
     unplanned_stale: int = 0
     redeliveries: int = 0
@@ -467,6 +469,7 @@ def account(
             if outcome == "applied":
                 processed = datetime.fromisoformat(str(marker["processed_at"])).timestamp()
                 result.applied_after.append(max(0.0, processed - call.posted_at))
+                result.applied_at[call.n] = processed
                 result.last_applied = max(result.last_applied, processed)
         result.answer_after.append(call.answered_at - call.posted_at)
     # Every marker of a source the burst fed belongs to a posted event (nothing invented).
