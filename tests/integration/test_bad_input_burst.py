@@ -15,7 +15,7 @@ import json
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
@@ -45,7 +45,7 @@ UNREAD = {405, 413, 415}
 
 
 @pytest.fixture
-def pipeline(emulators: dict[str, str], tmp_path: Path):  # type: ignore[no-untyped-def]
+def pipeline(emulators: dict[str, str], tmp_path: Path) -> Iterator[DevPipeline]:
     with running(tmp_path / "dev") as started:
         yield started
 
@@ -151,13 +151,13 @@ class Probes:
             self.sub.create_subscription(name=path, topic=f"projects/{PROJECT}/topics/{topic}")
             self.paths[source] = path
 
-    def drain_until(self, source: str, found: Callable[[list[str]], bool], timeout: float = 60) -> list[str]:
-        """Every event id pulled from ``source``'s topic until ``found`` says enough."""
+    def drain_until(self, source: str, event_id: str, timeout: float = 60) -> list[str]:
+        """Every event id pulled from ``source``'s topic until ``event_id`` comes."""
         from google.api_core.exceptions import DeadlineExceeded
 
         seen: list[str] = []
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not found(seen):
+        while time.monotonic() < deadline and event_id not in seen:
             try:
                 answer = self.sub.pull(subscription=self.paths[source], max_messages=100, timeout=10)
             except DeadlineExceeded:
@@ -236,6 +236,6 @@ def test_random_bad_bodies_posted_concurrently_are_4xx_publish_nothing_and_write
             url, headers = request_for(pipeline, source, good, signed=True)
             answer = httpx.post(url, content=good, headers=headers, timeout=60).json()
             [sentinel] = answer["event_ids"]
-            assert probes.drain_until(source, lambda seen, s=sentinel: s in seen) == [sentinel]
+            assert probes.drain_until(source, sentinel) == [sentinel]
     finally:
         probes.close()

@@ -23,6 +23,7 @@ import signal
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,7 @@ SETTLE_S = 420.0
 
 
 @pytest.fixture
-def pipeline(emulators: dict[str, str], tmp_path: Path):  # type: ignore[no-untyped-def]
+def pipeline(emulators: dict[str, str], tmp_path: Path) -> Iterator[DevPipeline]:
     # ``emulators``: the tier's check that gcloud, both emulators and Java are there.
     with running(tmp_path / "dev") as started:
         yield started
