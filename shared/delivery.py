@@ -199,15 +199,18 @@ def deliver(
             return _fail(store, action_id, attempts, history, exc.reason)
         except Exception as exc:  # retryable, or an answer no sender classified: retry, bounded
             error = str(exc) if isinstance(exc, TransientError) else _unexpected(exc)
-            history.append({"at": utc_text(now), "error": error})
             hint = exc.retry_after if isinstance(exc, RetryableError) else None
+            # A vendor that says when to come back (429 with Retry-After) is not failing:
+            # those tries are logged but do not use up ``max_attempts``, so a rate limit
+            # that lasts a minute delays the action instead of failing it.
+            history.append({"at": utc_text(now), "error": error, **({"retry_after": hint} if hint else {})})
             wait = (
                 hint
                 if hint is not None  # senders give no hint for a NaN or negative Retry-After
                 else min(policy.backoff_cap_seconds, policy.backoff_base_seconds * 2 ** (attempts - 1))
                 * random.uniform(0.5, 1.0)
             )
-            if attempts >= policy.max_attempts:
+            if sum(1 for entry in history if not entry.get("retry_after")) >= policy.max_attempts:
                 return _fail(
                     store,
                     action_id,
