@@ -6,12 +6,9 @@ manager can scan: account, reasons, cover, renewal date, health.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, TypeVar, cast
-
-T = TypeVar("T")
+from typing import Any
 
 # "What changed", first in every message about a plan that changed since people were told.
 _CHANGES = """{% if changes %}What changed: {{ changes | join(" ") }}
@@ -106,42 +103,3 @@ def with_article(word: str) -> str:
 def render(name: str, **context: Any) -> str:
     """The named template with ``context``; a missing variable is an error, never blank."""
     return str(_environment().get_template(name).render(**context)).strip()
-
-
-# A template's text depends on its context alone: the same customer email derived again
-# (a plan re-drawn) renders the same words, so the last texts are kept. Only for small
-# contexts: making the key of a context that holds whole accounts costs more than the text.
-_TEXTS: dict[Any, Any] = {}
-_TEXTS_KEPT = 4096
-# Values that print the same whenever they are equal (an object hashed by identity does
-# not: its id can come back for another object).
-_VALUE_TYPES = frozenset({str, int, float, bool, type(None), date, datetime, time, timedelta})
-
-
-def frozen(value: Any) -> Any:
-    """``value`` as a hashable key that tells apart what a template would print apart
-    (``True`` and ``1`` are equal in Python, not on a page). ``TypeError`` when a value
-    has no such form."""
-    if isinstance(value, dict):
-        return ("dict", tuple((k, frozen(v)) for k, v in value.items()))
-    if isinstance(value, list | tuple):
-        return (type(value).__name__, tuple(frozen(v) for v in value))
-    if type(value) not in _VALUE_TYPES:
-        raise TypeError(f"{type(value).__name__} is not a key")
-    return (type(value), value)
-
-
-def remembered(key: Any, make: Callable[[], T]) -> T:
-    """``make()``, kept under ``key`` (frozen) for the next call with the same key; made
-    anew, and not kept, when the key has no hashable form."""
-    try:
-        found = frozen(key)
-    except TypeError:
-        return make()
-    if found in _TEXTS:
-        return cast(T, _TEXTS[found])
-    made = make()
-    if len(_TEXTS) >= _TEXTS_KEPT:
-        _TEXTS.clear()
-    _TEXTS[found] = made
-    return made

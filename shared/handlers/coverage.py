@@ -39,7 +39,7 @@ from shared.models import utc_text
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
 from shared.rules.coverage import AWAY_STATUSES, renews_during
-from shared.rules.customer_email import counted_history
+from shared.rules.customer_email import history
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
 from shared.store import Document, Where
 
@@ -69,7 +69,7 @@ def replan(
     people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
     accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
-    customer_emails = partial(counted_history, view)  # an account's customer emails, for their gap
+    customer_emails = partial(history, view, counted_only=True)  # an account's customer emails, for their gap
     if status in WITHDRAWN:
         decided = withdraw(
             absence_id,

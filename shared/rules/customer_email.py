@@ -39,7 +39,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from shared.messages import remembered
 from shared.models import Action, action_id, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import next_working_time
@@ -199,19 +198,15 @@ def render_email(template: str, account: Doc, policy: Policy, **context: Any) ->
         "unsubscribe_url": page,
         **context,
     }
+    env = _environment()
     text_line = line + (f" or visit {page}." if page else ".")
-
-    def parts() -> tuple[str, str, str]:
-        env = _environment()
-        return (
-            env.get_template(f"{template}.subject").render(**common).strip(),
-            env.get_template(f"{template}.txt").render(**common, unsubscribe_line=text_line).strip() + "\n",
-            env.get_template(f"{template}.html").render(**common, unsubscribe_line=line + ".").strip() + "\n",
-        )
-
-    # The same email derived again (a plan re-drawn) is not rendered again.
-    subject, text, html = remembered(("email", template, common, text_line, line), parts)
-    return Rendered(subject, text, html, headers=unsubscribe_headers(str(account["id"]), policy))
+    return Rendered(
+        subject=env.get_template(f"{template}.subject").render(**common).strip(),
+        text=env.get_template(f"{template}.txt").render(**common, unsubscribe_line=text_line).strip() + "\n",
+        html=env.get_template(f"{template}.html").render(**common, unsubscribe_line=line + ".").strip()
+        + "\n",
+        headers=unsubscribe_headers(str(account["id"]), policy),
+    )
 
 
 def reply_to(policy: Policy) -> str:
@@ -222,23 +217,18 @@ def reply_to(policy: Policy) -> str:
 # -- the account's customer emails ---------------------------------------------------------
 
 
-def history(view: ReadView, account_id: str) -> list[Doc]:
+def history(view: ReadView, account_id: str, *, counted_only: bool = False) -> list[Doc]:
     """Every customer email of ``account_id`` in the outbox, sent, waiting, cancelled or
-    skipped (one equality query on ``customer_account``)."""
+    skipped (one equality query on ``customer_account``); ``counted_only``: only those
+    that reached, or will reach, the customer (``COUNTED``), what a gap is kept from. An
+    account's notices superseded by re-drawn plans pile up as cancelled; that reads past
+    them."""
     from shared.processing import OUTBOX
     from shared.store import Where
 
-    return [doc for _, doc in view.query(OUTBOX, Where(CUSTOMER_ACCOUNT, "==", account_id))]
-
-
-def counted_history(view: ReadView, account_id: str) -> list[Doc]:
-    """The customer emails of ``account_id`` that reached, or will reach, the customer: what
-    the gap is kept from. An account's notices superseded by re-drawn plans pile up as
-    cancelled; this reads past them."""
-    from shared.processing import OUTBOX
-    from shared.store import Where
-
-    where = (Where(CUSTOMER_ACCOUNT, "==", account_id), Where("status", "in", sorted(COUNTED)))
+    where = [Where(CUSTOMER_ACCOUNT, "==", account_id)]
+    if counted_only:
+        where.append(Where("status", "in", sorted(COUNTED)))
     return [doc for _, doc in view.query(OUTBOX, *where)]
 
 

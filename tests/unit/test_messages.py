@@ -60,22 +60,3 @@ def test_a_renewing_account_shows_its_renewal_once_to_its_cover() -> None:
 )
 def test_in_days_reads_like_a_sentence(days: int, said: str) -> None:
     assert in_days(days) == said
-
-
-def test_a_kept_text_is_found_only_for_a_context_that_prints_the_same() -> None:
-    from shared.messages import remembered
-
-    made: list[str] = []
-
-    def make(text: str):
-        return lambda: made.append(text) or text
-
-    assert remembered(("t", {"n": 1}), make("one")) == "one"
-    assert remembered(("t", {"n": 1}), make("again")) == "one"  # kept
-    assert remembered(("t", {"n": True}), make("true")) == "true"  # True prints apart from 1
-    assert remembered(("t", {"n": 1.0}), make("float")) == "float"
-    assert remembered(("t", {"n": [1, 2]}), make("list")) == "list"
-    assert remembered(("t", {"n": (1, 2)}), make("tuple")) == "tuple"
-    assert remembered(("t", {"n": object()}), make("object")) == "object"  # no key: made anew
-    assert remembered(("t", {"n": object()}), make("object 2")) == "object 2"
-    assert made == ["one", "true", "float", "list", "tuple", "object", "object 2"]
