@@ -345,30 +345,9 @@ def dead_letter_record(
     return doc_id, doc
 
 
-def dead_letter(
-    store: Store,
-    *,
-    source: str,
-    function: str,
-    reason: str,
-    raw: bytes | str,
-    now: datetime,
-    event_id: str | None = None,
-    attributes: dict[str, str] | None = None,
-    trusted: bool = True,
-    header_names: list[str] | None = None,
-) -> str:
-    """Keep a refused input for inspection (``dead_letter_record``); returns its id."""
-    doc_id, doc = dead_letter_record(
-        source=source,
-        function=function,
-        reason=reason,
-        raw=raw,
-        now=now,
-        event_id=event_id,
-        attributes=attributes,
-        trusted=trusted,
-        header_names=header_names,
-    )
+def dead_letter(store: Store, **record: Any) -> str:
+    """Keep a refused input for inspection: ``dead_letter_record(**record)`` stored;
+    returns its id."""
+    doc_id, doc = dead_letter_record(**record)
     store.put(DEAD_LETTERS, doc_id, doc)
     return doc_id
