@@ -15,8 +15,10 @@ What it reads, all through ``view``:
   manager, the account teams and covers (names, Slack ids, roles), never the whole
   directory;
 - ``accounts`` where ``ta`` is the TA: the TA's book, whose renewal dates, health and
-  Slack activity decide which accounts need cover;
-- ``absences`` where ``ends_at`` is after the absence starts: who else is away then;
+  Slack activity decide which accounts need cover (a withdrawal reads only the accounts
+  whose customers were told, by key);
+- ``absences`` of the TA's named peers, manager and current covers that overlap the
+  absence: who else is away then;
 - ``coverage_plans/{absence_id}``: the plan as stored;
 - ``outbox`` where ``absence_id`` is the absence: what was told and what is pending.
 
@@ -27,11 +29,11 @@ the plan is drawn from the state as it will be once the decision commits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import partial
 
-from shared.book import ACCOUNTS, PEOPLE
+from shared.book import ACCOUNTS
 from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
 from shared.handlers.overlay import PendingView
 from shared.messages import plural
@@ -41,6 +43,7 @@ from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
 from shared.rules.coverage import AWAY_STATUSES, renews_during
 from shared.rules.customer_email import history
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
+from shared.rules.ooo.audiences import told_so_far
 from shared.store import Document, Where
 
 WITHDRAWN = {"REJECTED": "denied", "CANCELED": "cancelled"}
@@ -56,7 +59,8 @@ def replan(
     absence = view.get(ABSENCES, absence_id)
     if absence is None:
         return Decision(notes=[f"no absence {absence_id}: no plan to re-draw"])
-    person = view.get(PEOPLE, str(absence["person"]))
+    directory = ViewDirectory(view, now)
+    person = directory.person(str(absence["person"]))
     if person is None or person.get("role") != "TA":
         return Decision()  # only a TA's absence has a coverage plan
     status = str(absence["status"])
@@ -65,12 +69,13 @@ def replan(
     window = window_for(absence)
     plan = view.get(COVERAGE_PLANS, absence_id)
     outbox = view.query(OUTBOX, Where("absence_id", "==", absence_id))
-    directory = ViewDirectory(view, now)
     people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
-    accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
     customer_emails = partial(history, view, counted_only=True)  # an account's customer emails, for their gap
     if status in WITHDRAWN:
+        # Withdrawing needs only the accounts whose customers were told (to hear back
+        # through the same channel, unless they asked not to be contacted since).
+        told = sorted(told_so_far(outbox).customers)
         decided = withdraw(
             absence_id,
             person,
@@ -81,14 +86,20 @@ def replan(
             people,
             policy,
             now,
-            accounts={str(a["id"]): a for a in accounts},
+            accounts={a_id: doc for a_id in told if (doc := view.get(ACCOUNTS, a_id)) is not None},
             history=customer_emails,
         )
     else:
-        # Only absences still running when this one starts can take a cover away; the
-        # range keeps the reads flat as the history of absences grows.
-        overlapping = view.query(ABSENCES, Where("ends_at", ">", absence["starts_at"]))
-        others = [d for _, d in overlapping if d.get("id") != absence_id] + [absence]
+        accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
+        # Who else is away matters for the named peers, the manager and the covers the
+        # stored plan has (a replaced cover is told why): their absences overlapping this
+        # one, so the reads follow the TA's team, not the company's absences.
+        concerned = {
+            *(person.get("coverage_peers") or []),
+            person.get("manager"),
+            *(item.get("cover") for item in (plan or {}).get("items") or []),
+        }
+        others = [d for d in overlapping(view, absence, concerned) if d.get("id") != absence_id] + [absence]
         decided = plan_absence(
             absence_id,
             status,
@@ -106,6 +117,24 @@ def replan(
             history=customer_emails,
         )
     return _decision(decided, absence_id, outbox, now)
+
+
+def overlapping(view: ReadView, absence: Document, emails: Iterable[object]) -> list[Document]:
+    """The absences of ``emails`` that overlap ``absence``'s window, in id order: one query
+    per 30 people (Firestore's ``in`` takes 30), on the index routing uses."""
+    wanted = sorted({e for e in emails if isinstance(e, str) and e})
+    found: dict[str, Document] = {}
+    for start in range(0, len(wanted), ViewDirectory.IN_LIMIT):
+        chunk = wanted[start : start + ViewDirectory.IN_LIMIT]
+        found.update(
+            view.query(
+                ABSENCES,
+                Where("person", "in", chunk),
+                Where("ends_at", ">", absence["starts_at"]),
+                Where("starts_at", "<", absence["ends_at"]),
+            )
+        )
+    return [found[absence_id] for absence_id in sorted(found)]
 
 
 def span_of(absence: Document) -> str:

@@ -8,24 +8,38 @@ from the pending changes first, then from the underlying view; nothing is writte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from shared.processing import Delete, Put, ReadView
 from shared.store import Document, Where
 
 
 class PendingView(ReadView):
-    def __init__(self, view: ReadView, changes: Sequence[Put | Delete]) -> None:
+    """Each document is read from ``view`` once: the rules a handler asks in turn (the
+    plan, then the plans of whom it covers) look up the same people, and a transaction
+    reads the same document the same way each time. ``known`` holds what the handler read
+    through ``view`` already, by (collection, id)."""
+
+    def __init__(
+        self,
+        view: ReadView,
+        changes: Sequence[Put | Delete],
+        known: Mapping[tuple[str, str], Document | None] | None = None,
+    ) -> None:
         self._view = view
         self._docs: dict[tuple[str, str], Document | None] = {}
         for change in changes:
             doc = change.doc if isinstance(change, Put) else None
             self._docs[(change.collection, change.doc_id)] = doc
+        self._read: dict[tuple[str, str], Document | None] = dict(known or {})
 
     def get(self, collection: str, doc_id: str) -> Document | None:
-        if (collection, doc_id) in self._docs:
-            return self._docs[(collection, doc_id)]
-        return self._view.get(collection, doc_id)
+        key = (collection, doc_id)
+        if key in self._docs:
+            return self._docs[key]
+        if key not in self._read:
+            self._read[key] = self._view.get(collection, doc_id)
+        return self._read[key]
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         pending = {doc_id: doc for (name, doc_id), doc in self._docs.items() if name == collection}

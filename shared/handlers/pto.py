@@ -73,7 +73,7 @@ def pto_logged(policy: Policy) -> Handler:
         )
         absence_doc = absence.model_dump(mode="json")
         changes: list[Put | Delete] = [Put(ABSENCES, absence_id, absence_doc)]
-        after = PendingView(view, changes)
+        after = PendingView(view, changes, known={(PEOPLE, email): person})
         if person.get("role") == "TA":
             own = replan(after, policy, absence_id, now)
         else:

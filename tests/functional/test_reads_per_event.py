@@ -42,11 +42,17 @@ def _book(book_data: dict[str, Any], people: int) -> dict[str, Any]:
     return data
 
 
-def _reads(book_data: dict[str, Any], policy, people: int) -> int:
+def _reads(book_data: dict[str, Any], policy, people: int, *, others_away: int = 0) -> int:
+    """Reads of Ana's approved time off; ``others_away``: how many padded TAs are away the
+    same week (their absences recorded through Deel first, as the company's would be)."""
     store = EmbeddedStore()
     import_book(store, parse_book(_book(book_data, people)), policy, now=NOW)
+    ctx = Context(store, policy)
+    for n in range(others_away):
+        away = pto("APPROVED", "2026-11-20T09:00:00Z", who=f"ta{n}@other.example.com", absence=f"other-{n}")
+        assert dispatch(ctx, away, NOW).outcome.value == "applied"
     before = store.reads
-    result = dispatch(Context(store, policy), pto("APPROVED", "2026-11-21T09:00:00Z"), NOW)
+    result = dispatch(ctx, pto("APPROVED", "2026-11-21T09:00:00Z"), NOW)
     assert result.outcome.value == "applied" and result.new_actions
     return store.reads - before
 
@@ -62,3 +68,25 @@ def test_a_ten_account_tas_time_off_reads_at_most_30_documents_whatever_the_dire
 
 def test_time_off_reads_as_many_documents_in_a_company_of_2000_as_in_a_team_of_14(book_data, policy) -> None:
     assert _reads(book_data, policy, 2000) == _reads(book_data, policy, 14)
+
+
+def test_time_off_reads_the_same_while_the_rest_of_the_company_is_away_too(book_data, policy) -> None:
+    # Who else is away matters only for Ana's peers, manager and covers: 300 other TAs
+    # away the same week are not read.
+    assert _reads(book_data, policy, 314, others_away=300) == _reads(book_data, policy, 314, others_away=1)
+
+
+def test_a_cancelled_time_off_reads_what_it_withdraws_not_the_tas_whole_book(book_data, policy) -> None:
+    store = EmbeddedStore()
+    import_book(store, parse_book(_book(book_data, 14)), policy, now=NOW)
+    ctx = Context(store, policy)
+    planned = dispatch(ctx, pto("APPROVED", "2026-11-21T09:00:00Z"), NOW)
+    assert planned.new_actions
+    before = store.reads
+    result = dispatch(ctx, pto("CANCELED", "2026-11-21T10:00:00Z"), NOW)
+    assert result.outcome.value == "applied"
+    assert result.decision is not None and any("plan withdrawn" in n for n in result.decision.notes)
+    # The event's bookkeeping, the absence, Ana, her plan and its outbox (one read per
+    # action it holds): nothing was told yet, so no account is read.
+    outbox = len(planned.new_actions)
+    assert store.reads - before <= 7 + outbox
