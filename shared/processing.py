@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -95,10 +95,12 @@ class ReadView:
     unchanged, else the whole ``process`` runs again."""
 
     get: Callable[[str, str], Document | None]
+    get_many: Callable[[str, Iterable[str]], dict[str, Document | None]]
     query: _Query
 
     def __init__(self, tx: Transaction) -> None:
         self.get = tx.get
+        self.get_many = tx.get_many  # several by id in one round trip
         self.query = tx.query
 
 

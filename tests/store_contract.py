@@ -234,6 +234,50 @@ class StoreContract:
         assert store.get("outbox", "act1") == {"status": "pending"}
         assert store.get("accounts", "acme") is None
 
+    def test_get_many_reads_each_document_by_id_as_get_does(self, store: Store) -> None:
+        store.put("people", "ana@example.com", {"name": "Ana"})
+        store.put("people", "ben@example.com", DOC)
+        wanted = ["ben@example.com", "nobody@example.com", "ana@example.com", "ben@example.com"]
+        found = store.run_transaction(lambda tx: tx.get_many("people", wanted))
+        ana = {"name": "Ana"}
+        assert found == {"ben@example.com": DOC, "nobody@example.com": None, "ana@example.com": ana}
+
+    def test_get_many_after_writing_in_a_transaction_is_refused(self, store: Store) -> None:
+        def body(tx: Transaction) -> None:
+            tx.set("accounts", "acme", DOC)
+            tx.get_many("accounts", ["acme", "globex"])
+
+        with pytest.raises(StoreError, match="read after write"):
+            store.run_transaction(body)
+
+    def test_documents_read_together_lose_no_concurrent_update(
+        self, store: Store, other_store: Store
+    ) -> None:
+        # Read in one batch, each document is read as the transaction: a concurrent
+        # transaction writing one of them makes this one run again, not overwrite it.
+        store.put("counters", "a", {"n": 0})
+        store.put("counters", "b", {"n": 0})
+        barrier = threading.Barrier(2)
+
+        def increment(handle: Store) -> None:
+            first_attempt = [True]
+
+            def body(tx: Transaction) -> None:
+                both = tx.get_many("counters", ["a", "b"])
+                if first_attempt[0]:
+                    first_attempt[0] = False
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        barrier.wait(timeout=3)
+                for name, doc in both.items():
+                    tx.set("counters", name, {"n": (doc or {})["n"] + 1})
+
+            handle.run_transaction(body)
+
+        with ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(increment, handle) for handle in (store, other_store)]:
+                f.result()
+        assert store.get("counters", "a") == {"n": 2} and store.get("counters", "b") == {"n": 2}
+
     def test_transaction_returns_the_function_result(self, store: Store) -> None:
         assert store.run_transaction(lambda tx: tx.get("accounts", "none") or "empty") == "empty"
 

@@ -43,7 +43,8 @@ from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
 from shared.rules.coverage import AWAY_STATUSES, renews_during
 from shared.rules.customer_email import history
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
-from shared.rules.ooo.audiences import told_so_far
+from shared.rules.ooo.audiences import TEAM_ROLES, told_so_far
+from shared.rules.ooo.plan import is_shared
 from shared.store import Document, Where
 
 WITHDRAWN = {"REJECTED": "denied", "CANCELED": "cancelled"}
@@ -75,7 +76,9 @@ def replan(
     if status in WITHDRAWN:
         # Withdrawing needs only the accounts whose customers were told (to hear back
         # through the same channel, unless they asked not to be contacted since).
-        told = sorted(told_so_far(outbox).customers)
+        told_now = told_so_far(outbox)
+        told = sorted(told_now.customers)
+        directory.prefetch(told_now.people)
         decided = withdraw(
             absence_id,
             person,
@@ -91,6 +94,18 @@ def replan(
         )
     else:
         accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
+        # The people the plan names, read in one round trip rather than as each is met:
+        # the peers and manager (who covers), the covers so far, and, once the plan is
+        # shared, the account teams it tells.
+        shared = is_shared(status, policy)
+        directory.prefetch(
+            [
+                *(person.get("coverage_peers") or []),
+                person.get("manager"),
+                *(item.get("cover") for item in (plan or {}).get("items") or []),
+                *(a.get(role) for a in (accounts if shared else ()) for role in TEAM_ROLES),
+            ]
+        )
         # Who else is away matters for the named peers, the manager and the covers the
         # stored plan has (a replaced cover is told why): their absences overlapping this
         # one, so the reads follow the TA's team, not the company's absences.

@@ -8,7 +8,7 @@ from the pending changes first, then from the underlying view; nothing is writte
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from shared.processing import Delete, Put, ReadView
 from shared.store import Document, Where
@@ -40,6 +40,15 @@ class PendingView(ReadView):
         if key not in self._read:
             self._read[key] = self._view.get(collection, doc_id)
         return self._read[key]
+
+    def get_many(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        wanted = list(dict.fromkeys(doc_ids))
+        known = self._docs.keys() | self._read.keys()
+        unread = [doc_id for doc_id in wanted if (collection, doc_id) not in known]
+        if unread:
+            for doc_id, doc in self._view.get_many(collection, unread).items():
+                self._read[(collection, doc_id)] = doc
+        return {doc_id: self.get(collection, doc_id) for doc_id in wanted}
 
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         pending = {doc_id: doc for (name, doc_id), doc in self._docs.items() if name == collection}
