@@ -301,7 +301,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 
 def cmd_views_rebuild(args: argparse.Namespace) -> int:
-    from shared import clock
+    from shared import clock, outbox_index
     from shared.dashboard.views import BOARD, MAILBOX_WEEK_PREFIX, VIEWS, rebuild
     from shared.store import open_store
 
@@ -309,6 +309,7 @@ def cmd_views_rebuild(args: argparse.Namespace) -> int:
     store = open_store(args.store)
     try:
         built = rebuild(lambda collection: store.query(collection), now)
+        indexed = outbox_index.rebuild(lambda collection: store.query(collection))
         kept = {(c, i) for c, i, _ in built}
         # The weekly mailbox figures stay: no state left holds the waits that ended.
         stale = [
@@ -317,7 +318,7 @@ def cmd_views_rebuild(args: argparse.Namespace) -> int:
             for i, _ in store.query(c)
             if (c, i) not in kept and not (c == VIEWS and i.startswith(MAILBOX_WEEK_PREFIX))
         ]
-        store.put_many((c, i, d) for c, i, d in built if d is not None)
+        store.put_many([*((c, i, d) for c, i, d in built if d is not None), *indexed])
         for start in range(0, len(stale), 400):
 
             def remove(tx: Any, chunk: list[tuple[str, str]] = stale[start : start + 400]) -> None:
@@ -330,6 +331,7 @@ def cmd_views_rebuild(args: argparse.Namespace) -> int:
     print(
         f"rebuilt {len(built)} view document(s) from the state as of {utc_text(now)}"
         + (f", removed {len(stale)} stale" if stale else "")
+        + f"; the outbox index: {len(indexed)} owner(s)"
     )
     return 0
 
@@ -857,7 +859,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("views", help="the dashboard's read models")
     vsub = p.add_subparsers(dest="views_verb", required=True, metavar="ACTION")
     vr = vsub.add_parser(
-        "rebuild", help="recompute every view from the whole state (a store written before they existed)"
+        "rebuild",
+        help="recompute every view, and the outbox index, from the whole state "
+        "(a store written before they existed)",
     )
     vr.add_argument("--store", help="embedded[:PATH] or firestore[:PROJECT] (default: $TAOPS_STORE)")
     vr.add_argument("--at", metavar="ISO", help="the moment the state stands for (default: now)")

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from shared import outbox_index
 from shared.dashboard import views
 from shared.events import EventEnvelope, check_version
 from shared.models import Action, Timer, utc_text
@@ -96,11 +97,13 @@ class ReadView:
 
     get: Callable[[str, str], Document | None]
     get_many: Callable[[str, Iterable[str]], dict[str, Document | None]]
+    lookup: Callable[[str, Iterable[str]], dict[str, Document | None]]
     query: _Query
 
     def __init__(self, tx: Transaction) -> None:
         self.get = tx.get
         self.get_many = tx.get_many  # several by id in one round trip
+        self.lookup = tx.lookup  # several by id as a query reads them, locking nothing
         self.query = tx.query
 
 
@@ -267,6 +270,16 @@ def process(
                 tx.create(OUTBOX, action.id, outbox_document(action, event, dumped[action.id]))
             else:
                 tx.set(OUTBOX, action.id, outbox_document(action, event, dumped[action.id]))
+        # Each new outbox document listed under its absence and its account, in this same
+        # commit (a document the rule read is listed already).
+        written = [
+            (c.doc_id, c.doc)
+            for c in decision.changes
+            if isinstance(c, Put) and c.collection == OUTBOX and c.doc_id not in decision.outbox_read
+        ]
+        listed = outbox_index.entries([*dumped.items(), *written])
+        for index_id, ids in listed.items():
+            tx.append(outbox_index.OUTBOX_INDEX, index_id, outbox_index.IDS, ids)
         if event.source_version:
             tx.set(
                 VERSIONS,

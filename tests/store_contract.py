@@ -402,6 +402,65 @@ class StoreContract:
         assert runs == [0, 1]
         assert store.get("timers", "t") == {"job": "j", "v": 1}
 
+    def test_lookup_reads_documents_by_id_as_committed(self, store: Store) -> None:
+        store.put("outbox", "a", {"status": "pending"})
+        found = store.run_transaction(lambda tx: tx.lookup("outbox", ["b", "a", "a"]))
+        assert found == {"b": None, "a": {"status": "pending"}}
+
+    def test_a_lookup_locks_nothing_and_a_document_it_found_is_written_only_if_unchanged(
+        self, store: Store, other_store: Store
+    ) -> None:
+        store.put_many([("outbox", "a", {"status": "pending"}), ("outbox", "b", {"status": "pending"})])
+        runs = []
+
+        def cancel(tx: Transaction) -> None:
+            found = tx.lookup("outbox", ["a", "b"])
+            runs.append((found["a"] or {})["status"])
+            if len(runs) == 1:
+                # Delivery claims "a" meanwhile, and writes "b" (which this one leaves).
+                other_store.put("outbox", "a", {"status": "sending"})
+                other_store.put("outbox", "b", {"status": "delivered"})
+            if (found["a"] or {})["status"] == "pending":
+                tx.set("outbox", "a", {"status": "cancelled"})
+
+        store.run_transaction(cancel)
+        assert runs == ["pending", "sending"]  # ran again on the claimed document only
+        assert store.get("outbox", "a") == {"status": "sending"}
+        assert store.get("outbox", "b") == {"status": "delivered"}
+
+    def test_append_adds_the_missing_values_and_creates_the_document(self, store: Store) -> None:
+        store.run_transaction(lambda tx: tx.append("outbox_index", "absence:x", "ids", ["a", "b", "a"]))
+        assert store.get("outbox_index", "absence:x") == {"ids": ["a", "b"]}
+        store.put("outbox_index", "absence:y", {"field": "absence_id", "ids": ["c"]})
+        store.run_transaction(lambda tx: tx.append("outbox_index", "absence:y", "ids", ["c", "d"]))
+        assert store.get("outbox_index", "absence:y") == {"field": "absence_id", "ids": ["c", "d"]}
+
+    def test_reading_after_appending_is_refused(self, store: Store) -> None:
+        def body(tx: Transaction) -> None:
+            tx.append("outbox_index", "absence:x", "ids", ["a"])
+            tx.lookup("outbox", ["a"])
+
+        with pytest.raises(StoreError, match="read after write"):
+            store.run_transaction(body)
+        assert store.get("outbox_index", "absence:x") is None
+
+    def test_concurrent_appends_to_one_document_all_land(self, store: Store, other_store: Store) -> None:
+        barrier = threading.Barrier(2)
+
+        def add(handle: Store, value: str) -> None:
+            def body(tx: Transaction) -> None:
+                tx.lookup("outbox_index", ["absence:x"])
+                with contextlib.suppress(threading.BrokenBarrierError):
+                    barrier.wait(timeout=3)
+                tx.append("outbox_index", "absence:x", "ids", [value])
+
+            handle.run_transaction(body)
+
+        with ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(add, handle, v) for handle, v in ((store, "a"), (other_store, "b"))]:
+                f.result()
+        assert sorted((store.get("outbox_index", "absence:x") or {})["ids"]) == ["a", "b"]
+
     def test_update_merges_what_the_function_returns(self, store: Store) -> None:
         store.put("outbox", "a", {"status": "pending", "kind": "slack.message"})
         assert store.update("outbox", "a", lambda doc: {"status": "published", "message_id": "m1"})

@@ -38,6 +38,7 @@ from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
 from shared.handlers.overlay import PendingView
 from shared.messages import plural
 from shared.models import utc_text
+from shared.outbox_index import outbox_of
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
 from shared.rules.coverage import AWAY_STATUSES, renews_during
@@ -69,7 +70,7 @@ def replan(
         return Decision(notes=[f"time off {absence_id} is over: nothing to re-plan"])
     window = window_for(absence)
     plan = view.get(COVERAGE_PLANS, absence_id)
-    outbox = view.query(OUTBOX, Where("absence_id", "==", absence_id))
+    outbox = outbox_of(view.lookup, "absence_id", absence_id)
     people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
     customer_emails = partial(history, view, counted_only=True)  # an account's customer emails, for their gap

@@ -50,6 +50,11 @@ class PendingView(ReadView):
                 self._read[(collection, doc_id)] = doc
         return {doc_id: self.get(collection, doc_id) for doc_id in wanted}
 
+    def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        wanted = list(dict.fromkeys(doc_ids))
+        found = self._view.lookup(collection, [i for i in wanted if (collection, i) not in self._docs])
+        return {i: self._docs[(collection, i)] if (collection, i) in self._docs else found[i] for i in wanted}
+
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         pending = {doc_id: doc for (name, doc_id), doc in self._docs.items() if name == collection}
         if not pending:

@@ -223,13 +223,10 @@ def history(view: ReadView, account_id: str, *, counted_only: bool = False) -> l
     that reached, or will reach, the customer (``COUNTED``), what a gap is kept from. An
     account's notices superseded by re-drawn plans pile up as cancelled; that reads past
     them."""
-    from shared.processing import OUTBOX
-    from shared.store import Where
+    from shared.outbox_index import outbox_of
 
-    where = [Where(CUSTOMER_ACCOUNT, "==", account_id)]
-    if counted_only:
-        where.append(Where("status", "in", sorted(COUNTED)))
-    return [doc for _, doc in view.query(OUTBOX, *where)]
+    found = outbox_of(view.lookup, CUSTOMER_ACCOUNT, account_id)
+    return [doc for _, doc in found if not counted_only or doc.get("status") in COUNTED]
 
 
 def goes_out_at(doc: Doc) -> datetime:

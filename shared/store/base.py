@@ -15,6 +15,11 @@ Both adapters, Firestore and the embedded store, pass the same contract suite
   written, or a new match, fails the commit. So a transaction waits only on writers of the
   documents it read by id (``get``), never on a collection it searched; a decision that
   must see concurrent additions reads, by id, a document their writers also write;
+- ``lookup`` in a transaction reads documents by id as a query reads them: committed
+  state, nothing locked, each found document written only if still the version found;
+- ``append(collection, id, field, values)`` in a transaction adds ``values`` missing
+  from the list ``field`` (the document is created if need be) without reading it: two
+  transactions appending to one document never conflict, and neither loses its values;
 - ``update(collection, id, fn)`` changes one document outside any transaction: ``fn`` gets
   the committed document and returns the fields to change (or None: nothing); the write
   applies only if the document did not change since it was read (else ``fn`` runs again
@@ -237,6 +242,14 @@ class Transaction(ABC):
 
     @abstractmethod
     def delete(self, collection: str, doc_id: str) -> None: ...
+
+    @abstractmethod
+    def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        """Documents by id as a query reads them: committed, locking nothing."""
+
+    @abstractmethod
+    def append(self, collection: str, doc_id: str, field: str, values: Iterable[str]) -> None:
+        """Add the ``values`` not yet in the list ``field``, unread, in the commit."""
 
     def get_many(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
         return {doc_id: self.get(collection, doc_id) for doc_id in doc_ids}

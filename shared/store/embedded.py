@@ -14,7 +14,7 @@ import json
 import os
 import threading
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
@@ -94,14 +94,16 @@ class _EmbeddedTransaction(Transaction):
         # Each document written, with the keys of it that hold objects or lists; None: deleted.
         self._writes: dict[_Key, tuple[Document, tuple[str, ...]] | None] = {}
         self._creates: set[_Key] = set()
+        # Values appended to a list field, by document: merged into it at the commit.
+        self._appends: dict[_Key, dict[str, list[str]]] = {}
 
     def _before_write_check(self) -> None:
-        if self._writes:
+        if self._writes or self._appends:
             raise StoreError("read after write in a transaction: do every read first")
 
     def get(self, collection: str, doc_id: str) -> Document | None:
         check_id(collection, doc_id)
-        if self._writes:
+        if self._writes or self._appends:
             self._before_write_check()
         key = (collection, doc_id)
         doc, revision = self._store._snapshot(key)
@@ -113,7 +115,7 @@ class _EmbeddedTransaction(Transaction):
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         check_id(collection, "query")
         check_query(where, limit)
-        if self._writes:
+        if self._writes or self._appends:
             self._before_write_check()
         results, revisions = self._store._query_snapshot(collection, where, limit, revisions=True)
         # Each document found, with its revision: the commit checks it only if this
@@ -123,8 +125,35 @@ class _EmbeddedTransaction(Transaction):
             self._found.setdefault((collection, doc_id), revision)
         return results
 
+    def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        if self._writes or self._appends:
+            raise StoreError("read after write in a transaction: do every read first")
+        found: dict[str, Document | None] = {}
+        for doc_id in doc_ids:
+            check_id(collection, doc_id)
+            if doc_id in found:
+                continue
+            doc, revision = self._store._snapshot((collection, doc_id))
+            found[doc_id] = doc
+            if doc is not None:
+                self._found.setdefault((collection, doc_id), revision)
+        return found
+
+    def append(self, collection: str, doc_id: str, field: str, values: Iterable[str]) -> None:
+        check_id(collection, doc_id)
+        key = (collection, doc_id)
+        if key in self._writes:
+            raise StoreError(f"{collection}/{doc_id} is written and appended to in one transaction")
+        values = list(values)
+        if not values:
+            return
+        pending = self._appends.setdefault(key, {}).setdefault(field, [])
+        pending.extend(v for v in values if v not in pending)
+
     def set(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
         check_id(collection, doc_id)
+        if (collection, doc_id) in self._appends:
+            raise StoreError(f"{collection}/{doc_id} is written and appended to in one transaction")
         self._writes[(collection, doc_id)] = checked_document(doc)
 
     def create(self, collection: str, doc_id: str, doc: Mapping[str, Any]) -> None:
@@ -568,6 +597,15 @@ class EmbeddedStore(Store):
             for collection, doc_id in tx._creates:
                 if doc_id in self._docs.get(collection, {}):
                     raise AlreadyExistsError(f"{collection}/{doc_id} already exists")
+            for (collection, doc_id), fields in tx._appends.items():
+                # Merged into the document as committed now: appends never conflict.
+                current = self._docs.get(collection, {}).get(doc_id)
+                merged = dict(current or {})
+                for field, values in fields.items():
+                    was = merged.get(field)
+                    kept = list(was) if isinstance(was, list) else []
+                    merged[field] = kept + [v for v in values if v not in kept]
+                tx._writes[(collection, doc_id)] = checked_document(merged)
             if not tx._writes:
                 return
             self._clock += 1

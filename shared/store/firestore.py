@@ -95,6 +95,37 @@ class _FirestoreTransaction(Transaction):
             self._found.pop((collection, doc_id), None)
         return found
 
+    def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        """Documents by id as a query reads them: committed (a batch get outside the
+        transaction), locking nothing; a found document this transaction then writes is
+        written only if it is still the version found."""
+        wanted = list(dict.fromkeys(doc_ids))
+        for doc_id in wanted:
+            check_id(collection, doc_id)
+        self._before_read()
+        found: dict[str, Document | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return found
+        refs = [self._store._ref(collection, doc_id) for doc_id in wanted]
+        for snap in self._store.client.get_all(refs):
+            if snap.exists:
+                found[snap.id] = _from_firestore(snap.to_dict())
+                self._found.setdefault((collection, snap.id), snap.update_time)
+        self._store.reads += len(wanted)
+        return found
+
+    def append(self, collection: str, doc_id: str, field: str, values: Iterable[str]) -> None:
+        from google.cloud import firestore
+
+        check_id(collection, doc_id)
+        added = list(dict.fromkeys(values))
+        if not added:
+            return
+        self.writes += 1
+        # An array union merged into the document: applied by the server at the commit,
+        # unread, so concurrent appends neither wait on nor overwrite each other.
+        self._tx.set(self._store._ref(collection, doc_id), {field: firestore.ArrayUnion(added)}, merge=True)
+
     def query(self, collection: str, *where: Where, limit: int | None = None) -> list[tuple[str, Document]]:
         """The matching documents as committed, locking nothing. A query run in the
         transaction would lock what it scanned (on the emulator, the whole collection)
