@@ -104,10 +104,19 @@ def test_eight_events_on_one_account_at_once_all_apply_once(
     events = one_account_events(policy)
     stores: list[Store] = [FirestoreStore(project=firestore_env) for _ in range(INSTANCES)]
     load_book(stores[0], policy)
-    reference = EmbeddedStore()
-    load_book(reference, policy)
-    sequential = [dispatch(Context(store=reference, policy=policy), event, NOW).outcome for event in events]
-    assert sequential == [Outcome.APPLIED] * INSTANCES
+    # The health ping may be applied before, between or after the others: a handler
+    # reads the accounts it searched as committed (locking nothing), so a plan drawn while
+    # Acme turns red may show it green, as when the plan came first. The result must be
+    # one of those one-at-a-time orders, each on the embedded store.
+    ping, others = events[0], events[1:]
+    orders = [[*others[:at], ping, *others[at:]] for at in range(len(events))]
+    references = []
+    for order in orders:
+        reference = EmbeddedStore()
+        load_book(reference, policy)
+        ctx = Context(store=reference, policy=policy)
+        assert [dispatch(ctx, event, NOW).outcome for event in order] == [Outcome.APPLIED] * INSTANCES
+        references.append(reference.dump())
 
     results = run_at_once(stores, events, policy)
 
@@ -119,9 +128,10 @@ def test_eight_events_on_one_account_at_once_all_apply_once(
     assert len(keys) == len(set(keys))  # nothing doubled
     # The same state and actions as one at a time; which event a source was last heard
     # from is whichever came last, so only that record may name another event.
-    expected = reference.dump()
-    assert live.pop(HEARD).keys() == expected.pop(HEARD).keys()
-    assert live == expected
+    heard = live.pop(HEARD)
+    for expected in references:
+        assert expected.pop(HEARD).keys() == heard.keys()
+    assert any(live == expected for expected in references)
 
     again = run_at_once(list(reversed(stores)), events, policy)
     assert [r.outcome for r in again] == [Outcome.DUPLICATE] * INSTANCES
