@@ -18,6 +18,7 @@ expires) and the redelivery runs it again, each piece of it idempotent on its ow
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -121,6 +122,7 @@ def dispatch(
     # Muted (replay, the demo), no line is written, so there is nothing to bind them to.
     logging = enabled()
     with bind(function=ctx.function, event_id=event.event_id, event_type=event.type) if logging else _UNBOUND:
+        started = time.perf_counter()
         try:
             if event.type == TICK_TYPE:
                 result = run_tick(ctx, event, now)
@@ -161,7 +163,9 @@ def dispatch(
             )
             log("ERROR", f"event id reused with a different payload: {result.reason}", dead_letter=kept)
         if logging:
-            log("INFO", f"event {result.outcome.value}", **_summary(result))
+            # How long deciding and committing took (the transaction, its retries included).
+            took = round((time.perf_counter() - started) * 1000, 1)
+            log("INFO", f"event {result.outcome.value}", **_summary(result), processing_ms=took)
         ctx.publish(result.new_actions, now)
         _heard(ctx, event, now)
         return result

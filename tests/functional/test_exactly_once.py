@@ -209,6 +209,8 @@ def test_an_applied_event_logs_its_notes_and_actions_in_one_line(ctx: Context, c
     [action] = result.new_actions
     assert line["event_id"] == "e5" and line["event_type"] == "tally"
     assert line["actions"] == [{"id": action.id, "kind": "slack.message", "recipients": ["ana@example.com"]}]
+    # How long it took to decide and commit, for the operators' latency view.
+    assert isinstance(line["processing_ms"], float) and line["processing_ms"] >= 0
 
 
 def test_the_same_id_with_a_different_payload_is_a_conflict_kept_not_a_silent_duplicate(
