@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,9 @@ BOOK = ROOT / "shared" / "demo" / "book.json"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    # Stopped by a signal, it still stops the pipeline it started (the emulators' Java
+    # children outlive a process killed without its ``finally``).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser.add_argument("calls", nargs="?", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--settle", type=float, default=600, help="seconds to wait for the pipeline to drain")

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -85,6 +86,9 @@ def _previous(tree: Path, count: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # Stopped by a signal, it still stops the pipeline it started (the emulators' Java
+    # children outlive a process killed without its ``finally``).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser.add_argument("count", nargs="?", type=int, default=200)
     parser.add_argument("--vs", type=Path, help="another checkout to measure first, for comparison")
     args = parser.parse_args()
