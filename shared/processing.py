@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 from shared import outbox_index
 from shared.dashboard import views
@@ -31,6 +33,10 @@ from shared.events import EventEnvelope, check_version
 from shared.models import Action, Timer, utc_text
 from shared.store import AlreadyExistsError, Store, Transaction, Where
 from shared.store.base import Document
+
+A = TypeVar("A")
+B = TypeVar("B")
+C = TypeVar("C")
 
 PROCESSED = "processed_events"
 VERSIONS = "entity_versions"
@@ -105,6 +111,35 @@ class ReadView:
         self.get_many = tx.get_many  # several by id in one round trip
         self.lookup = tx.lookup  # several by id as a query reads them, locking nothing
         self.query = tx.query
+        self._concurrent = tx.round_trips
+
+    @overload
+    def together(self, a: Callable[[], A], b: Callable[[], B], /) -> tuple[A, B]: ...
+
+    @overload
+    def together(self, a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /) -> tuple[A, B, C]: ...
+
+    def together(self, *reads: Callable[[], Any]) -> tuple[Any, ...]:
+        """Each of ``reads`` (reads that do not depend on each other), and their answers in
+        order: at the same time where each read is a round trip to the database (one
+        wait instead of one each), one after the other where it is not."""
+        if not self._concurrent:
+            return tuple(read() for read in reads)
+        futures = [_readers().submit(read) for read in reads]
+        return tuple(future.result() for future in futures)
+
+
+_reader_pool: ThreadPoolExecutor | None = None
+_reader_lock = threading.Lock()
+
+
+def _readers() -> ThreadPoolExecutor:
+    """The threads a handler's independent reads wait in (built on first use)."""
+    global _reader_pool
+    with _reader_lock:
+        if _reader_pool is None:
+            _reader_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="taops-read")
+        return _reader_pool
 
 
 Handler = Callable[[ReadView, EventEnvelope, datetime], Decision]

@@ -69,12 +69,18 @@ def replan(
     if status in AWAY_STATUSES and str(absence["ends_at"]) <= utc_text(now):
         return Decision(notes=[f"time off {absence_id} is over: nothing to re-plan"])
     window = window_for(absence)
-    plan = view.get(COVERAGE_PLANS, absence_id)
-    outbox = outbox_of(view.lookup, "absence_id", absence_id)
+    withdrawn = status in WITHDRAWN
+    # The stored plan, the absence's actions and (unless it is withdrawn) the TA's book,
+    # read together: none depends on another.
+    plan, outbox, book = view.together(
+        lambda: view.get(COVERAGE_PLANS, absence_id),
+        lambda: outbox_of(view.lookup, "absence_id", absence_id),
+        lambda: [] if withdrawn else view.query(ACCOUNTS, Where("ta", "==", person["email"])),
+    )
     people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
     customer_emails = partial(history, view, counted_only=True)  # an account's customer emails, for their gap
-    if status in WITHDRAWN:
+    if withdrawn:
         # Withdrawing needs only the accounts whose customers were told (to hear back
         # through the same channel, unless they asked not to be contacted since).
         told_now = told_so_far(outbox)
@@ -94,19 +100,7 @@ def replan(
             history=customer_emails,
         )
     else:
-        accounts = [d for _, d in view.query(ACCOUNTS, Where("ta", "==", person["email"]))]
-        # The people the plan names, read in one round trip rather than as each is met:
-        # the peers and manager (who covers), the covers so far, and, once the plan is
-        # shared, the account teams it tells.
-        shared = is_shared(status, policy)
-        directory.prefetch(
-            [
-                *(person.get("coverage_peers") or []),
-                person.get("manager"),
-                *(item.get("cover") for item in (plan or {}).get("items") or []),
-                *(a.get(role) for a in (accounts if shared else ()) for role in TEAM_ROLES),
-            ]
-        )
+        accounts = [d for _, d in book]
         # Who else is away matters for the named peers, the manager and the covers the
         # stored plan has (a replaced cover is told why): their absences overlapping this
         # one, so the reads follow the TA's team, not the company's absences.
@@ -115,7 +109,16 @@ def replan(
             person.get("manager"),
             *(item.get("cover") for item in (plan or {}).get("items") or []),
         }
-        others = [d for d in overlapping(view, absence, concerned) if d.get("id") != absence_id] + [absence]
+        # The people the plan names, in one round trip rather than as each is met (those
+        # concerned, and once the plan is shared the account teams it tells), read
+        # together with those absences.
+        shared = is_shared(status, policy)
+        named = [*concerned, *(a.get(role) for a in (accounts if shared else ()) for role in TEAM_ROLES)]
+        _, away = view.together(
+            lambda: directory.prefetch(named),
+            lambda: overlapping(view, absence, concerned),
+        )
+        others = [d for d in away if d.get("id") != absence_id] + [absence]
         decided = plan_absence(
             absence_id,
             status,

@@ -27,6 +27,7 @@ class PendingView(ReadView):
         known: Mapping[tuple[str, str], Document | None] | None = None,
     ) -> None:
         self._view = view
+        self._concurrent = view._concurrent  # reads together as the view does
         self._docs: dict[tuple[str, str], Document | None] = {}
         for change in changes:
             doc = change.doc if isinstance(change, Put) else None

@@ -226,6 +226,11 @@ def checked_document(doc: Mapping[str, Any]) -> tuple[Document, tuple[str, ...]]
 class Transaction(ABC):
     """Reads, then writes, committed atomically by ``Store.run_transaction``."""
 
+    # Whether each read is a round trip to a server, so that reads that do not depend on
+    # each other gain by waiting together (``ReadView.together``); reads may then come
+    # from several threads at once.
+    round_trips: bool = False
+
     @abstractmethod
     def get(self, collection: str, doc_id: str) -> Document | None: ...
 

@@ -54,6 +54,8 @@ def _from_firestore(doc: Document | None) -> Document | None:
 
 
 class _FirestoreTransaction(Transaction):
+    round_trips = True
+
     def __init__(self, store: FirestoreStore, tx: firestore.Transaction) -> None:
         self._store = store
         self._tx = tx

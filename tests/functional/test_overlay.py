@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from shared.handlers.overlay import PendingView
 from shared.processing import Delete, Put, ReadView
 from shared.store import EmbeddedStore, Where
@@ -34,3 +36,71 @@ def test_gets_and_queries_see_pending_writes_and_deletes_first() -> None:
     assert acme == {"ta": "ana", "renewal_date": "2026-12-20"} and globex is None
     assert anas == ["acme", "initech"] and bens == [] and limited == 1
     assert store.get("accounts", "acme")["renewal_date"] == "2027-04-30"  # nothing written
+
+
+def test_lookups_and_batches_see_pending_writes_and_read_each_document_once() -> None:
+    store = EmbeddedStore()
+    store.put_many(
+        [("people", "ana", {"n": 1}), ("people", "ben", {"n": 2}), ("outbox", "a1", {"s": "pending"})]
+    )
+
+    def look(tx):
+        view = PendingView(ReadView(tx), [Put("outbox", "a1", {"s": "cancelled"}), Delete("people", "ben")])
+        before = store.reads
+        batch = view.get_many("people", ["ana", "ben", "cy"])
+        again = (view.get("people", "ana"), view.get_many("people", ["ana"]))
+        return batch, again, store.reads - before, view.lookup("outbox", ["a1", "a2"])
+
+    batch, again, reads, looked = store.run_transaction(look)
+    assert batch == {"ana": {"n": 1}, "ben": None, "cy": None}
+    assert again == ({"n": 1}, {"ana": {"n": 1}})
+    assert reads == 2  # ana and cy, once each; ben is pending (deleted)
+    assert looked == {"a1": {"s": "cancelled"}, "a2": None}
+
+
+class _RemoteTransaction:
+    """A transaction whose reads are round trips: it records the thread of each read."""
+
+    round_trips = True
+
+    def __init__(self) -> None:
+        self.threads: list[int] = []
+
+    def _read(self, *_: object, **__: object) -> dict:
+        self.threads.append(threading.get_ident())
+        return {}
+
+    get = get_many = lookup = query = _read
+
+
+def test_independent_reads_wait_together_where_each_is_a_round_trip() -> None:
+    remote = _RemoteTransaction()
+    view = PendingView(ReadView(remote), [])  # type: ignore[arg-type]
+    barrier = threading.Barrier(3, timeout=5)
+
+    def read(n: int):
+        def run() -> int:
+            view.query("accounts")
+            barrier.wait()  # all three at once, or this times out
+            return n
+
+        return run
+
+    assert view.together(read(1), read(2), read(3)) == (1, 2, 3)
+    assert len(set(remote.threads)) == 3
+
+
+def test_reads_together_on_the_embedded_store_run_in_order_on_the_callers_thread() -> None:
+    store = EmbeddedStore()
+    store.put("people", "ana", {"n": 1})
+    order: list[str] = []
+
+    def look(tx):
+        view = ReadView(tx)
+        return view.together(
+            lambda: order.append(f"a:{threading.get_ident()}") or view.get("people", "ana"),
+            lambda: order.append(f"b:{threading.get_ident()}") or view.get("people", "ben"),
+        )
+
+    assert store.run_transaction(look) == ({"n": 1}, None)
+    assert order == [f"a:{threading.get_ident()}", f"b:{threading.get_ident()}"]
