@@ -30,6 +30,7 @@ from typing import Any, Protocol, TypeVar, overload
 from shared import outbox_index
 from shared.dashboard import views
 from shared.events import EventEnvelope, check_version
+from shared.exceptions import PermanentError
 from shared.models import Action, Timer, utc_text
 from shared.store import AlreadyExistsError, Store, Transaction, Where
 from shared.store.base import Document
@@ -288,6 +289,7 @@ def process(
             now,
         )
 
+        _check_size(decision, new_actions, read_models)
         for change in decision.changes:
             if isinstance(change, Put):
                 tx.set(change.collection, change.doc_id, change.doc)
@@ -340,6 +342,29 @@ def process(
         # each action's document, so a duplicate is dropped and a revivable one revived.
         careful = True
         return store.run_transaction(body)
+
+
+# One commit carries at most this much (the Firestore emulator takes 4 MiB per request,
+# Firestore 10 MiB): a decision that would not fit is refused at once, with its size,
+# instead of being retried by the client and then by Pub/Sub for an hour. Only a decision
+# of many writes is measured (a few hundred documents cannot reach it).
+MAX_COMMIT_BYTES = 3_500_000
+MEASURED_FROM_WRITES = 200
+
+
+def _check_size(decision: Decision, new_actions: list[Action], read_models: list[Any]) -> None:
+    writes = len(decision.changes) + len(new_actions) + len(decision.timers) + len(read_models)
+    if writes < MEASURED_FROM_WRITES:
+        return
+    docs = [c.doc for c in decision.changes if isinstance(c, Put)]
+    docs += [a.model_dump(mode="json") for a in new_actions] + [doc for _, _, doc in read_models if doc]
+    size = sum(len(json.dumps(doc, default=str)) for doc in docs)
+    if size > MAX_COMMIT_BYTES:
+        raise PermanentError(
+            f"the decision is too large to commit at once: {writes} writes, about "
+            f"{size // 1024:,} KiB (at most {MAX_COMMIT_BYTES // 1024:,} KiB); "
+            f"{len(new_actions)} new actions, {len(decision.changes)} state changes"
+        )
 
 
 def excerpt(data: bytes, limit: int = RAW_KEEP_BYTES) -> tuple[str, bool]:

@@ -248,3 +248,26 @@ def test_a_decision_may_write_several_documents_atomically(store: EmbeddedStore)
 
     process(store, tally("e1"), two_writes, NOW)
     assert store.get("a", "1") == {"x": 1} and store.get("b", "2") == {"y": 2}
+
+
+def test_a_decision_too_large_for_one_commit_is_refused_with_its_size_and_kept(
+    ctx: Context, monkeypatch, capsys
+) -> None:
+    # 300 documents of 15 KB: more than one Firestore request carries (4 MiB on the
+    # emulator). Retried, it would fail the same way every time.
+    def huge(view, event, now) -> Decision:
+        return Decision([Put("plans", f"p{n:03d}", {"text": "x" * 15_000}) for n in range(300)])
+
+    def many_small(view, event, now) -> Decision:
+        return Decision([Put("plans", f"s{n:03d}", {"text": "x" * 100}) for n in range(300)])
+
+    monkeypatch.setitem(EVENT_HANDLERS, "tally", lambda policy: huge)
+    result = dispatch(ctx, tally("e11"), NOW)
+    assert result.outcome is Outcome.REJECTED
+    assert result.reason.startswith("the decision is too large to commit at once: 300 writes, about 4,")
+    assert ctx.store.query("plans") == [] and ctx.store.query(PROCESSED) == []
+    [(_, kept)] = ctx.store.query(DEAD_LETTERS)
+    assert kept["event_id"] == "e11"
+    monkeypatch.setitem(EVENT_HANDLERS, "tally", lambda policy: many_small)
+    assert dispatch(ctx, tally("e12"), NOW).outcome is Outcome.APPLIED
+    assert len(ctx.store.query("plans")) == 300
