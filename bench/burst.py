@@ -66,7 +66,7 @@ def main() -> int:
                 pipeline.mailbox,
                 state["processed_events"],
                 state["entity_versions"],
-                set(state["dead_letters"]),
+                state["dead_letters"],
                 list(state["outbox"].values()),
                 probe.published(),
                 outcomes,
@@ -94,6 +94,10 @@ def main() -> int:
     print()
     for line in burst.table_lines(result):
         print(line)
+    if result.kept:
+        print(f"\n{len(result.kept)} valid event(s) refused by their handler and kept in dead_letters:")
+        for label, reason in result.kept[:20]:
+            print(f"  {label}: {reason}")
     if result.problems:
         print(f"\n{len(result.problems)} contradiction(s):")
         for problem in result.problems[:50]:

@@ -39,7 +39,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -389,6 +389,8 @@ class Accounting:
     applied_at: dict[int, float] = field(default_factory=dict)
     answer_after: list[float] = field(default_factory=list)
     unplanned_stale: int = 0
+    # Valid events a handler refused and kept in dead_letters: (call, reason).
+    kept: list[tuple[str, str]] = field(default_factory=list)
     redeliveries: int = 0
     actions: int = 0
     events: int = 0
@@ -416,7 +418,7 @@ def account(
     mailbox: str,
     markers: dict[str, dict[str, Any]],
     versions: dict[str, dict[str, Any]],
-    dead_letters: set[str],
+    dead_letters: Mapping[str, Mapping[str, Any]],
     outbox: list[dict[str, Any]],
     published: Counter[str],
     outcomes: dict[str, Counter[str]],
@@ -435,6 +437,7 @@ def account(
         for event_id in ids:
             by_event[event_id].append(call)
     markers_by_event = {m["event_id"]: m for m in markers.values() if m.get("event_id")}
+    kept_by_event = {d["event_id"]: d for d in dead_letters.values() if d.get("event_id")}
     for call in calls:
         label = f"call {call.n} ({call.kind}, {call.role})"
         if call.role == "bad":
@@ -462,6 +465,11 @@ def account(
                 result.table[(call.kind, "duplicate")] += 1
                 continue
             marker = markers_by_event.get(event_id)
+            if marker is None and event_id in kept_by_event:
+                # Refused by its handler, kept for inspection: accounted for, and said why.
+                result.table[(call.kind, "dead-lettered")] += 1
+                result.kept.append((label, str(kept_by_event[event_id].get("reason"))))
+                continue
             if marker is None:
                 problems.append(f"{label}: event {event_id} has no processed-event marker")
                 continue
@@ -646,6 +654,7 @@ def settle(
         state = snapshot(project)
         outcomes = log_outcomes(log_files())
         have = {m.get("event_id") for m in state["processed_events"].values()}
+        have |= {d.get("event_id") for d in state["dead_letters"].values()}
         seen_all = all(sum(outcomes.get(e, Counter()).values()) >= n for e, n in deliveries.items())
         if (wanted <= have and seen_all) or time.monotonic() > deadline:
             time.sleep(2)  # let deliveries of the last actions finish their records

@@ -68,7 +68,7 @@ def _burst(
         pipeline.mailbox,
         state["processed_events"],
         state["entity_versions"],
-        set(state["dead_letters"]),
+        state["dead_letters"],
         list(state["outbox"].values()),
         probe.published(),
         outcomes,
