@@ -29,6 +29,7 @@ the plan is drawn from the state as it will be once the decision commits.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import partial
@@ -37,7 +38,7 @@ from shared.book import ACCOUNTS
 from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
 from shared.handlers.overlay import PendingView
 from shared.messages import plural
-from shared.models import utc_text
+from shared.models import Timer, utc_text
 from shared.outbox_index import outbox_of
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
@@ -239,14 +240,14 @@ def replan_for_account(
     touch, is re-drawn as the decision will leave the world, and ``decision`` comes back
     with what those re-plans call for (only differences are told: an unaffected plan
     sends nothing). With ``renewal_dates`` (the old and new date of a moved renewal),
-    only the absences whose renewal window holds one of them can change."""
+    only the absences whose renewal window holds one of them can change. The
+    ``REPLANS_PER_COMMIT`` soonest are re-drawn here, the others by ``replan_timer``."""
     ta = account.get("ta")
     if not ta:
         return decision
     live = view.query(ABSENCES, Where("person", "==", ta), Where("ends_at", ">", utc_text(now)))
-    after = PendingView(view, decision.changes)
-    replans = [
-        replan(after, policy, absence_id, now, because=because)
+    touched = [
+        (absence_id, absence)
         for absence_id, absence in sorted(live)
         if absence.get("status") in AWAY_STATUSES
         and (
@@ -257,4 +258,46 @@ def replan_for_account(
             )
         )
     ]
+    # The soonest absences are re-drawn in this commit; any beyond them, one transaction
+    # each, at the next health-check tick (a TA with dozens of absences booked would
+    # otherwise make one commit of thousands of actions).
+    soonest = sorted(touched, key=lambda pair: (str(pair[1].get("starts_at")), pair[0]))
+    now_ids = {absence_id for absence_id, _ in soonest[:REPLANS_PER_COMMIT]}
+    after = PendingView(view, decision.changes)
+    replans = [
+        replan(after, policy, absence_id, now, because=because)
+        for absence_id, _ in touched
+        if absence_id in now_ids
+    ]
+    later = [absence_id for absence_id, _ in soonest[REPLANS_PER_COMMIT:]]
+    if later:
+        decision.timers += [replan_timer(absence_id, because, now) for absence_id in later]
+        decision.notes.append(
+            f"{plural(len(later), 'more coverage plan')} of {ta} re-drawn at the next health-check, "
+            f"one at a time ({', '.join(later)})"
+        )
     return merge(decision, *replans)
+
+
+# How many of a TA's plans one event re-draws in its own commit (the rest: replan_timer).
+REPLANS_PER_COMMIT = 20
+REPLAN_TIMER = "coverage"
+
+
+def replan_timer(absence_id: str, because: str, now: datetime) -> Timer:
+    """A re-plan of ``absence_id`` deferred to the next health-check tick: it re-draws the
+    plan from the state as it is then, saying ``because``."""
+    return Timer(
+        key=f"{REPLAN_TIMER}:{absence_id}:{hashlib.sha256(because.encode()).hexdigest()[:12]}",
+        kind=REPLAN_TIMER,
+        job="health-check",
+        due_at=now,
+        subject=f"{ABSENCES}/{absence_id}",
+        data={"because": because},
+    )
+
+
+def replan_timer_fired(view: ReadView, timer: Document, now: datetime, policy: Policy) -> Decision:
+    """A deferred re-plan (``replan_timer``): the plan re-drawn now."""
+    absence_id = str(timer["subject"]).partition("/")[2]
+    return replan(view, policy, absence_id, now, because=(timer.get("data") or {}).get("because"))

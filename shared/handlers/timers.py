@@ -48,12 +48,18 @@ def sla_timer(view: ReadView, timer: Document, now: datetime, policy: Policy) ->
 
 
 def _registry() -> dict[str, TimerHandler]:
+    from shared.handlers.coverage import REPLAN_TIMER, replan_timer_fired
     from shared.handlers.health import health_timer
     from shared.handlers.renewal import renewal_timer
     from shared.rules.health import HEALTH_TIMER
     from shared.rules.renewal import RENEWAL_TIMER
 
-    return {SLA_TIMER: sla_timer, HEALTH_TIMER: health_timer, RENEWAL_TIMER: renewal_timer}
+    return {
+        SLA_TIMER: sla_timer,
+        HEALTH_TIMER: health_timer,
+        RENEWAL_TIMER: renewal_timer,
+        REPLAN_TIMER: replan_timer_fired,
+    }
 
 
 TIMER_HANDLERS: dict[str, TimerHandler] = _registry()

@@ -7,7 +7,7 @@ Salesforce. Ben is away 14-18 December 2026; Ana Ruiz is his coverage peer."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -15,6 +15,7 @@ from shared.book import parse_book
 from shared.replay import replay
 from tests.functional.test_health import ping, time_off
 from tests.functional.test_renewal_process import renewal_moved
+from tests.gmail_messages import line
 
 ANA, BEN, ALEX, MARA = "ana@example.com", "ben@example.com", "alex@example.com", "mara@example.com"
 BEN_AWAY = time_off(BEN, "Ben Cho", date(2026, 12, 14), date(2026, 12, 18), "pto-ben", "2026-12-01T09:00:00")
@@ -94,3 +95,38 @@ def _digest(step) -> str:
         a["idempotency_key"] for a in step.actions if a["idempotency_key"].startswith("ooo:pto-ben:plan:")
     )
     return key.split(":")[4]
+
+
+def test_a_ta_with_many_absences_booked_has_the_soonest_re_drawn_at_once_and_the_rest_at_the_next_tick(
+    run,
+) -> None:
+    # Ben has 23 absences booked, one each week from mid-December: Initech entering
+    # Lighthouse joins every plan. One commit re-draws the 20 soonest; each of the other
+    # three is re-drawn in a transaction of its own at the next health-check tick.
+    weeks = 23
+    booked = [
+        time_off(BEN, "Ben Cho", first, first, f"pto-ben-{n:02d}", f"2026-12-01T09:{n:02d}:00")
+        for n in range(weeks)
+        for first in [date(2026, 12, 14) + timedelta(weeks=n)]
+    ]
+    entered = [ping("2026-12-02T10:00:00", "initech", 3.0), ping("2026-12-02T12:30:00", "initech", 3.0)]
+    before_tick = run([*booked, *entered])
+    step = before_tick.steps[-1]
+    later = [f"pto-ben-{n:02d}" for n in range(20, weeks)]
+    assert any(f"3 more coverage plans of {BEN} re-drawn at the next health-check" in n for n in step.notes)
+    plans = before_tick.state["coverage_plans"]
+
+    def has_initech(absence_id: str, state) -> bool:
+        return any(i["account_id"] == "initech" for i in state["coverage_plans"][absence_id]["items"])
+
+    assert [a for a in plans if not has_initech(a, before_tick.state)] == later
+    after_tick = run([*booked, *entered, tick(datetime(2026, 12, 2, 12, 45, tzinfo=UTC), "health-check")])
+    assert all(has_initech(a, after_tick.state) for a in after_tick.state["coverage_plans"])
+    assert after_tick.steps[-1].outcome == "applied"
+    assert not after_tick.state.get("timers") or not any(
+        t.get("kind") == "coverage" for t in after_tick.state["timers"].values()
+    )
+
+
+def tick(when: datetime, job: str) -> str:
+    return line(when, "tick", {"job": job})
