@@ -37,6 +37,19 @@ def account_of_sender(view: ReadView, sender: str | None) -> Document | None:
     return found[0][1] if found else None
 
 
+IN_LIMIT = 30  # values in one Firestore ``in`` filter
+
+
+def absences_of(view: ReadView, emails: Iterable[object], *window: Where) -> list[tuple[str, Document]]:
+    """The absences of ``emails`` within ``window`` (filters on ``ends_at`` and
+    ``starts_at``), in id order: one ``in`` query per 30 people."""
+    wanted = sorted({e for e in emails if isinstance(e, str) and e})
+    found: dict[str, Document] = {}
+    for start in range(0, len(wanted), IN_LIMIT):
+        found.update(view.query(ABSENCES, Where("person", "in", wanted[start : start + IN_LIMIT]), *window))
+    return sorted(found.items())
+
+
 class ViewDirectory:
     """``shared.rules.routing.Directory`` over a read view: each person, absence list and
     plan is read once, when routing first asks for it, so a routed message costs reads for
@@ -48,7 +61,6 @@ class ViewDirectory:
     """
 
     HORIZON = timedelta(days=21)
-    IN_LIMIT = 30
 
     def __init__(self, view: ReadView, since: datetime) -> None:
         self._view = view
@@ -94,16 +106,13 @@ class ViewDirectory:
         the TA, the AE and the manager costs one query, not three. The same documents as
         ``absences`` finds, in the same order; people already read are skipped."""
         wanted = sorted({e for e in emails if isinstance(e, str) and e and e not in self._absences})
-        for start in range(0, len(wanted), self.IN_LIMIT):
-            chunk = wanted[start : start + self.IN_LIMIT]
-            if len(chunk) == 1:
-                self.absences(chunk[0])
-                continue
-            found = self._view.query(ABSENCES, Where("person", "in", chunk), *self._window)
-            for email in chunk:
-                self._absences[email] = []
-            for _, doc in found:
-                self._absences[str(doc["person"])].append(doc)
+        if len(wanted) == 1:
+            self.absences(wanted[0])
+            return self
+        for email in wanted:
+            self._absences[email] = []
+        for _, doc in absences_of(self._view, wanted, *self._window):
+            self._absences[str(doc["person"])].append(doc)
         return self
 
     def plan(self, absence_id: str) -> Document | None:

@@ -29,13 +29,12 @@ the plan is drawn from the state as it will be once the decision commits.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from functools import partial
 
 from shared.book import ACCOUNTS
-from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory
+from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory, absences_of
 from shared.handlers.overlay import PendingView
 from shared.messages import plural
 from shared.models import Timer, utc_text
@@ -46,6 +45,7 @@ from shared.rules.coverage import AWAY_STATUSES, renews_during
 from shared.rules.customer_email import history
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
 from shared.rules.ooo.audiences import TEAM_ROLES, told_so_far
+from shared.rules.ooo.notices import digest
 from shared.rules.ooo.plan import is_shared
 from shared.store import Document, Where
 
@@ -140,21 +140,10 @@ def replan(
 
 
 def overlapping(view: ReadView, absence: Document, emails: Iterable[object]) -> list[Document]:
-    """The absences of ``emails`` that overlap ``absence``'s window, in id order: one query
-    per 30 people (Firestore's ``in`` takes 30), on the index routing uses."""
-    wanted = sorted({e for e in emails if isinstance(e, str) and e})
-    found: dict[str, Document] = {}
-    for start in range(0, len(wanted), ViewDirectory.IN_LIMIT):
-        chunk = wanted[start : start + ViewDirectory.IN_LIMIT]
-        found.update(
-            view.query(
-                ABSENCES,
-                Where("person", "in", chunk),
-                Where("ends_at", ">", absence["starts_at"]),
-                Where("starts_at", "<", absence["ends_at"]),
-            )
-        )
-    return [found[absence_id] for absence_id in sorted(found)]
+    """The absences of ``emails`` that overlap ``absence``'s window, in id order, on the
+    index routing uses."""
+    window = (Where("ends_at", ">", absence["starts_at"]), Where("starts_at", "<", absence["ends_at"]))
+    return [doc for _, doc in absences_of(view, emails, *window)]
 
 
 def span_of(absence: Document) -> str:
@@ -288,7 +277,7 @@ def replan_timer(absence_id: str, because: str, now: datetime) -> Timer:
     """A re-plan of ``absence_id`` deferred to the next health-check tick: it re-draws the
     plan from the state as it is then, saying ``because``."""
     return Timer(
-        key=f"{REPLAN_TIMER}:{absence_id}:{hashlib.sha256(because.encode()).hexdigest()[:12]}",
+        key=f"{REPLAN_TIMER}:{absence_id}:{digest(because)}",
         kind=REPLAN_TIMER,
         job="health-check",
         due_at=now,
