@@ -289,7 +289,8 @@ def process(
             now,
         )
 
-        _check_size(decision, new_actions, read_models)
+        dumped = {action.id: action.model_dump(mode="json") for action in new_actions}
+        _check_size(decision, list(dumped.values()), read_models)
         for change in decision.changes:
             if isinstance(change, Put):
                 tx.set(change.collection, change.doc_id, change.doc)
@@ -301,7 +302,6 @@ def process(
                 tx.delete(TIMERS, timer_id)
         for timer in decision.timers:
             tx.set(TIMERS, timer.id, timer_document(timer, event, now))
-        dumped = {action.id: action.model_dump(mode="json") for action in new_actions}
         for action in new_actions:
             if already[action.id] is None:
                 tx.create(OUTBOX, action.id, outbox_document(action, event, dumped[action.id]))
@@ -352,12 +352,12 @@ MAX_COMMIT_BYTES = 3_500_000
 MEASURED_FROM_WRITES = 200
 
 
-def _check_size(decision: Decision, new_actions: list[Action], read_models: list[Any]) -> None:
+def _check_size(decision: Decision, new_actions: list[Document], read_models: list[Any]) -> None:
     writes = len(decision.changes) + len(new_actions) + len(decision.timers) + len(read_models)
     if writes < MEASURED_FROM_WRITES:
         return
     docs = [c.doc for c in decision.changes if isinstance(c, Put)]
-    docs += [a.model_dump(mode="json") for a in new_actions] + [doc for _, _, doc in read_models if doc]
+    docs += new_actions + [doc for _, _, doc in read_models if doc]
     size = sum(len(json.dumps(doc, default=str)) for doc in docs)
     if size > MAX_COMMIT_BYTES:
         raise PermanentError(

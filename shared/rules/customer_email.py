@@ -219,10 +219,9 @@ def reply_to(policy: Policy) -> str:
 
 def history(view: ReadView, account_id: str, *, counted_only: bool = False) -> list[Doc]:
     """Every customer email of ``account_id`` in the outbox, sent, waiting, cancelled or
-    skipped (one equality query on ``customer_account``); ``counted_only``: only those
-    that reached, or will reach, the customer (``COUNTED``), what a gap is kept from. An
-    account's notices superseded by re-drawn plans pile up as cancelled; that reads past
-    them."""
+    skipped (through the outbox index: ``shared.outbox_index``); ``counted_only``: only
+    those that reached, or will reach, the customer (``COUNTED``), what a gap is kept
+    from."""
     from shared.outbox_index import outbox_of
 
     found = outbox_of(view.lookup, CUSTOMER_ACCOUNT, account_id)

@@ -126,8 +126,7 @@ class _EmbeddedTransaction(Transaction):
         return results
 
     def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
-        if self._writes or self._appends:
-            raise StoreError("read after write in a transaction: do every read first")
+        self._before_write_check()
         found: dict[str, Document | None] = {}
         for doc_id in doc_ids:
             check_id(collection, doc_id)

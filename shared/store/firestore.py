@@ -78,29 +78,9 @@ class _FirestoreTransaction(Transaction):
         self._found.pop((collection, doc_id), None)
         return _from_firestore(snap.to_dict()) if snap.exists else None
 
-    def get_many(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
-        """Each document read by id in the transaction, as ``get`` reads it, in one round
-        trip (Firestore's batch get), not one each."""
-        wanted = list(dict.fromkeys(doc_ids))
-        for doc_id in wanted:
-            check_id(collection, doc_id)
-        self._before_read()
-        if len(wanted) < 2:
-            return {doc_id: self.get(collection, doc_id) for doc_id in wanted}
-        refs = [self._store._ref(collection, doc_id) for doc_id in wanted]
-        found: dict[str, Document | None] = dict.fromkeys(wanted)
-        for snap in self._tx.get_all(refs):
-            if snap.exists:
-                found[snap.id] = _from_firestore(snap.to_dict())
-        self._store.reads += len(wanted)
-        for doc_id in wanted:
-            self._found.pop((collection, doc_id), None)
-        return found
-
-    def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
-        """Documents by id as a query reads them: committed (a batch get outside the
-        transaction), locking nothing; a found document this transaction then writes is
-        written only if it is still the version found."""
+    def _batch(self, collection: str, doc_ids: Iterable[str], *, locked: bool) -> dict[str, Document | None]:
+        """Documents by id in one batch get: in the transaction (``locked``, as ``get``
+        reads), or as committed, recording each found document's version (as a query)."""
         wanted = list(dict.fromkeys(doc_ids))
         for doc_id in wanted:
             check_id(collection, doc_id)
@@ -109,12 +89,27 @@ class _FirestoreTransaction(Transaction):
         if not wanted:
             return found
         refs = [self._store._ref(collection, doc_id) for doc_id in wanted]
-        for snap in self._store.client.get_all(refs):
+        for snap in self._tx.get_all(refs) if locked else self._store.client.get_all(refs):
             if snap.exists:
                 found[snap.id] = _from_firestore(snap.to_dict())
-                self._found.setdefault((collection, snap.id), snap.update_time)
+                if not locked:
+                    self._found.setdefault((collection, snap.id), snap.update_time)
         self._store.reads += len(wanted)
+        if locked:  # read by id, each is locked: its own check, not a query's version
+            for doc_id in wanted:
+                self._found.pop((collection, doc_id), None)
         return found
+
+    def get_many(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        """Each document read by id in the transaction, as ``get`` reads it, in one round
+        trip (Firestore's batch get), not one each."""
+        return self._batch(collection, doc_ids, locked=True)
+
+    def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
+        """Documents by id as a query reads them: committed (a batch get outside the
+        transaction), locking nothing; a found document this transaction then writes is
+        written only if it is still the version found."""
+        return self._batch(collection, doc_ids, locked=False)
 
     def append(self, collection: str, doc_id: str, field: str, values: Iterable[str]) -> None:
         from google.cloud import firestore
