@@ -11,6 +11,11 @@ the actions by id, both as a query reads (committed state, locking nothing: see 
 store port). An append is a blind array union: two handlers adding to one owner never
 conflict.
 
+An account's list (``sends``) carries when each email was due to go, ``{time}|{id}``:
+keeping a gap needs only the emails from a little before now on, and an account's
+customer emails pile up for as long as it is a customer (a TA's time off read all 370
+of a two-year-old account's to place one notice).
+
 The index only grows: an action cancelled stays listed (a re-plan reads it to revive or
 keep it). ``taops views rebuild`` recomputes it from the outbox, for a store written
 before it existed.
@@ -19,15 +24,20 @@ before it existed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from shared.models import utc_text
 from shared.store import Document
 
 OUTBOX_INDEX = "outbox_index"
 IDS = "ids"
-# The outbox fields an action is found by, and the prefix of their index documents.
+SENDS = "sends"  # an account's list: "{when it is due to go}|{id}"
+# The outbox fields an action is found by, the prefix of their index documents, and the
+# list field each keeps.
 OWNERS = {"absence_id": "absence", "customer_account": "account"}
+LISTS = {"absence_id": IDS, "customer_account": SENDS}
 
 
 # ``ReadView.lookup``: documents by id, as a query reads them.
@@ -39,25 +49,44 @@ def index_id(field: str, value: str) -> str:
     return f"{OWNERS[field]}:{quote(str(value), safe='@:+-_.')}"
 
 
-def entries(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, list[str]]:
-    """The ids to add to each index document for these outbox documents."""
-    out: dict[str, list[str]] = {}
+def due(doc: Mapping[str, Any]) -> str | None:
+    """When an action was decided to go (its hold, else its decision), as stored text."""
+    text = doc.get("not_before") or doc.get("at")
+    try:
+        return utc_text(datetime.fromisoformat(str(text))) if text else None
+    except ValueError:
+        return None
+
+
+def entries(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[tuple[str, str], list[str]]:
+    """What to add to each index document's list for these outbox documents, by
+    (document, list field)."""
+    out: dict[tuple[str, str], list[str]] = {}
     for action_id, doc in docs:
-        for field in OWNERS:
+        for field, kept in LISTS.items():
             value = doc.get(field)
             if isinstance(value, str) and value:
-                out.setdefault(index_id(field, value), []).append(action_id)
+                # An action without a time (none is made so) is listed to be read always.
+                when = due(doc) if kept == SENDS else None
+                entry, into = (f"{when}|{action_id}", SENDS) if when else (action_id, IDS)
+                out.setdefault((index_id(field, value), into), []).append(entry)
     return out
 
 
-def outbox_of(lookup: Lookup, field: str, value: str) -> list[tuple[str, Document]]:
+def outbox_of(
+    lookup: Lookup, field: str, value: str, *, since: datetime | None = None
+) -> list[tuple[str, Document]]:
     """The outbox documents whose ``field`` is ``value``, in id order (as a query gives
     them): the index document, then each action by id. ``lookup`` is the transaction's
-    (``ReadView.lookup``)."""
+    (``ReadView.lookup``). ``since`` (an account's only): only the emails due to go from
+    then on (an id listed without its time, by an older version, is always read)."""
     from shared.processing import OUTBOX
 
     index = lookup(OUTBOX_INDEX, [index_id(field, value)])
-    ids = (next(iter(index.values())) or {}).get(IDS) or []
+    listed = next(iter(index.values())) or {}
+    ids = list(listed.get(IDS) or [])
+    after = utc_text(since) if since is not None else ""
+    ids += [entry.partition("|")[2] for entry in listed.get(SENDS) or () if entry >= after]
     found = lookup(OUTBOX, sorted(set(ids))) if ids else {}
     # An id whose action is gone (a retention purge) is skipped; one listed under another
     # owner's value cannot be, but is checked: the index is a shortcut, not the truth.
@@ -68,5 +97,7 @@ def rebuild(scan: Callable[[str], Iterable[tuple[str, Document]]]) -> list[tuple
     """Every index document recomputed from the whole outbox."""
     from shared.processing import OUTBOX
 
-    built = entries(scan(OUTBOX))
-    return [(OUTBOX_INDEX, doc_id, {IDS: sorted(ids)}) for doc_id, ids in sorted(built.items())]
+    built: dict[str, Document] = {}
+    for (doc_id, kept), listed in sorted(entries(scan(OUTBOX)).items()):
+        built.setdefault(doc_id, {})[kept] = sorted(listed)
+    return [(OUTBOX_INDEX, doc_id, doc) for doc_id, doc in built.items()]

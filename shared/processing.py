@@ -315,8 +315,8 @@ def process(
             if isinstance(c, Put) and c.collection == OUTBOX and c.doc_id not in decision.outbox_read
         ]
         listed = outbox_index.entries([*dumped.items(), *written])
-        for index_id, ids in listed.items():
-            tx.append(outbox_index.OUTBOX_INDEX, index_id, outbox_index.IDS, ids)
+        for (index_id, kept), values in listed.items():
+            tx.append(outbox_index.OUTBOX_INDEX, index_id, kept, values)
         if event.source_version:
             tx.set(
                 VERSIONS,

@@ -42,7 +42,7 @@ from shared.outbox_index import outbox_of
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
 from shared.rules.coverage import AWAY_STATUSES, renews_during
-from shared.rules.customer_email import history
+from shared.rules.customer_email import history, recent_since
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
 from shared.rules.ooo.audiences import TEAM_ROLES, told_so_far
 from shared.rules.ooo.notices import digest
@@ -80,7 +80,8 @@ def replan(
     )
     people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
-    customer_emails = partial(history, view, counted_only=True)  # an account's customer emails, for their gap
+    # An account's customer emails that a notice decided now keeps its gap from.
+    customer_emails = partial(history, view, counted_only=True, since=recent_since(now, policy))
     if withdrawn:
         # Withdrawing needs only the accounts whose customers were told (to hear back
         # through the same channel, unless they asked not to be contacted since).

@@ -217,15 +217,29 @@ def reply_to(policy: Policy) -> str:
 # -- the account's customer emails ---------------------------------------------------------
 
 
-def history(view: ReadView, account_id: str, *, counted_only: bool = False) -> list[Doc]:
+def history(
+    view: ReadView, account_id: str, *, counted_only: bool = False, since: datetime | None = None
+) -> list[Doc]:
     """Every customer email of ``account_id`` in the outbox, sent, waiting, cancelled or
     skipped (through the outbox index: ``shared.outbox_index``); ``counted_only``: only
     those that reached, or will reach, the customer (``COUNTED``), what a gap is kept
-    from."""
+    from; ``since``: only those due to go from then on (``recent_since``)."""
     from shared.outbox_index import outbox_of
 
-    found = outbox_of(view.lookup, CUSTOMER_ACCOUNT, account_id)
+    found = outbox_of(view.lookup, CUSTOMER_ACCOUNT, account_id, since=since)
     return [doc for _, doc in found if not counted_only or doc.get("status") in COUNTED]
+
+
+# How late an email may go after it was due and still be counted where it went: delivery
+# retries for minutes, a relay that was down holds it for hours.
+LATE_DELIVERY = timedelta(days=7)
+
+
+def recent_since(now: datetime, policy: Policy) -> datetime:
+    """The emails an email decided ``now`` must keep its gap from were due no earlier
+    than this: it goes at ``now`` or later, so one due a gap (and a late delivery) before
+    cannot be near it. An account's older emails need not be read."""
+    return now - timedelta(days=policy.scaled_success.min_gap_days) - LATE_DELIVERY
 
 
 def goes_out_at(doc: Doc) -> datetime:

@@ -5,6 +5,7 @@ cost is the same in a team of 14 and in a company of 2,000."""
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from shared.book import import_book, parse_book
 from shared.bootstrap import Context
 from shared.dispatch import dispatch
+from shared.models import utc_text
 from shared.store import EmbeddedStore
 from tests.functional.ooo_world import NOW, pto
 
@@ -42,12 +44,21 @@ def _book(book_data: dict[str, Any], people: int) -> dict[str, Any]:
     return data
 
 
-def _reads(book_data: dict[str, Any], policy, people: int, *, others_away: int = 0) -> int:
+def _reads(book_data: dict[str, Any], policy, people: int, *, others_away: int = 0, past: int = 0) -> int:
     """Reads of Ana's approved time off; ``others_away``: how many padded TAs are away the
-    same week (their absences recorded through Deel first, as the company's would be)."""
+    same week (their absences recorded through Deel first, as the company's would be);
+    ``past``: how many weeks off Ana took before, a fortnight apart, each told to her
+    customers when it was approved."""
     store = EmbeddedStore()
     import_book(store, parse_book(_book(book_data, people)), policy, now=NOW)
     ctx = Context(store, policy)
+    for n in range(past):
+        first = NOW.date() - timedelta(weeks=2 * (past - n) + 1)
+        asked = datetime.combine(first - timedelta(days=10), time(9), UTC)
+        earlier = pto(
+            "APPROVED", utc_text(asked), str(first), str(first + timedelta(days=4)), absence=f"past-{n}"
+        )
+        assert dispatch(ctx, earlier, asked).outcome.value == "applied"
     for n in range(others_away):
         away = pto("APPROVED", "2026-11-20T09:00:00Z", who=f"ta{n}@other.example.com", absence=f"other-{n}")
         assert dispatch(ctx, away, NOW).outcome.value == "applied"
@@ -74,6 +85,12 @@ def test_time_off_reads_the_same_while_the_rest_of_the_company_is_away_too(book_
     # Who else is away matters only for Ana's peers, manager and covers: 300 other TAs
     # away the same week are not read.
     assert _reads(book_data, policy, 314, others_away=300) == _reads(book_data, policy, 314, others_away=1)
+
+
+def test_time_off_reads_as_much_after_two_years_of_customer_notices_as_after_one(book_data, policy) -> None:
+    # A notice keeps its gap from the account's recent emails only: the pile of notices
+    # of Ana's earlier time off is not read again.
+    assert _reads(book_data, policy, 14, past=50) == _reads(book_data, policy, 14, past=1)
 
 
 def test_a_cancelled_time_off_reads_what_it_withdraws_not_the_tas_whole_book(book_data, policy) -> None:
