@@ -74,19 +74,29 @@ def entries(docs: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[tuple[str, st
 
 
 def outbox_of(
-    lookup: Lookup, field: str, value: str, *, since: datetime | None = None
+    lookup: Lookup,
+    field: str,
+    value: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[tuple[str, Document]]:
     """The outbox documents whose ``field`` is ``value``, in id order (as a query gives
     them): the index document, then each action by id. ``lookup`` is the transaction's
-    (``ReadView.lookup``). ``since`` (an account's only): only the emails due to go from
-    then on (an id listed without its time, by an older version, is always read)."""
+    (``ReadView.lookup``). ``since`` and ``until`` (an account's only): only the emails
+    due to go from ``since`` and before ``until`` (an id listed without its time, by an
+    older version, is always read)."""
     from shared.processing import OUTBOX
 
     index = lookup(OUTBOX_INDEX, [index_id(field, value)])
     listed = next(iter(index.values())) or {}
     ids = list(listed.get(IDS) or [])
     after = utc_text(since) if since is not None else ""
-    ids += [entry.partition("|")[2] for entry in listed.get(SENDS) or () if entry >= after]
+    before = utc_text(until) if until is not None else None
+    for entry in listed.get(SENDS) or ():
+        due, _, action_id = entry.partition("|")
+        if due >= after and (before is None or due < before):
+            ids.append(action_id)
     found = lookup(OUTBOX, sorted(set(ids))) if ids else {}
     # An id whose action is gone (a retention purge) is skipped; one listed under another
     # owner's value cannot be, but is checked: the index is a shortcut, not the truth.

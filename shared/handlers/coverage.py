@@ -29,9 +29,10 @@ the plan is drawn from the state as it will be once the decision commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import partial
+from typing import Any
 
 from shared.book import ACCOUNTS
 from shared.handlers.common import ABSENCES, COVERAGE_PLANS, ViewDirectory, absences_of
@@ -42,7 +43,7 @@ from shared.outbox_index import outbox_of
 from shared.policy import Policy
 from shared.processing import OUTBOX, Decision, Delete, Put, ReadView
 from shared.rules.coverage import AWAY_STATUSES, renews_during
-from shared.rules.customer_email import history, recent_since
+from shared.rules.customer_email import history
 from shared.rules.ooo import OooOutcome, plan_absence, window_for, withdraw
 from shared.rules.ooo.audiences import TEAM_ROLES, told_so_far
 from shared.rules.ooo.notices import digest
@@ -80,8 +81,9 @@ def replan(
     )
     people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
-    # An account's customer emails that a notice decided now keeps its gap from.
-    customer_emails = partial(history, view, counted_only=True, since=recent_since(now, policy))
+    # An account's customer emails that a notice keeps its gap from: those due within the
+    # span the notice can go in (``shared.rules.customer_email.compose`` gives it).
+    customer_emails = partial(history_between, view)
     if withdrawn:
         # Withdrawing needs only the accounts whose customers were told (to hear back
         # through the same channel, unless they asked not to be contacted since).
@@ -116,9 +118,13 @@ def replan(
         # together with those absences.
         shared = is_shared(status, policy)
         named = [*concerned, *(a.get(role) for a in (accounts if shared else ()) for role in TEAM_ROLES)]
-        _, away = view.together(
+        # A shared plan's changes are routed (design §5): who of them is away now is read
+        # in the same round trip, not one query per person as routing meets them.
+        routed = (plan or {}).get("status") == "shared"
+        _, away, _ = view.together(
             lambda: directory.prefetch(named),
             lambda: overlapping(view, absence, concerned),
+            lambda: directory.expect(named) if routed else None,
         )
         others = [d for d in away if d.get("id") != absence_id] + [absence]
         decided = plan_absence(
@@ -138,6 +144,14 @@ def replan(
             history=customer_emails,
         )
     return _decision(decided, absence_id, outbox, now)
+
+
+def history_between(
+    view: ReadView, account_id: str, since: datetime, until: datetime | None
+) -> Sequence[Mapping[str, Any]]:
+    """An account's customer emails that reached, or will reach, the customer, due from
+    ``since`` and before ``until``."""
+    return history(view, account_id, counted_only=True, since=since, until=until)
 
 
 def overlapping(view: ReadView, absence: Document, emails: Iterable[object]) -> list[Document]:

@@ -218,15 +218,21 @@ def reply_to(policy: Policy) -> str:
 
 
 def history(
-    view: ReadView, account_id: str, *, counted_only: bool = False, since: datetime | None = None
+    view: ReadView,
+    account_id: str,
+    *,
+    counted_only: bool = False,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[Doc]:
     """Every customer email of ``account_id`` in the outbox, sent, waiting, cancelled or
     skipped (through the outbox index: ``shared.outbox_index``); ``counted_only``: only
     those that reached, or will reach, the customer (``COUNTED``), what a gap is kept
-    from; ``since``: only those due to go from then on (``recent_since``)."""
+    from; ``since`` and ``until``: only those due to go from ``since`` (``recent_since``)
+    and before ``until``."""
     from shared.outbox_index import outbox_of
 
-    found = outbox_of(view.lookup, CUSTOMER_ACCOUNT, account_id, since=since)
+    found = outbox_of(view.lookup, CUSTOMER_ACCOUNT, account_id, since=since, until=until)
     return [doc for _, doc in found if not counted_only or doc.get("status") in COUNTED]
 
 
@@ -235,11 +241,9 @@ def history(
 LATE_DELIVERY = timedelta(days=7)
 
 
-def recent_since(now: datetime, policy: Policy) -> datetime:
-    """The emails an email decided ``now`` must keep its gap from were due no earlier
-    than this: it goes at ``now`` or later, so one due a gap (and a late delivery) before
-    cannot be near it. An account's older emails need not be read."""
-    return now - timedelta(days=policy.scaled_success.min_gap_days) - LATE_DELIVERY
+# An account's customer emails due from one moment and before another (None: however
+# late): what ``compose`` keeps its gap from, bounded by where the email can go.
+Emails = Callable[[datetime, datetime | None], Sequence[Doc]]
 
 
 def goes_out_at(doc: Doc) -> datetime:
@@ -322,7 +326,7 @@ def compose(
     topic: str,
     template: str,
     context: Mapping[str, Any],
-    history: Sequence[Doc],
+    history: Sequence[Doc] | Emails,
     policy: Policy,
     now: datetime,
     timezone: str,
@@ -335,13 +339,25 @@ def compose(
 ) -> Composed:
     """One email about ``topic`` (words a person reads: "quarterly call offer") to the
     champions of ``account``, as the module docstring says. ``history`` is the account's
-    customer emails (``history()``); ``timezone`` the working hours' zone when nobody's
+    customer emails (``history()``), or a function giving those due between two moments,
+    so that only the emails this one can come near are read (it goes from ``earliest``
+    on, and by ``deadline`` when it has one); ``timezone`` the working hours' zone when nobody's
     are known (``hours_of``, the TA, routed through ``directory``); ``earliest`` a
     moment it must not go before; ``fields`` ride on the action (``cadence``, ``period``...)."""
     account_id = str(account["id"])
     name = str(account.get("name") or account_id)
     own = action_id(key)
-    before = next((d for d in history if d.get("id") == own), None)
+    hold = policy.scaled_success
+    gap = timedelta(days=hold.min_gap_days)
+    review_until = now + timedelta(hours=hold.review_hours)
+    start = max(review_until, earliest or now)
+    emails: Emails = history if callable(history) else (lambda _since, _until: history)
+    # It goes from ``start`` on: an email due a gap (and a late delivery) before cannot be
+    # near it; nor, going by the deadline, one due a gap after that (unless its first
+    # working moment is past the deadline already: see below).
+    since = start - gap - LATE_DELIVERY
+    near = emails(since, deadline + gap if deadline is not None else None)
+    before = next((d for d in near if d.get("id") == own), None)
     if before is not None and before.get("status") == "cancelled" and before.get("cancelled_by"):
         why = f" ({before['cancel_reason']})" if before.get("cancel_reason") else ""
         return Composed(
@@ -350,14 +366,10 @@ def compose(
     rendered = render_email(template, account, policy, **context)
     again = f" (decided before, {before.get('status')})" if before is not None else ""
     if account.get("do_not_contact"):
-        return _skip(account, key, reason, topic, rendered, history, now, fields)
+        return _skip(account, key, reason, topic, rendered, near, now, fields)
     to = list(account.get("champions") or [])
     if not to:
         return Composed(note=f"{name}: no champion to send the {topic} to")
-
-    hold = policy.scaled_success
-    review_until = now + timedelta(hours=hold.review_hours)
-    start = max(review_until, earliest or now)
 
     def opens(moment: datetime) -> datetime:
         if directory is not None and hours_of:
@@ -365,8 +377,13 @@ def compose(
             return found.not_before or moment
         return next_working_time(moment, timezone, policy.calendar)
 
-    others = [(goes_out_at(d), d) for d in counted(history) if d.get("id") != own]
-    slot = schedule(start, others, timedelta(days=hold.min_gap_days), opens, deadline)
+    others = [(goes_out_at(d), d) for d in counted(near) if d.get("id") != own]
+    slot = schedule(start, others, gap, opens, deadline)
+    if deadline is not None and slot.when > deadline:
+        # Its first working moment is already past the deadline, so the gap is kept from
+        # every email however late: read them all and place it again.
+        others = [(goes_out_at(d), d) for d in counted(emails(since, None)) if d.get("id") != own]
+        slot = schedule(start, others, gap, opens, deadline)
     why = reason
     if slot.waited_for is not None:
         why += (

@@ -5,7 +5,7 @@ cost is the same in a team of 14 and in a company of 2,000."""
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -44,11 +44,14 @@ def _book(book_data: dict[str, Any], people: int) -> dict[str, Any]:
     return data
 
 
-def _reads(book_data: dict[str, Any], policy, people: int, *, others_away: int = 0, past: int = 0) -> int:
+def _reads(
+    book_data: dict[str, Any], policy, people: int, *, others_away: int = 0, past: int = 0, ahead: int = 0
+) -> int:
     """Reads of Ana's approved time off; ``others_away``: how many padded TAs are away the
     same week (their absences recorded through Deel first, as the company's would be);
     ``past``: how many weeks off Ana took before, a fortnight apart, each told to her
-    customers when it was approved."""
+    customers when it was approved; ``ahead``: how many she booked after it, the same way,
+    before asking for it."""
     store = EmbeddedStore()
     import_book(store, parse_book(_book(book_data, people)), policy, now=NOW)
     ctx = Context(store, policy)
@@ -59,6 +62,16 @@ def _reads(book_data: dict[str, Any], policy, people: int, *, others_away: int =
             "APPROVED", utc_text(asked), str(first), str(first + timedelta(days=4)), absence=f"past-{n}"
         )
         assert dispatch(ctx, earlier, asked).outcome.value == "applied"
+    for n in range(ahead):
+        first = date(2027, 1, 4) + timedelta(weeks=2 * n)
+        later = pto(
+            "APPROVED",
+            "2026-11-20T09:00:00Z",
+            str(first),
+            str(first + timedelta(days=4)),
+            absence=f"later-{n}",
+        )
+        assert dispatch(ctx, later, NOW).outcome.value == "applied"
     for n in range(others_away):
         away = pto("APPROVED", "2026-11-20T09:00:00Z", who=f"ta{n}@other.example.com", absence=f"other-{n}")
         assert dispatch(ctx, away, NOW).outcome.value == "applied"
@@ -91,6 +104,16 @@ def test_time_off_reads_as_much_after_two_years_of_customer_notices_as_after_one
     # A notice keeps its gap from the account's recent emails only: the pile of notices
     # of Ana's earlier time off is not read again.
     assert _reads(book_data, policy, 14, past=50) == _reads(book_data, policy, 14, past=1)
+
+
+def test_time_off_reads_as_much_with_two_years_of_time_off_booked_after_it_as_with_one(
+    book_data, policy
+) -> None:
+    # Globex is in Lighthouse: with a champion, its customers hear of every time off. The
+    # notices of later time off are due after this one's can go: they are not read.
+    told = copy.deepcopy(book_data)
+    next(a for a in told["accounts"] if a["id"] == "globex")["champions"] = ["kim@globex.test"]
+    assert _reads(told, policy, 14, ahead=50) == _reads(told, policy, 14, ahead=1)
 
 
 def test_a_cancelled_time_off_reads_what_it_withdraws_not_the_tas_whole_book(book_data, policy) -> None:

@@ -92,3 +92,58 @@ def test_the_review_hold_is_the_policy_s(policy) -> None:
     assert composed.action is not None
     assert composed.action.not_before == at("2026-11-02T09:00:00")  # Sunday + 24 hours: Monday 09:00 UTC
     assert composed.action.model_dump(mode="json")["review_until"] == "2026-11-02T09:00:00Z"
+
+
+def waiting(when: str, topic: str = "usage recap") -> dict:
+    return {"topic": topic, "status": "pending", "not_before": when + "Z", "at": "2026-10-30T09:00:00Z"}
+
+
+def notice(policy, history, deadline: str) -> object:
+    return compose(
+        {"id": "vandelay", "name": "Vandelay", "champions": ["art@vandelay.test"]},
+        key="ooo:vandelay",
+        reason="Ana is away",
+        topic="out-of-office notice",
+        template="note",
+        context={"subject": "Ana out of office", "paragraphs": ["Ana is away."]},
+        history=history,
+        policy=policy,
+        now=at("2026-11-01T09:00:00"),  # a Sunday: held for review until Monday 09:00
+        timezone="UTC",
+        deadline=at(deadline),
+    )
+
+
+def test_an_email_with_a_deadline_reads_only_the_emails_it_can_come_near(policy) -> None:
+    others = [waiting("2026-10-20T09:00:00"), waiting("2026-11-03T10:00:00"), waiting("2026-12-01T09:00:00")]
+    asked: list[tuple[datetime, datetime | None]] = []
+
+    def emails(since: datetime, until: datetime | None) -> list[dict]:
+        asked.append((since, until))
+        return [
+            d
+            for d in others
+            if since <= at(d["not_before"][:-1]) and (until is None or at(d["not_before"][:-1]) < until)
+        ]
+
+    bounded = notice(policy, emails, "2026-11-20T00:00:00")
+    # From Monday 09:00 less the 3-day gap and a week's late delivery; to the deadline and a gap.
+    assert asked == [(at("2026-10-23T09:00:00"), at("2026-11-23T00:00:00"))]
+    whole = notice(policy, others, "2026-11-20T00:00:00")
+    assert bounded.action is not None and whole.action is not None
+    assert bounded.action.not_before == whole.action.not_before == at("2026-11-06T10:00:00")
+
+
+def test_past_its_deadline_already_an_email_keeps_its_gap_from_every_later_one(policy) -> None:
+    # Due by Sunday 20:00, it cannot go before Monday 09:00: the gap then pushes it past
+    # one email the deadline would have left unread (Thursday's) to the next Monday.
+    others = [waiting("2026-11-02T10:00:00"), waiting("2026-11-05T11:00:00")]
+    asked: list[datetime | None] = []
+
+    def emails(since: datetime, until: datetime | None) -> list[dict]:
+        asked.append(until)
+        return [d for d in others if until is None or at(d["not_before"][:-1]) < until]
+
+    composed = notice(policy, emails, "2026-11-01T20:00:00")
+    assert asked == [at("2026-11-04T20:00:00"), None]
+    assert composed.action is not None and composed.action.not_before == at("2026-11-09T09:00:00")

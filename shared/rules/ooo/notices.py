@@ -17,7 +17,7 @@ from shared.models import Action, action_id, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import is_business_day, next_working_time
 from shared.rules.coverage import Window
-from shared.rules.customer_email import SKIPPED, Composed, compose
+from shared.rules.customer_email import SKIPPED, Composed, Emails, compose
 from shared.rules.ooo.plan import Drawn, Revision, Row, name_of, span
 from shared.rules.routing import Directory, Reach, reach
 
@@ -122,7 +122,7 @@ class Notices:
     # The customer emails of an account (``shared.rules.customer_email.history``), so a
     # notice keeps its distance from the others; the accounts as they are now (for a
     # withdrawal, whose notices carry only what they told).
-    history: Callable[[str], Sequence[Mapping[str, Any]]] | None = None
+    history: Callable[[str, datetime, datetime | None], Sequence[Mapping[str, Any]]] | None = None
     accounts: Mapping[str, Mapping[str, Any]] | None = None
     # This absence's outbox by action id: what was decided before.
     decided: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -455,24 +455,31 @@ class Notices:
         told = datetime.combine(date.fromisoformat(str(before["first_day"])), time(0), zone).astimezone(UTC)
         return min(self.window.start, told)
 
-    def _customer_history(self, account_id: str, key: str) -> list[Mapping[str, Any]]:
-        """The account's customer emails (those that count for the gap may be all ``history``
-        gives), less this absence's pending notices: the plan derived now replaces them (the
-        same notice, or one it supersedes); with this notice as decided before, whatever
-        became of it (a person's cancel stands), and the record of its skip."""
-        found = self.history(account_id) if self.history is not None else []
-        kept = [
-            d for d in found if not (d.get("absence_id") == self.absence_id and d.get("status") == "pending")
-        ]
-        for decided in (key, f"{key}:{SKIPPED}"):  # the notice, and the record of its skip
-            own = self.decided.get(action_id(decided))
-            if (
-                own is not None
-                and own.get("status") != "pending"
-                and all(d.get("id") != own["id"] for d in kept)
-            ):
-                kept.append(own)
-        return kept
+    def _customer_history(self, account_id: str, key: str) -> Emails:
+        """The account's customer emails due between two moments (those that count for the
+        gap may be all ``history`` gives), less this absence's pending notices: the plan
+        derived now replaces them (the same notice, or one it supersedes); with this notice
+        as decided before, whatever became of it (a person's cancel stands), and the
+        record of its skip."""
+
+        def emails(since: datetime, until: datetime | None) -> list[Mapping[str, Any]]:
+            found = self.history(account_id, since, until) if self.history is not None else []
+            kept = [
+                d
+                for d in found
+                if not (d.get("absence_id") == self.absence_id and d.get("status") == "pending")
+            ]
+            for decided in (key, f"{key}:{SKIPPED}"):  # the notice, and the record of its skip
+                own = self.decided.get(action_id(decided))
+                if (
+                    own is not None
+                    and own.get("status") != "pending"
+                    and all(d.get("id") != own["id"] for d in kept)
+                ):
+                    kept.append(own)
+            return kept
+
+        return emails
 
     def _to_customers(
         self,

@@ -27,7 +27,8 @@ from shared.rules.ooo.notices import Notices
 from shared.rules.ooo.plan import draw_plan
 from shared.rules.routing import Directory
 
-History = Callable[[str], Sequence[Mapping[str, Any]]]
+# An account's customer emails due from one moment and before another (None: however late).
+History = Callable[[str, datetime, datetime | None], Sequence[Mapping[str, Any]]]
 
 
 @dataclass
