@@ -38,6 +38,7 @@ from shared.handlers import (
     health_changed,
     lighthouse_exit,
     pto_logged,
+    pto_names,
     renewal_changed,
     timer_fired,
 )
@@ -90,6 +91,13 @@ EVENT_HANDLERS: dict[str, Callable[[Policy], Handler]] = {
 }
 
 
+# What an event names that its handler reads first, by (collection, id): read with the
+# event's marker, in one round trip on Firestore.
+EVENT_READS: dict[str, Callable[[EventEnvelope], list[tuple[str, str]]]] = {
+    PTO_EVENT_TYPE: pto_names,
+}
+
+
 def _summary(result: ProcessResult) -> dict[str, Any]:
     actions = [
         {
@@ -130,12 +138,14 @@ def dispatch(
                 factory = EVENT_HANDLERS.get(event.type)
                 if factory is None:
                     raise PermanentError(f"no handler for event type {event.type!r}")
+                names = EVENT_READS.get(event.type)
                 result = process(
                     ctx.store,
                     event,
                     factory(ctx.policy),
                     now,
                     retention_days=ctx.policy.events.marker_retention_days,
+                    reads=names(event) if names is not None else (),
                 )
         except Exception as exc:
             fault, reason, _ = settle(

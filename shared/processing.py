@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -94,6 +94,9 @@ class _Query(Protocol):
     ) -> list[tuple[str, Document]]: ...
 
 
+_NONE: Mapping[tuple[str, str], Document | None] = {}
+
+
 class ReadView:
     """The read half of a transaction: handlers look, ``process`` writes. Its ``get`` and
     ``query`` are the transaction's own (no call of its own on every read): ``get`` reads
@@ -107,12 +110,26 @@ class ReadView:
     lookup: Callable[[str, Iterable[str]], dict[str, Document | None]]
     query: _Query
 
-    def __init__(self, tx: Transaction) -> None:
+    def __init__(
+        self, tx: Transaction, known: Mapping[tuple[str, str], Document | None] | None = None
+    ) -> None:
         self.get = tx.get
         self.get_many = tx.get_many  # several by id in one round trip
         self.lookup = tx.lookup  # several by id as a query reads them, locking nothing
         self.query = tx.query
         self._concurrent = tx.round_trips
+        if known:
+            # Documents the transaction read already, by (collection, id): each handed
+            # out on its first ``get`` (a later one reads it again, as a fresh copy).
+            self._known = dict(known)
+            self._tx_get = tx.get
+            self.get = self._get_known
+
+    def _get_known(self, collection: str, doc_id: str) -> Document | None:
+        key = (collection, doc_id)
+        if key in self._known:
+            return self._known.pop(key)
+        return self._tx_get(collection, doc_id)
 
     @overload
     def together(self, a: Callable[[], A], b: Callable[[], B], /) -> tuple[A, B]: ...
@@ -232,14 +249,25 @@ def _revivable(stored: Document | None) -> bool:
 
 
 def process(
-    store: Store, event: EventEnvelope, handler: Handler, now: datetime, *, retention_days: int = 30
+    store: Store,
+    event: EventEnvelope,
+    handler: Handler,
+    now: datetime,
+    *,
+    retention_days: int = 30,
+    reads: Iterable[tuple[str, str]] = (),
 ) -> ProcessResult:
     """Apply ``event`` once. See the module docstring; raises what the handler raises, and
-    ``PermanentError`` for a source version from the future."""
+    ``PermanentError`` for a source version from the future. ``reads``: the documents the
+    handler will read first (by collection and id, as the event names them), read with
+    the event's marker."""
     check_version(event, now)
     fingerprint = payload_hash(event)
     marker_id = event.marker_id  # each built once, not on every use
     version_id = event.version_id if event.source_version else ""
+    named = [
+        key for key in dict.fromkeys(reads) if key not in ((PROCESSED, marker_id), (VERSIONS, version_id))
+    ]
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
         return marker_document(event, outcome.value, now, retention_days, fingerprint=fingerprint, **extra)
@@ -249,7 +277,11 @@ def process(
     careful = False
 
     def body(tx: Transaction) -> ProcessResult:
-        seen = tx.get(PROCESSED, marker_id)
+        # The marker, the entity's version and the documents the event names, in one
+        # round trip where reads are round trips.
+        first = [(PROCESSED, marker_id), *([(VERSIONS, version_id)] if event.source_version else []), *named]
+        known = tx.get_all(first) if len(first) > 1 else {first[0]: tx.get(*first[0])}
+        seen = known.pop((PROCESSED, marker_id))
         if seen is not None:
             if seen.get("payload_hash") not in (None, fingerprint):
                 return ProcessResult(
@@ -259,7 +291,7 @@ def process(
                     f"(processed at {seen.get('processed_at')})",
                 )
             return ProcessResult(Outcome.DUPLICATE, event.event_id, reason="already processed")
-        stored = tx.get(VERSIONS, version_id) if event.source_version else None
+        stored = known.pop((VERSIONS, version_id), None) if event.source_version else None
         if (
             stored
             and event.source_version
@@ -269,7 +301,7 @@ def process(
             tx.set(PROCESSED, marker_id, marker(Outcome.STALE, stale_behind=stored["source_version"]))
             return ProcessResult(Outcome.STALE, event.event_id, reason=reason)
 
-        decision = handler(ReadView(tx), event, now)
+        decision = handler(ReadView(tx, known), event, now)
         unique: dict[str, Action] = {}
         for action in decision.actions:
             unique.setdefault(action.id, action)

@@ -242,6 +242,50 @@ class StoreContract:
         ana = {"name": "Ana"}
         assert found == {"ben@example.com": DOC, "nobody@example.com": None, "ana@example.com": ana}
 
+    def test_get_all_reads_documents_of_several_collections_by_id(self, store: Store) -> None:
+        store.put("people", "ana@example.com", {"name": "Ana"})
+        store.put("absences", "pto-1", DOC)
+        wanted = [
+            ("absences", "pto-1"),
+            ("people", "ana@example.com"),
+            ("people", "x"),
+            ("absences", "pto-1"),
+        ]
+        found = store.run_transaction(lambda tx: tx.get_all(wanted))
+        assert found == {
+            ("absences", "pto-1"): DOC,
+            ("people", "ana@example.com"): {"name": "Ana"},
+            ("people", "x"): None,
+        }
+
+    def test_documents_read_by_get_all_lose_no_concurrent_update(
+        self, store: Store, other_store: Store
+    ) -> None:
+        # Read in one batch across collections, each is read as the transaction: a
+        # concurrent writer of one makes this transaction run again, not overwrite it.
+        store.put("counters", "a", {"n": 0})
+        store.put("tallies", "b", {"n": 0})
+        barrier = threading.Barrier(2)
+
+        def increment(handle: Store) -> None:
+            first_attempt = [True]
+
+            def body(tx: Transaction) -> None:
+                both = tx.get_all([("counters", "a"), ("tallies", "b")])
+                if first_attempt[0]:
+                    first_attempt[0] = False
+                    with contextlib.suppress(threading.BrokenBarrierError):
+                        barrier.wait(timeout=3)
+                for (collection, name), doc in both.items():
+                    tx.set(collection, name, {"n": (doc or {})["n"] + 1})
+
+            handle.run_transaction(body)
+
+        with ThreadPoolExecutor(2) as pool:
+            for f in [pool.submit(increment, handle) for handle in (store, other_store)]:
+                f.result()
+        assert store.get("counters", "a") == {"n": 2} and store.get("tallies", "b") == {"n": 2}
+
     def test_get_many_after_writing_in_a_transaction_is_refused(self, store: Store) -> None:
         def body(tx: Transaction) -> None:
             tx.set("accounts", "acme", DOC)

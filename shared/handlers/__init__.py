@@ -8,7 +8,7 @@ No clock, network or writes here. ``shared.dispatch`` maps event types to them.
 from shared.handlers.common import ABSENCES, COVERAGE_PLANS, HEALTH_CHANGES, MAIL_THREADS
 from shared.handlers.health import LIGHTHOUSE_EXIT, health_changed, lighthouse_exit
 from shared.handlers.mail import group_message
-from shared.handlers.pto import pto_logged
+from shared.handlers.pto import pto_logged, pto_names
 from shared.handlers.renewal import renewal_changed
 from shared.handlers.timers import TIMER_FIRED, timer_event, timer_fired
 
@@ -23,6 +23,7 @@ __all__ = [
     "health_changed",
     "lighthouse_exit",
     "pto_logged",
+    "pto_names",
     "renewal_changed",
     "timer_event",
     "timer_fired",

@@ -7,9 +7,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
 from shared.book import ACCOUNTS, PEOPLE
+from shared.exceptions import StoreError
 from shared.models import utc_text
 from shared.processing import ReadView
 from shared.store import Document, Where
+from shared.store.base import check_id
 
 ABSENCES = "absences"
 COVERAGE_PLANS = "coverage_plans"
@@ -35,6 +37,20 @@ def account_of_sender(view: ReadView, sender: str | None) -> Document | None:
         domain = sender.rsplit("@", 1)[1]
         found = view.query(ACCOUNTS, Where("domains", "array_contains", domain), limit=1)
     return found[0][1] if found else None
+
+
+def named(*keys: tuple[str, object]) -> list[tuple[str, str]]:
+    """The (collection, id) pairs an event names that can be read by id (a value that
+    cannot be an id is left to the handler, which says what is wrong with it)."""
+    out = []
+    for collection, doc_id in keys:
+        try:
+            if isinstance(doc_id, str):
+                check_id(collection, doc_id)
+                out.append((collection, doc_id))
+        except StoreError:
+            continue
+    return out
 
 
 IN_LIMIT = 30  # values in one Firestore ``in`` filter

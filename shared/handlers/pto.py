@@ -9,13 +9,19 @@ from datetime import date, datetime
 from shared.book import PEOPLE
 from shared.events import EventEnvelope
 from shared.exceptions import PermanentError
-from shared.handlers.common import ABSENCES
+from shared.handlers.common import ABSENCES, named
 from shared.handlers.coverage import merge, replace_away_covers, replan
 from shared.handlers.overlay import PendingView
 from shared.models import Absence
 from shared.policy import Policy
 from shared.processing import Decision, Delete, Handler, Put, ReadView
 from shared.rules.absence import absence_window
+
+
+def pto_names(event: EventEnvelope) -> list[tuple[str, str]]:
+    """The documents a time off names, read with its marker: its absence and requester."""
+    pto = event.payload
+    return named((ABSENCES, pto.get("absence_id")), (PEOPLE, pto.get("requester_email")))
 
 
 def pto_logged(policy: Policy) -> Handler:

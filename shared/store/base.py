@@ -259,6 +259,11 @@ class Transaction(ABC):
     def get_many(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
         return {doc_id: self.get(collection, doc_id) for doc_id in doc_ids}
 
+    def get_all(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Document | None]:
+        """Documents of any collections by (collection, id), each read as ``get`` reads
+        it; where reads are round trips, in one."""
+        return {key: self.get(*key) for key in dict.fromkeys(keys)}
+
 
 class Store(ABC):
     """Where taops keeps its state. See the module docstring for the contract."""

@@ -78,38 +78,48 @@ class _FirestoreTransaction(Transaction):
         self._found.pop((collection, doc_id), None)
         return _from_firestore(snap.to_dict()) if snap.exists else None
 
-    def _batch(self, collection: str, doc_ids: Iterable[str], *, locked: bool) -> dict[str, Document | None]:
-        """Documents by id in one batch get: in the transaction (``locked``, as ``get``
-        reads), or as committed, recording each found document's version (as a query)."""
-        wanted = list(dict.fromkeys(doc_ids))
-        for doc_id in wanted:
+    def _batch(
+        self, keys: Iterable[tuple[str, str]], *, locked: bool
+    ) -> dict[tuple[str, str], Document | None]:
+        """Documents by (collection, id) in one batch get: in the transaction (``locked``,
+        as ``get`` reads), or as committed, recording each found document's version (as a
+        query)."""
+        wanted = list(dict.fromkeys(keys))
+        for collection, doc_id in wanted:
             check_id(collection, doc_id)
         self._before_read()
-        found: dict[str, Document | None] = dict.fromkeys(wanted)
+        found: dict[tuple[str, str], Document | None] = dict.fromkeys(wanted)
         if not wanted:
             return found
-        refs = [self._store._ref(collection, doc_id) for doc_id in wanted]
+        refs = [self._store._ref(collection, doc_id) for collection, doc_id in wanted]
         for snap in self._tx.get_all(refs) if locked else self._store.client.get_all(refs):
             if snap.exists:
-                found[snap.id] = _from_firestore(snap.to_dict())
+                key = (snap.reference.parent.id, snap.id)
+                found[key] = _from_firestore(snap.to_dict())
                 if not locked:
-                    self._found.setdefault((collection, snap.id), snap.update_time)
+                    self._found.setdefault(key, snap.update_time)
         self._store.reads += len(wanted)
         if locked:  # read by id, each is locked: its own check, not a query's version
-            for doc_id in wanted:
-                self._found.pop((collection, doc_id), None)
+            for key in wanted:
+                self._found.pop(key, None)
         return found
 
     def get_many(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
         """Each document read by id in the transaction, as ``get`` reads it, in one round
         trip (Firestore's batch get), not one each."""
-        return self._batch(collection, doc_ids, locked=True)
+        found = self._batch(((collection, doc_id) for doc_id in doc_ids), locked=True)
+        return {doc_id: doc for (_, doc_id), doc in found.items()}
+
+    def get_all(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Document | None]:
+        """``get_many`` across collections: one batch get."""
+        return self._batch(keys, locked=True)
 
     def lookup(self, collection: str, doc_ids: Iterable[str]) -> dict[str, Document | None]:
         """Documents by id as a query reads them: committed (a batch get outside the
         transaction), locking nothing; a found document this transaction then writes is
         written only if it is still the version found."""
-        return self._batch(collection, doc_ids, locked=False)
+        found = self._batch(((collection, doc_id) for doc_id in doc_ids), locked=False)
+        return {doc_id: doc for (_, doc_id), doc in found.items()}
 
     def append(self, collection: str, doc_id: str, field: str, values: Iterable[str]) -> None:
         from google.cloud import firestore

@@ -130,3 +130,51 @@ def test_a_cancelled_time_off_reads_what_it_withdraws_not_the_tas_whole_book(boo
     # action it holds): nothing was told yet, so no account is read.
     outbox = len(planned.new_actions)
     assert store.reads - before <= 7 + outbox
+
+
+class _Recording(EmbeddedStore):
+    """The embedded store, recording each transaction's reads in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.transactions: list[list[tuple[str, Any]]] = []
+
+    def run_transaction(self, fn):  # type: ignore[no-untyped-def]
+        def recorded(tx):  # type: ignore[no-untyped-def]
+            calls: list[tuple[str, Any]] = []
+            self.transactions.append(calls)
+            return fn(_RecordingTransaction(tx, calls))
+
+        return super().run_transaction(recorded)
+
+
+class _RecordingTransaction:
+    def __init__(self, tx: Any, calls: list[tuple[str, Any]]) -> None:
+        self._tx, self._calls = tx, calls
+
+    def get(self, collection: str, doc_id: str) -> Any:
+        self._calls.append(("get", (collection, doc_id)))
+        return self._tx.get(collection, doc_id)
+
+    def get_all(self, keys: Any) -> Any:
+        keys = list(keys)
+        self._calls.append(("get_all", keys))
+        return self._tx.get_all(keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._tx, name)
+
+
+def test_a_time_off_reads_its_absence_and_requester_with_its_marker(book_data, policy) -> None:
+    # On Firestore one batch get: the marker, the absence's version, the absence and the
+    # requester, none read again by the handler.
+    store = _Recording()
+    import_book(store, parse_book(_book(book_data, 14)), policy, now=NOW)
+    event = pto("APPROVED", "2026-11-21T09:00:00Z")
+    store.transactions.clear()
+    assert dispatch(Context(store, policy), event, NOW).outcome.value == "applied"
+    [calls] = [t for t in store.transactions if t and t[0][0] == "get_all"]
+    named = [("processed_events", event.marker_id), ("entity_versions", event.version_id)]
+    named += [("absences", "pto-ana-1"), ("people", "ana@example.com")]
+    assert calls[0] == ("get_all", named)
+    assert not {("get", key) for key in named} & set(calls[1:])
