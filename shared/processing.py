@@ -17,11 +17,11 @@ means (acknowledge and keep in ``dead_letters``, or raise so the platform retrie
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -95,6 +95,7 @@ class _Query(Protocol):
 
 
 _NONE: Mapping[tuple[str, str], Document | None] = {}
+_UNREAD: Any = object()
 
 
 class ReadView:
@@ -127,9 +128,8 @@ class ReadView:
 
     def _get_known(self, collection: str, doc_id: str) -> Document | None:
         key = (collection, doc_id)
-        if key in self._known:
-            return self._known.pop(key)
-        return self._tx_get(collection, doc_id)
+        found = self._known.pop(key, _UNREAD)  # one pop: reads may run in several threads
+        return self._tx_get(collection, doc_id) if found is _UNREAD else found
 
     @overload
     def together(self, a: Callable[[], A], b: Callable[[], B], /) -> tuple[A, B]: ...
@@ -137,27 +137,45 @@ class ReadView:
     @overload
     def together(self, a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /) -> tuple[A, B, C]: ...
 
+    @overload
+    def together(self, *reads: Callable[[], A]) -> tuple[A, ...]: ...
+
     def together(self, *reads: Callable[[], Any]) -> tuple[Any, ...]:
         """Each of ``reads`` (reads that do not depend on each other), and their answers in
         order: at the same time where each read is a round trip to the database (one
-        wait instead of one each), one after the other where it is not."""
-        if not self._concurrent:
+        wait instead of one each), one after the other where it is not.
+
+        The first runs in the calling thread, each other in a thread of its own, so a
+        read may itself read things together (a re-plan beside the re-plans of the plans
+        its TA covers) and nothing waits on a pool that nested reads could fill. The
+        first failure is raised once every read has finished."""
+        if not self._concurrent or len(reads) < 2:
             return tuple(read() for read in reads)
-        futures = [_readers().submit(read) for read in reads]
-        return tuple(future.result() for future in futures)
+        answers: list[Any] = [None] * len(reads)
+        failures: list[BaseException | None] = [None] * len(reads)
 
+        def run(index: int) -> None:
+            try:
+                answers[index] = reads[index]()
+            except BaseException as exc:  # handed to the caller below
+                failures[index] = exc
 
-_reader_pool: ThreadPoolExecutor | None = None
-_reader_lock = threading.Lock()
-
-
-def _readers() -> ThreadPoolExecutor:
-    """The threads a handler's independent reads wait in (built on first use)."""
-    global _reader_pool
-    with _reader_lock:
-        if _reader_pool is None:
-            _reader_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="taops-read")
-        return _reader_pool
+        # Each thread runs in a copy of the caller's context (its bound log fields).
+        threads = [
+            threading.Thread(
+                target=contextvars.copy_context().run, args=(run, index), name="taops-read", daemon=True
+            )
+            for index in range(1, len(reads))
+        ]
+        for thread in threads:
+            thread.start()
+        run(0)
+        for thread in threads:
+            thread.join()
+        failed = next((exc for exc in failures if exc is not None), None)
+        if failed is not None:
+            raise failed
+        return tuple(answers)
 
 
 Handler = Callable[[ReadView, EventEnvelope, datetime], Decision]

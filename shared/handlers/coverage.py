@@ -191,11 +191,10 @@ def replace_away_covers(view: ReadView, policy: Policy, absence: Document, now: 
     ]
     if not affected:
         return Decision()
-    decisions = []
-    for plan_id in affected:
-        decision = replan(view, policy, plan_id, now)
+    # Each plan re-drawn from what it reads alone: side by side.
+    decisions = view.together(*(partial(replan, view, policy, plan_id, now) for plan_id in affected))
+    for plan_id, decision in zip(affected, decisions, strict=True):
         decision.notes = [f"plan {plan_id}: {note}" for note in decision.notes]
-        decisions.append(decision)
     note = (
         f"{person} is away {span_of(absence)}: "
         f"{plural(len(affected), 'coverage plan')} they cover re-planned ({', '.join(affected)})"
@@ -268,11 +267,13 @@ def replan_for_account(
     soonest = sorted(touched, key=lambda pair: (str(pair[1].get("starts_at")), pair[0]))
     now_ids = {absence_id for absence_id, _ in soonest[:REPLANS_PER_COMMIT]}
     after = PendingView(view, decision.changes)
-    replans = [
-        replan(after, policy, absence_id, now, because=because)
-        for absence_id, _ in touched
-        if absence_id in now_ids
-    ]
+    replans = after.together(
+        *(
+            partial(replan, after, policy, absence_id, now, because=because)
+            for absence_id, _ in touched
+            if absence_id in now_ids
+        )
+    )
     later = [absence_id for absence_id, _ in soonest[REPLANS_PER_COMMIT:]]
     if later:
         decision.timers += [replan_timer(absence_id, because, now) for absence_id in later]

@@ -80,11 +80,17 @@ def pto_logged(policy: Policy) -> Handler:
         absence_doc = absence.model_dump(mode="json")
         changes: list[Put | Delete] = [Put(ABSENCES, absence_id, absence_doc)]
         after = PendingView(view, changes, known={(PEOPLE, email): person})
-        if person.get("role") == "TA":
-            own = replan(after, policy, absence_id, now)
-        else:
-            own = Decision(notes=[f"{email} ({person.get('role')}) is away {first} to {last}: recorded"])
-        # Whoever is away may be someone's cover (a peer TA, a manager standing in).
-        return merge(Decision(changes), own, replace_away_covers(after, policy, absence_doc, now))
+        role = person.get("role")
+        # The plan of this absence, and (whoever is away may be someone's cover: a peer
+        # TA, a manager standing in) the plans its person covers, read side by side.
+        own, covered = after.together(
+            lambda: (
+                replan(after, policy, absence_id, now)
+                if role == "TA"
+                else Decision(notes=[f"{email} ({role}) is away {first} to {last}: recorded"])
+            ),
+            lambda: replace_away_covers(after, policy, absence_doc, now),
+        )
+        return merge(Decision(changes), own, covered)
 
     return handle

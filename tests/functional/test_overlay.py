@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from shared.handlers.overlay import PendingView
 from shared.processing import Delete, Put, ReadView
 from shared.store import EmbeddedStore, Where
@@ -104,3 +106,40 @@ def test_reads_together_on_the_embedded_store_run_in_order_on_the_callers_thread
 
     assert store.run_transaction(look) == ({"n": 1}, None)
     assert order == [f"a:{threading.get_ident()}", f"b:{threading.get_ident()}"]
+
+
+def test_reads_together_may_read_together_in_turn_however_many_at_once() -> None:
+    # A re-plan beside the re-plans of the plans its TA covers, each reading together:
+    # 3 x 12 reads all waiting at once, where a fixed pool of threads would starve.
+    view = ReadView(_RemoteTransaction())  # type: ignore[arg-type]
+    barrier = threading.Barrier(36, timeout=5)
+
+    def leaf(n: int):
+        def run() -> int:
+            barrier.wait()
+            return n
+
+        return run
+
+    def branch(b: int):
+        return lambda: view.together(*(leaf(b * 100 + n) for n in range(12)))
+
+    answers = view.together(branch(0), branch(1), branch(2))
+    assert answers == tuple(tuple(b * 100 + n for n in range(12)) for b in range(3))
+
+
+def test_a_failed_read_among_reads_together_is_raised_once_all_have_finished() -> None:
+    view = ReadView(_RemoteTransaction())  # type: ignore[arg-type]
+    finished: list[str] = []
+
+    def slow() -> str:
+        threading.Event().wait(0.2)
+        finished.append("slow")
+        return "slow"
+
+    def broken() -> str:
+        raise TimeoutError("deadline exceeded")
+
+    with pytest.raises(TimeoutError, match="deadline exceeded"):
+        view.together(broken, slow)
+    assert finished == ["slow"]  # no read is left running behind the failure
