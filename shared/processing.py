@@ -94,7 +94,6 @@ class _Query(Protocol):
     ) -> list[tuple[str, Document]]: ...
 
 
-_NONE: Mapping[tuple[str, str], Document | None] = {}
 _UNREAD: Any = object()
 
 
