@@ -38,6 +38,7 @@ from shared.store.base import Document
 A = TypeVar("A")
 B = TypeVar("B")
 C = TypeVar("C")
+D = TypeVar("D")
 
 PROCESSED = "processed_events"
 VERSIONS = "entity_versions"
@@ -135,6 +136,11 @@ class ReadView:
 
     @overload
     def together(self, a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], /) -> tuple[A, B, C]: ...
+
+    @overload
+    def together(
+        self, a: Callable[[], A], b: Callable[[], B], c: Callable[[], C], d: Callable[[], D], /
+    ) -> tuple[A, B, C, D]: ...
 
     @overload
     def together(self, *reads: Callable[[], A]) -> tuple[A, ...]: ...

@@ -64,21 +64,22 @@ def replan(
     if absence is None:
         return Decision(notes=[f"no absence {absence_id}: no plan to re-draw"])
     directory = ViewDirectory(view, now)
-    person = directory.person(str(absence["person"]))
+    email = str(absence["person"])
+    status = str(absence["status"])
+    withdrawn = status in WITHDRAWN
+    # The TA, the stored plan, the absence's actions and (unless it is withdrawn) the TA's
+    # book, read together: none depends on another.
+    person, plan, outbox, book = view.together(
+        lambda: directory.person(email),
+        lambda: view.get(COVERAGE_PLANS, absence_id),
+        lambda: outbox_of(view.lookup, "absence_id", absence_id),
+        lambda: [] if withdrawn else view.query(ACCOUNTS, Where("ta", "==", email)),
+    )
     if person is None or person.get("role") != "TA":
         return Decision()  # only a TA's absence has a coverage plan
-    status = str(absence["status"])
     if status in AWAY_STATUSES and str(absence["ends_at"]) <= utc_text(now):
         return Decision(notes=[f"time off {absence_id} is over: nothing to re-plan"])
     window = window_for(absence)
-    withdrawn = status in WITHDRAWN
-    # The stored plan, the absence's actions and (unless it is withdrawn) the TA's book,
-    # read together: none depends on another.
-    plan, outbox, book = view.together(
-        lambda: view.get(COVERAGE_PLANS, absence_id),
-        lambda: outbox_of(view.lookup, "absence_id", absence_id),
-        lambda: [] if withdrawn else view.query(ACCOUNTS, Where("ta", "==", person["email"])),
-    )
     people = directory.by_email()  # read by key: the people the plan concerns
     decided: OooOutcome
     # An account's customer emails that a notice keeps its gap from: those due within the
