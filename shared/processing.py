@@ -288,9 +288,6 @@ def process(
     fingerprint = payload_hash(event)
     marker_id = event.marker_id  # each built once, not on every use
     version_id = event.version_id if event.source_version else ""
-    named = [
-        key for key in dict.fromkeys(reads) if key not in ((PROCESSED, marker_id), (VERSIONS, version_id))
-    ]
 
     def marker(outcome: Outcome, **extra: Any) -> Document:
         return marker_document(event, outcome.value, now, retention_days, fingerprint=fingerprint, **extra)
@@ -302,8 +299,8 @@ def process(
     def body(tx: Transaction) -> ProcessResult:
         # The marker, the entity's version and the documents the event names, in one
         # round trip where reads are round trips.
-        first = [(PROCESSED, marker_id), *([(VERSIONS, version_id)] if event.source_version else []), *named]
-        known = tx.get_all(first) if len(first) > 1 else {first[0]: tx.get(*first[0])}
+        versioned = [(VERSIONS, version_id)] if event.source_version else []
+        known = tx.get_all([(PROCESSED, marker_id), *versioned, *reads])
         seen = known.pop((PROCESSED, marker_id))
         if seen is not None:
             if seen.get("payload_hash") not in (None, fingerprint):

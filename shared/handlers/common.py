@@ -44,12 +44,13 @@ def named(*keys: tuple[str, object]) -> list[tuple[str, str]]:
     cannot be an id is left to the handler, which says what is wrong with it)."""
     out = []
     for collection, doc_id in keys:
+        if not isinstance(doc_id, str):
+            continue
         try:
-            if isinstance(doc_id, str):
-                check_id(collection, doc_id)
-                out.append((collection, doc_id))
+            check_id(collection, doc_id)
         except StoreError:
             continue
+        out.append((collection, doc_id))
     return out
 
 

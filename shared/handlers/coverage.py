@@ -125,7 +125,7 @@ def replan(
         _, away, _ = view.together(
             lambda: directory.prefetch(named),
             lambda: overlapping(view, absence, concerned),
-            lambda: directory.expect([person["email"], *named]) if routed else None,
+            lambda: directory.expect([email, *named]) if routed else None,
         )
         others = [d for d in away if d.get("id") != absence_id] + [absence]
         decided = plan_absence(

@@ -228,8 +228,8 @@ def history(
     """Every customer email of ``account_id`` in the outbox, sent, waiting, cancelled or
     skipped (through the outbox index: ``shared.outbox_index``); ``counted_only``: only
     those that reached, or will reach, the customer (``COUNTED``), what a gap is kept
-    from; ``since`` and ``until``: only those due to go from ``since`` (``recent_since``)
-    and before ``until``."""
+    from; ``since`` and ``until``: only those due to go from ``since`` and before
+    ``until``."""
     from shared.outbox_index import outbox_of
 
     found = outbox_of(view.lookup, CUSTOMER_ACCOUNT, account_id, since=since, until=until)
@@ -242,8 +242,10 @@ LATE_DELIVERY = timedelta(days=7)
 
 
 # An account's customer emails due from one moment and before another (None: however
-# late): what ``compose`` keeps its gap from, bounded by where the email can go.
+# late): what ``compose`` keeps its gap from, bounded by where the email can go; and the
+# same for any account, by its id.
 Emails = Callable[[datetime, datetime | None], Sequence[Doc]]
+History = Callable[[str, datetime, datetime | None], Sequence[Doc]]
 
 
 def goes_out_at(doc: Doc) -> datetime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from shared.models import Action, action_id, utc_text
 from shared.policy import Policy
 from shared.rules.business_hours import is_business_day, next_working_time
 from shared.rules.coverage import Window
-from shared.rules.customer_email import SKIPPED, Composed, Emails, compose
+from shared.rules.customer_email import SKIPPED, Composed, Emails, History, compose
 from shared.rules.ooo.plan import Drawn, Revision, Row, name_of, span
 from shared.rules.routing import Directory, Reach, reach
 
@@ -122,7 +122,7 @@ class Notices:
     # The customer emails of an account (``shared.rules.customer_email.history``), so a
     # notice keeps its distance from the others; the accounts as they are now (for a
     # withdrawal, whose notices carry only what they told).
-    history: Callable[[str, datetime, datetime | None], Sequence[Mapping[str, Any]]] | None = None
+    history: History | None = None
     accounts: Mapping[str, Mapping[str, Any]] | None = None
     # This absence's outbox by action id: what was decided before.
     decided: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -3,7 +3,7 @@ and every notice the plan calls for; a cancelled or denied one is withdrawn."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,7 +12,7 @@ from shared.messages import plural
 from shared.models import Action, CoveragePlan
 from shared.policy import Policy
 from shared.rules.coverage import Window
-from shared.rules.customer_email import Composed
+from shared.rules.customer_email import Composed, History
 from shared.rules.ooo.audiences import (
     Outbox,
     account_teams,
@@ -26,9 +26,6 @@ from shared.rules.ooo.audiences import (
 from shared.rules.ooo.notices import Notices
 from shared.rules.ooo.plan import draw_plan
 from shared.rules.routing import Directory
-
-# An account's customer emails due from one moment and before another (None: however late).
-History = Callable[[str, datetime, datetime | None], Sequence[Mapping[str, Any]]]
 
 
 @dataclass
